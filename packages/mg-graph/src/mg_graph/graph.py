@@ -1,0 +1,398 @@
+"""`Graph`: the container of nodes, the default-graph stack and named scopes."""
+
+from __future__ import annotations
+
+import contextlib
+import weakref
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from mg_graph.errors import FrozenGraphError, MixedGraphError, describe
+from mg_graph.evaluate import evaluate, topo_order
+from mg_graph.node import CLOCK, Node, Role
+from mg_graph.op import Op
+from mg_graph.source import user_location
+
+if TYPE_CHECKING:
+    import graphviz  # type: ignore[import-untyped]
+
+    from mg_graph.executor import Executor
+
+_scopes: list[str] = []
+
+
+class Graph:
+    """A computational graph: nodes are added by tensor operations, nothing is computed
+    until `realize` (or a tensor's ``.data``) asks for it.
+
+    An ordinary graph holds its nodes weakly: nodes that nothing refers to any more
+    are freed, so an eager loop that builds fresh tensors every step stays bounded.
+    A *frozen* graph (see ``compute_graph``) holds them strongly, runs graph passes and
+    replays a compiled schedule with preallocated buffers.
+
+    >>> import numpy as np
+    >>> g = Graph("demo")
+    >>> x = g.leaf(np.arange(3.0))
+    >>> len(g)
+    1
+    """
+
+    def __init__(self, name: str | None = None) -> None:
+        self.name = name or f"graph{id(self) & 0xFFFF:04x}"
+        self._nodes: weakref.WeakValueDictionary[int, Node] = weakref.WeakValueDictionary()
+        self._strong: list[Node] | None = None  # every node, once frozen
+        self._captures: dict[int, Node] = {}  # leaves of other graphs used while tracing
+        self._imported: dict[int, Node] = {}  # clones of other graphs' computed nodes
+        self.outputs: list[Node] = []  # frozen: nodes the user can read (own buffers)
+        self.frozen = False
+        self.tracing = False
+        self._growth = 0  # > 0 while a frozen graph may grow (gradient building)
+        self._gradient_mode = 0
+        self._executor: Executor | None = None
+        self.history: list[tuple[str, int, int]] = []  # (pass, nodes before, nodes after)
+
+    # ----------------------------------------------------------------- building
+    def leaf(
+        self,
+        value: NDArray[Any],
+        role: Role = Role.CONSTANT,
+        name: str | None = None,
+        location: str | None = None,
+    ) -> Node:
+        """Add a leaf node that owns ``value`` (not copied).
+
+        >>> import numpy as np
+        >>> Graph().leaf(np.ones((2, 3)), Role.PARAMETER, "w").role
+        <Role.PARAMETER: 'parameter'>
+        """
+        self._check_growth("leaf", location)
+        node = Node(
+            self,
+            None,
+            (),
+            tuple(value.shape),
+            value.dtype,
+            role,
+            location or user_location(2),
+            name=name,
+            value=value,
+            scope=tuple(_scopes),
+            is_gradient=self._gradient_mode > 0,
+        )
+        self._add(node)
+        return node
+
+    def apply(self, op: Op, *inputs: Node, name: str | None = None) -> Node:
+        """Add a node computing ``op(*inputs)``; shape and dtype are inferred now.
+
+        Inputs of another graph are an error, except while tracing, where leaves of
+        other graphs (model parameters) are captured by reference and their computed
+        nodes are re-built inside this graph.
+        """
+        location = user_location(2)
+        self._check_growth(op.name, location)
+        if self.tracing:
+            inputs = tuple(self._import(node) for node in inputs)
+        else:
+            for node in inputs:
+                if node.graph is not self and node.id not in self._captures:
+                    raise MixedGraphError(_mixed_message(op.name, self, inputs, location))
+        shape, dtype = op.infer(*inputs)
+        node = Node(
+            self,
+            op,
+            inputs,
+            tuple(shape),
+            np.dtype(dtype),
+            Role.COMPUTED,
+            location,
+            name=name,
+            scope=tuple(_scopes),
+            is_gradient=self._gradient_mode > 0,
+        )
+        self._add(node)
+        return node
+
+    def _add(self, node: Node) -> None:
+        self._nodes[node.id] = node
+        if self._strong is not None:
+            self._strong.append(node)
+            if self._executor is not None:
+                self._executor.invalidate()
+
+    def _check_growth(self, what: str, location: str | None) -> None:
+        if self.frozen and self._growth == 0:
+            raise FrozenGraphError(
+                describe(
+                    what,
+                    f"graph {self.name!r} is frozen: compute_graph traced it once and now "
+                    "only replays it, so it takes no new operations",
+                    location or user_location(3),
+                    "do this computation inside the @compute_graph function (it is traced "
+                    "again for new input shapes), or on tensors of another graph",
+                )
+            )
+
+    def _import(self, node: Node) -> Node:
+        """Make ``node`` usable in this (tracing) graph."""
+        if node.graph is self or node.id in self._captures:
+            return node
+        if node.id in self._imported:
+            return self._imported[node.id]
+        if node.is_leaf:
+            self._captures[node.id] = node
+            return node
+        for old in topo_order([node]):  # re-build the foreign computation here
+            if old.graph is self or old.id in self._captures or old.id in self._imported:
+                continue
+            if old.is_leaf:
+                self._captures[old.id] = old
+                continue
+            assert old.op is not None
+            new = self.apply(old.op, *(self._import(i) for i in old.inputs), name=old.name)
+            self._imported[old.id] = new
+        return self._imported[node.id]
+
+    # ----------------------------------------------------------------- inspecting
+    @property
+    def nodes(self) -> list[Node]:
+        """Live nodes of this graph in creation order, captured leaves first."""
+        own = self._strong if self._strong is not None else list(self._nodes.values())
+        return [*self._captures.values(), *own]
+
+    def __len__(self) -> int:
+        return len(self._captures) + (
+            len(self._strong) if self._strong is not None else len(self._nodes)
+        )
+
+    def __repr__(self) -> str:
+        state = "frozen" if self.frozen else "tracing" if self.tracing else "open"
+        return f"<Graph {self.name!r} {state}, {len(self)} nodes>"
+
+    def stats(self) -> dict[str, Any]:
+        """Node counts by role and op, pass history and (frozen) buffer bytes.
+
+        >>> Graph().stats()["nodes"]
+        0
+        """
+        nodes = self.nodes
+        by_role: dict[str, int] = {}
+        by_op: dict[str, int] = {}
+        for node in nodes:
+            by_role[node.role.value] = by_role.get(node.role.value, 0) + 1
+            if node.op is not None:
+                by_op[node.op.name] = by_op.get(node.op.name, 0) + 1
+        stats: dict[str, Any] = {
+            "nodes": len(nodes),
+            "gradient_nodes": sum(node.is_gradient for node in nodes),
+            "by_role": by_role,
+            "by_op": dict(sorted(by_op.items())),
+            "passes": [
+                {"pass": name, "before": before, "after": after}
+                for name, before, after in self.history
+            ],
+        }
+        if self._executor is not None:
+            stats.update(self._executor.stats())
+        return stats
+
+    # ----------------------------------------------------------------- computing
+    def realize(self, *targets: Node) -> None:
+        """Compute ``targets`` (every node when none are given) and what they need.
+
+        >>> import numpy as np
+        >>> g = Graph()
+        >>> g.realize()
+        """
+        wanted = list(targets) if targets else (self.outputs if self.frozen else self.nodes)
+        if self.frozen:
+            self.executor.run(wanted)
+        else:
+            evaluate(wanted)
+
+    def evaluate(self, node: Node) -> NDArray[Any]:
+        """Realize ``node`` and return its value (the runtime's own array: do not modify)."""
+        self.realize(node)
+        assert node.value is not None
+        return node.value
+
+    @property
+    def executor(self) -> Executor:
+        """The compiled executor of a frozen graph."""
+        if self._executor is None:
+            from mg_graph.executor import Executor
+
+            self._executor = Executor(self)
+        return self._executor
+
+    # ----------------------------------------------------------------- leaves
+    def write(self, node: Node, value: NDArray[Any] | float) -> None:
+        """Overwrite a leaf's value in place and make everything that depends on it stale.
+
+        >>> import numpy as np
+        >>> g = Graph(); x = g.leaf(np.zeros(2), Role.INPUT)
+        >>> g.write(x, np.ones(2)); x.value
+        array([1., 1.])
+        """
+        if node.value is None or node.op is not None:
+            raise ValueError(f"write: {node!r} is not a leaf with a value")
+        np.copyto(node.value, value, casting="same_kind")
+        node.stamp = CLOCK.tick()
+
+    @staticmethod
+    def rebind(node: Node, array: NDArray[Any]) -> None:
+        """Give a leaf a new array of the same shape and dtype (e.g. a view into one flat
+        parameter vector); compiled schedules notice and re-bind."""
+        if node.op is not None or array.shape != node.shape or array.dtype != node.dtype:
+            raise ValueError(f"rebind: {node!r} needs a leaf and an array of its shape/dtype")
+        node.value = array
+        node.stamp = CLOCK.tick()
+        CLOCK.layout += 1
+
+    @staticmethod
+    def touch(*nodes: Node) -> None:
+        """Record that leaves were changed in place (by an optimiser, say)."""
+        for node in nodes:
+            node.stamp = CLOCK.tick()
+
+    # ----------------------------------------------------------------- freezing
+    def freeze(self, outputs: Sequence[Node], optimize: bool = True) -> None:
+        """Freeze the graph: keep every node, run passes, and replay from now on.
+
+        ``outputs`` are the nodes the user reads; everything else may share buffers.
+        """
+        from mg_graph.passes import run_passes
+
+        self._strong = list(self._nodes.values())
+        self.outputs = _unique(outputs)
+        self.tracing = False
+        self.frozen = True
+        if optimize:
+            run_passes(self)
+        self.executor.invalidate()
+
+    @contextlib.contextmanager
+    def gradients(self, optimize: bool = True) -> Iterator[None]:
+        """Let a frozen graph grow once, for the gradient subgraph; mark nodes as gradients."""
+        self._growth += 1
+        self._gradient_mode += 1
+        try:
+            yield
+        finally:
+            self._growth -= 1
+            self._gradient_mode -= 1
+        if self.frozen and self._growth == 0:
+            if optimize:
+                from mg_graph.passes import run_passes
+
+                run_passes(self, stage="gradients")
+            self.executor.invalidate()
+
+    def add_outputs(self, *nodes: Node) -> None:
+        """Make nodes readable after a replay (they get buffers of their own)."""
+        new = [node for node in nodes if all(node is not out for out in self.outputs)]
+        if new:
+            self.outputs.extend(new)
+            if self._executor is not None:
+                self._executor.invalidate()
+
+    # ----------------------------------------------------------------- context
+    @contextlib.contextmanager
+    def as_default(self) -> Iterator[Graph]:
+        """Make this graph the one new tensors go to.
+
+        >>> g = Graph()
+        >>> with g.as_default():
+        ...     assert get_default_graph() is g
+        """
+        _default_stack.append(self)
+        try:
+            yield self
+        finally:
+            _default_stack.pop()
+
+    @contextlib.contextmanager
+    def trace(self) -> Iterator[Graph]:
+        """Default graph while tracing: every new op lands here, foreign leaves are captured."""
+        self.tracing = True
+        try:
+            with self.as_default():
+                yield self
+        finally:
+            self.tracing = False
+
+    def visualize(
+        self, path: str | None = None, *, clusters: bool = True, gradients: bool = True
+    ) -> graphviz.Digraph:
+        """Draw the graph with graphviz; with ``path`` (.svg, .png, .pdf, .dot) render it too.
+
+        >>> Graph().visualize().source.startswith("digraph")
+        True
+        """
+        from mg_graph.visualize import visualize
+
+        return visualize(self, path, clusters=clusters, gradients=gradients)
+
+
+def _unique(nodes: Sequence[Node]) -> list[Node]:
+    seen: dict[int, Node] = {}
+    for node in nodes:
+        seen.setdefault(node.id, node)
+    return list(seen.values())
+
+
+def _mixed_message(op: str, graph: Graph, inputs: Sequence[Node], location: str) -> str:
+    parts = ", ".join(f"{n.shape} in graph {n.graph.name!r}" for n in inputs)
+    return describe(
+        op,
+        f"operands belong to different graphs ({parts})",
+        location,
+        "create every tensor of one computation in the same graph: pass graph=... "
+        "to Tensor(...) or build them inside `with graph.as_default():`",
+    )
+
+
+_default_stack: list[Graph] = [Graph("default")]
+
+
+def get_default_graph() -> Graph:
+    """The graph new tensors go to when no ``graph=`` is given.
+
+    >>> get_default_graph().name
+    'default'
+    """
+    return _default_stack[-1]
+
+
+def graph_of(nodes: Sequence[Node]) -> Graph:
+    """The graph an op on ``nodes`` belongs to: the tracing graph if one is active,
+    else the first input's graph (`Graph.apply` rejects mixed inputs).
+
+    >>> graph_of([]) is get_default_graph()
+    True
+    """
+    default = _default_stack[-1]
+    if default.tracing or not nodes:
+        return default
+    graphs = list({id(n.graph): n.graph for n in nodes}.values())
+    for graph in graphs:  # a graph holding every input (captured leaves count)
+        if all(n.graph is graph or n.id in graph._captures for n in nodes):
+            return graph
+    return graphs[0]
+
+
+@contextlib.contextmanager
+def named_scope(name: str) -> Iterator[None]:
+    """Group the nodes built inside into a named cluster (layers use it).
+
+    >>> with named_scope("encoder"):
+    ...     pass
+    """
+    _scopes.append(name)
+    try:
+        yield
+    finally:
+        _scopes.pop()

@@ -1,0 +1,69 @@
+"""Numerical-stability rewrites, run when `compute_graph` freezes a graph and before
+any gradient node exists, so the gradients are built from the stable forms too.
+
+* ``exp(x) / exp(x).sum(axis, keepdims=True)`` becomes ``softmax(x, axis)``, whose
+  kernel subtracts the maximum first (logits of +-1000 stay finite);
+* ``log(softmax(x))`` becomes ``log_softmax(x)``, whose gradient never divides by a
+  probability that underflowed to 0.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from mg_graph import Node, register_pass, topo_order
+from mg_tensor.ops.binary import Divide
+from mg_tensor.ops.reduce import Sum
+from mg_tensor.ops.shape import BroadcastTo, Reshape
+from mg_tensor.ops.softmax import LogSoftmax, Softmax
+from mg_tensor.ops.unary import Exp, Log
+
+if TYPE_CHECKING:
+    from mg_graph import Graph
+
+
+def _through_views(node: Node) -> Node:
+    while isinstance(node.op, Reshape | BroadcastTo):
+        node = node.inputs[0]
+    return node
+
+
+def _softmax_axis(node: Node) -> int | None:
+    """The axis if ``node`` is exp(x) / sum(exp(x), axis) (keepdims or reshaped)."""
+    if not isinstance(node.op, Divide):
+        return None
+    numerator, denominator = node.inputs
+    total = _through_views(denominator)
+    if not (isinstance(numerator.op, Exp) and isinstance(total.op, Sum)):
+        return None
+    if total.inputs[0] is not numerator or len(total.op.axes) != 1:
+        return None
+    if numerator.shape != node.shape:  # the denominator must broadcast, not the numerator
+        return None
+    axis = total.op.axes[0]
+    if node.ndim > 0 and denominator.shape[axis] != 1 and numerator.shape[axis] != 1:
+        return None
+    return axis
+
+
+def stabilize_softmax(graph: Graph) -> None:
+    """Rewrite naive softmax and log(softmax) patterns into the stable ops, in place.
+
+    >>> import numpy as np
+    >>> from mg_tensor import Tensor, compute_graph
+    >>> f = compute_graph(lambda x: (x.exp() / x.exp().sum(axis=0, keepdims=True)).log())
+    >>> f(np.array([1000.0, -1000.0])).data
+    array([    0., -2000.])
+    """
+    for node in topo_order(graph.outputs):
+        axis = _softmax_axis(node)
+        if axis is not None:
+            exp_node = node.inputs[0]
+            node.op, node.inputs, node.value = Softmax(axis), (exp_node.inputs[0],), None
+        elif isinstance(node.op, Log) and isinstance(node.inputs[0].op, Softmax):
+            softmax = node.inputs[0]
+            assert isinstance(softmax.op, Softmax)
+            node.op, node.inputs, node.value = LogSoftmax(softmax.op.axis), softmax.inputs, None
+
+
+register_pass("stabilize_softmax", stabilize_softmax)

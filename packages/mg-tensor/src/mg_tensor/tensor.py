@@ -1,0 +1,470 @@
+"""`Tensor`: the user-facing handle on a graph node, with a numpy-style surface.
+
+Every operation adds a node to a graph and returns a new Tensor at once; nothing
+is computed until ``.data``, `realize` or `backprop` asks for it.
+
+Dtype rules (the same as numpy's, with one default):
+
+* Python scalars and (nested) lists become float32 unless ``dtype`` says otherwise,
+  so ``Tensor([[1, 2], [3, 4]])`` is float32, like PyTorch's default dtype.
+* numpy arrays keep their dtype (a float64 array stays float64).
+* In an operation a Python scalar is "weak": it takes the other operand's kind, as in
+  numpy 2 (``float32 tensor * 2`` stays float32, ``int32 tensor + 1`` stays int32).
+* Every op's result dtype is exactly what numpy gives for the same operands.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from typing import Any, SupportsIndex
+
+import numpy as np
+from numpy.typing import DTypeLike, NDArray
+
+from mg_graph import (
+    Graph,
+    GraphError,
+    Node,
+    Role,
+    describe,
+    get_default_graph,
+    user_location,
+)
+from mg_graph.evaluate import is_fresh
+
+Scalar = int | float | bool | np.number[Any] | np.bool_
+Operand = "Tensor | Scalar | ArrayLike"
+
+
+class TracingWarning(UserWarning):
+    """Python read a computed value while compute_graph was tracing: it is frozen in."""
+
+
+def as_array(data: Any, dtype: DTypeLike | None = None) -> NDArray[Any]:
+    """Convert user data to a fresh numpy array following the dtype rules above.
+
+    >>> as_array([1, 2]).dtype
+    dtype('float32')
+    >>> as_array(np.arange(2)).dtype
+    dtype('int64')
+    """
+    if isinstance(data, Tensor):
+        data = data.data
+    if dtype is not None:
+        return np.array(data, dtype=dtype)
+    if isinstance(data, np.ndarray | np.generic):
+        return np.array(data)
+    array = np.array(data)
+    if array.dtype.kind in "iuf" or (array.dtype == object and array.size == 0):
+        return array.astype(np.float32)
+    if array.dtype.kind in "bc":
+        return array
+    raise TypeError(
+        describe(
+            "Tensor",
+            f"cannot make a tensor from {type(data).__name__} data (numpy saw dtype {array.dtype})",
+            user_location(),
+            "pass numbers, nested lists of numbers or a numpy array",
+        )
+    )
+
+
+class Tensor:
+    """A lazily computed n-dimensional array, one node of a computational graph.
+
+    >>> t = Tensor([[1, 2], [3, 4]])
+    >>> (t * 2).sum().data
+    array(20., dtype=float32)
+    """
+
+    __slots__ = ("__weakref__", "_node")
+    __array_ufunc__ = None  # numpy operators defer to ours: np_array * tensor -> Tensor
+
+    def __init__(
+        self,
+        data: Any,
+        dtype: DTypeLike | None = None,
+        graph: Graph | None = None,
+        name: str | None = None,
+        requires_grad: bool = False,
+    ) -> None:
+        array = as_array(data, dtype)
+        if requires_grad and array.dtype.kind not in "fc":
+            raise TypeError(
+                describe(
+                    "Tensor",
+                    f"requires_grad needs a floating dtype, got {array.dtype}",
+                    user_location(),
+                    "pass dtype=np.float32 (or float64)",
+                )
+            )
+        role = Role.PARAMETER if requires_grad else Role.CONSTANT
+        self._node = (graph or get_default_graph()).leaf(array, role, name, user_location())
+
+    @classmethod
+    def wrap(cls, node: Node) -> Tensor:
+        """The Tensor for an existing node (no new node is made)."""
+        tensor = cls.__new__(cls)
+        tensor._node = node
+        return tensor
+
+    @classmethod
+    def input(
+        cls, array: NDArray[Any], graph: Graph | None = None, name: str | None = None
+    ) -> Tensor:
+        """An input buffer (drawn red): a leaf refilled with new data on every step.
+
+        >>> Tensor.input(np.zeros((2, 3), np.float32)).role
+        <Role.INPUT: 'input'>
+        """
+        node = (graph or get_default_graph()).leaf(
+            np.array(array), Role.INPUT, name, user_location()
+        )
+        return cls.wrap(node)
+
+    # ------------------------------------------------------------- metadata
+    @property
+    def node(self) -> Node:
+        return self._node
+
+    @property
+    def graph(self) -> Graph:
+        return self._node.graph
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self._node.shape
+
+    @property
+    def dtype(self) -> np.dtype[Any]:
+        return self._node.dtype
+
+    @property
+    def ndim(self) -> int:
+        return len(self._node.shape)
+
+    @property
+    def size(self) -> int:
+        return self._node.size
+
+    @property
+    def role(self) -> Role:
+        return self._node.role
+
+    @property
+    def name(self) -> str | None:
+        return self._node.name
+
+    @name.setter
+    def name(self, value: str | None) -> None:
+        self._node.name = value
+
+    @property
+    def requires_grad(self) -> bool:
+        return self._node.role is Role.PARAMETER
+
+    @property
+    def is_gradient(self) -> bool:
+        return self._node.is_gradient
+
+    def __len__(self) -> int:
+        if not self.shape:
+            raise TypeError("len() of a 0-d tensor")
+        return self.shape[0]
+
+    def __hash__(self) -> int:
+        return id(self._node)
+
+    # ------------------------------------------------------------- values
+    def realize(self) -> Tensor:
+        """Compute this tensor (and only what it depends on); returns self.
+
+        >>> Tensor([1.0]).exp().realize().data
+        array([2.7182817], dtype=float32)
+        """
+        self._node.graph.realize(self._node)
+        return self
+
+    @property
+    def data(self) -> NDArray[Any]:
+        """The value, computed if needed. It is never changed afterwards by Macrograd:
+        values that live in reused buffers (frozen graphs, leaves) are copied."""
+        node = self._node
+        if node.op is not None and node.graph.tracing:
+            warnings.warn(
+                f"reading .data of a computed tensor while compute_graph traces "
+                f"({node.label}) at {user_location()}: Python decisions made on it are frozen "
+                "into the trace; keep data-dependent logic in tensor ops",
+                TracingWarning,
+                stacklevel=2,
+            )
+        node.graph.realize(node)
+        value = node.value
+        assert value is not None
+        if node.op is None or node.graph.frozen or value.base is not None:
+            return value.copy()
+        value.flags.writeable = False
+        return value
+
+    def numpy(self) -> NDArray[Any]:
+        """A writable numpy copy of the value.
+
+        >>> Tensor([1, 2]).numpy()
+        array([1., 2.], dtype=float32)
+        """
+        value = self.data
+        return value if value.flags.writeable else value.copy()
+
+    def item(self) -> Any:
+        """The value of a one-element tensor as a Python number."""
+        return self.data.item()
+
+    def __array__(self, dtype: DTypeLike | None = None, copy: bool | None = None) -> NDArray[Any]:
+        value = self.data
+        return value if dtype is None else value.astype(dtype)
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    def __bool__(self) -> bool:
+        if self.size != 1:
+            raise ValueError(
+                f"the truth value of a tensor of shape {self.shape} is ambiguous; "
+                "use .any() / .all() on .data"
+            )
+        return bool(self.item())
+
+    def __repr__(self) -> str:
+        node = self._node
+        what = node.op.label() if node.op is not None else node.role.value
+        head = f"Tensor(shape={node.shape}, dtype={node.dtype}, {what}"
+        if node.name:
+            head += f", name={node.name!r}"
+        if node.value is not None and (node.op is None or is_fresh(node)):
+            body = np.array2string(
+                node.value, separator=", ", threshold=20, edgeitems=2, prefix="       "
+            )
+            return f"{head},\n       {body})"
+        return head + ", not computed)"
+
+    # ------------------------------------------------------------- leaves
+    def assign(self, value: Any) -> Tensor:
+        """Overwrite a parameter or input buffer in place; dependents become stale.
+
+        >>> w = Tensor([1.0, 2.0], requires_grad=True)
+        >>> y = w * 2; _ = y.data
+        >>> _ = w.assign([3.0, 4.0]); y.data
+        array([6., 8.], dtype=float32)
+        """
+        node = self._node
+        if node.op is not None or node.role is Role.CONSTANT:
+            raise GraphError(
+                describe(
+                    "assign",
+                    f"only parameters and input buffers can be written, not a "
+                    f"{'computed tensor' if node.op is not None else 'constant'} "
+                    f"{node.shape}",
+                    user_location(),
+                    "create it with requires_grad=True or Tensor.input(...)",
+                )
+            )
+        array = value.data if isinstance(value, Tensor) else np.asarray(value)
+        if np.broadcast_shapes(array.shape, node.shape) != node.shape:
+            raise ValueError(
+                describe(
+                    "assign",
+                    f"value of shape {array.shape} does not fit tensor {node.shape}",
+                    user_location(),
+                    "assign a value of the same shape",
+                )
+            )
+        node.graph.write(node, array)
+        return self
+
+    @property
+    def grad(self) -> Tensor | None:
+        """The gradient set by the last `backprop` (a realized Tensor), or None."""
+        node = self._node.meta.get("grad")
+        return None if node is None else Tensor.wrap(node)
+
+    @grad.setter
+    def grad(self, value: Tensor | None) -> None:
+        if value is None:
+            self._node.meta.pop("grad", None)
+        else:
+            self._node.meta["grad"] = value._node
+
+    def backprop(self, grad_output: Any = None) -> None:
+        """Set ``.grad`` of every parameter this tensor depends on (overwriting the old
+        one). The gradient nodes are built on the first call and reused afterwards.
+
+        >>> w = Tensor([1.0, 2.0], requires_grad=True)
+        >>> (w * w).sum().backprop(); w.grad.data
+        array([2., 4.], dtype=float32)
+        """
+        from mg_tensor.autodiff import backprop
+
+        backprop(self, grad_output)
+
+    def detach(self) -> Tensor:
+        """The same value with no gradient flowing back (a stop-gradient node)."""
+        return _ops.stop_gradient(self)
+
+    # ------------------------------------------------------------- arithmetic
+    def __add__(self, other: Any) -> Tensor:
+        return _ops.add(self, other)
+
+    def __radd__(self, other: Any) -> Tensor:
+        return _ops.add(other, self)
+
+    def __sub__(self, other: Any) -> Tensor:
+        return _ops.subtract(self, other)
+
+    def __rsub__(self, other: Any) -> Tensor:
+        return _ops.subtract(other, self)
+
+    def __mul__(self, other: Any) -> Tensor:
+        return _ops.multiply(self, other)
+
+    def __rmul__(self, other: Any) -> Tensor:
+        return _ops.multiply(other, self)
+
+    def __truediv__(self, other: Any) -> Tensor:
+        return _ops.divide(self, other)
+
+    def __rtruediv__(self, other: Any) -> Tensor:
+        return _ops.divide(other, self)
+
+    def __pow__(self, other: Any) -> Tensor:
+        return _ops.power(self, other)
+
+    def __rpow__(self, other: Any) -> Tensor:
+        return _ops.power(other, self)
+
+    def __matmul__(self, other: Any) -> Tensor:
+        return _ops.matmul(self, other)
+
+    def __rmatmul__(self, other: Any) -> Tensor:
+        return _ops.matmul(other, self)
+
+    def __neg__(self) -> Tensor:
+        return _ops.negative(self)
+
+    def __pos__(self) -> Tensor:
+        return self
+
+    def __abs__(self) -> Tensor:
+        return _ops.absolute(self)
+
+    def __lt__(self, other: Any) -> Tensor:
+        return _ops.less(self, other)
+
+    def __le__(self, other: Any) -> Tensor:
+        return _ops.less_equal(self, other)
+
+    def __gt__(self, other: Any) -> Tensor:
+        return _ops.greater(self, other)
+
+    def __ge__(self, other: Any) -> Tensor:
+        return _ops.greater_equal(self, other)
+
+    def __eq__(self, other: Any) -> Tensor:  # type: ignore[override]
+        return _ops.equal(self, other)
+
+    def __ne__(self, other: Any) -> Tensor:  # type: ignore[override]
+        return _ops.not_equal(self, other)
+
+    def __getitem__(self, index: Any) -> Tensor:
+        return _ops.getitem(self, index)
+
+    # ------------------------------------------------------------- maths
+    def exp(self) -> Tensor:
+        return _ops.exp(self)
+
+    def log(self) -> Tensor:
+        return _ops.log(self)
+
+    def sqrt(self) -> Tensor:
+        return _ops.sqrt(self)
+
+    def abs(self) -> Tensor:
+        return _ops.absolute(self)
+
+    def tanh(self) -> Tensor:
+        return _ops.tanh(self)
+
+    def sigmoid(self) -> Tensor:
+        return _ops.sigmoid(self)
+
+    def relu(self) -> Tensor:
+        return _ops.relu(self)
+
+    def maximum(self, other: Any) -> Tensor:
+        return _ops.maximum(self, other)
+
+    def minimum(self, other: Any) -> Tensor:
+        return _ops.minimum(self, other)
+
+    def clip(self, min: float | None = None, max: float | None = None) -> Tensor:
+        return _ops.clip(self, min, max)
+
+    def astype(self, dtype: DTypeLike) -> Tensor:
+        return _ops.astype(self, dtype)
+
+    def softmax(self, axis: int = -1) -> Tensor:
+        return _ops.softmax(self, axis)
+
+    def log_softmax(self, axis: int = -1) -> Tensor:
+        return _ops.log_softmax(self, axis)
+
+    # ------------------------------------------------------------- reductions
+    def sum(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Tensor:
+        return _ops.sum(self, axis, keepdims)
+
+    def mean(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Tensor:
+        return _ops.mean(self, axis, keepdims)
+
+    def max(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Tensor:
+        return _ops.max(self, axis, keepdims)
+
+    def min(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Tensor:
+        return _ops.min(self, axis, keepdims)
+
+    def argmax(self, axis: int | None = None, keepdims: bool = False) -> Tensor:
+        return _ops.argmax(self, axis, keepdims)
+
+    def argmin(self, axis: int | None = None, keepdims: bool = False) -> Tensor:
+        return _ops.argmin(self, axis, keepdims)
+
+    # ------------------------------------------------------------- shapes
+    def reshape(self, *shape: SupportsIndex | Sequence[SupportsIndex]) -> Tensor:
+        return _ops.reshape(self, shape[0] if len(shape) == 1 else shape)  # type: ignore[arg-type]
+
+    def transpose(self, *axes: int | Sequence[int]) -> Tensor:
+        if len(axes) == 1 and not isinstance(axes[0], int):
+            return _ops.transpose(self, tuple(axes[0]))
+        return _ops.transpose(self, tuple(axes) if axes else None)  # type: ignore[arg-type]
+
+    @property
+    def T(self) -> Tensor:
+        return _ops.transpose(self, None)
+
+    def expand(self, *shape: int | Sequence[int]) -> Tensor:
+        target = shape[0] if len(shape) == 1 and not isinstance(shape[0], int) else shape
+        return _ops.broadcast_to(self, tuple(target))  # type: ignore[arg-type]
+
+    def squeeze(self, axis: int | Sequence[int] | None = None) -> Tensor:
+        return _ops.squeeze(self, axis)
+
+    def unsqueeze(self, axis: int) -> Tensor:
+        return _ops.expand_dims(self, axis)
+
+    def flatten(self, start_axis: int = 0) -> Tensor:
+        return _ops.flatten(self, start_axis)
+
+
+from mg_tensor import ops as _ops  # noqa: E402  (ops need Tensor; Tensor's methods need ops)
