@@ -129,6 +129,8 @@ def backprop(output: Tensor, grad_output: Any = None) -> None:
             with output.graph.gradients():
                 seed = Tensor.input(np.asarray(grad_output, output.dtype), graph=output.graph)
         grads = grad(output, [Tensor.wrap(p) for p in params], seed)
+        for param, g in zip(params, grads, strict=True):
+            _pin(param, g.node)
         cached = node.meta[key] = (params, [g.node for g in grads], seed)
     params, grad_nodes, seed = cached
     if seed is not None:
@@ -136,3 +138,18 @@ def backprop(output: Tensor, grad_output: Any = None) -> None:
     output.graph.realize(node, *grad_nodes)
     for param, grad_node in zip(params, grad_nodes, strict=True):
         param.meta["grad"] = grad_node
+
+
+def _pin(param: Node, grad_node: Node) -> None:
+    """Let a frozen graph write this gradient straight into the buffer an optimiser
+    reserved for it (``param.meta["grad_buffer"]``, a view of one flat gradient array)."""
+    reserved = param.meta.get("grad_buffer")
+    if (
+        reserved is not None
+        and grad_node.op is not None
+        and grad_node.graph.frozen
+        and reserved.shape == grad_node.shape
+        and reserved.dtype == grad_node.dtype
+        and "buffer" not in grad_node.meta
+    ):
+        grad_node.meta["buffer"] = reserved
