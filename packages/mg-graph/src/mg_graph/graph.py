@@ -94,7 +94,7 @@ class Graph:
         """
         location = user_location(2)
         self._check_growth(op.name, location)
-        if self.tracing:
+        if self.capturing:
             inputs = tuple(self._import(node) for node in inputs)
         else:
             for node in inputs:
@@ -155,6 +155,12 @@ class Graph:
             new = self.apply(old.op, *(self._import(i) for i in old.inputs), name=old.name)
             self._imported[old.id] = new
         return self._imported[node.id]
+
+    @property
+    def capturing(self) -> bool:
+        """True while tracing or building gradients: new ops land here, and leaves of
+        other graphs used by them are captured by reference."""
+        return self.tracing or self._gradient_mode > 0
 
     # ----------------------------------------------------------------- inspecting
     @property
@@ -280,7 +286,8 @@ class Graph:
         self._growth += 1
         self._gradient_mode += 1
         try:
-            yield
+            with self.as_default():
+                yield
         finally:
             self._growth -= 1
             self._gradient_mode -= 1
@@ -375,7 +382,7 @@ def graph_of(nodes: Sequence[Node]) -> Graph:
     True
     """
     default = _default_stack[-1]
-    if default.tracing or not nodes:
+    if default.capturing or not nodes:
         return default
     graphs = list({id(n.graph): n.graph for n in nodes}.values())
     for graph in graphs:  # a graph holding every input (captured leaves count)

@@ -100,7 +100,9 @@ class Tensor:
                 )
             )
         role = Role.PARAMETER if requires_grad else Role.CONSTANT
-        self._node = (graph or get_default_graph()).leaf(array, role, name, user_location())
+        # not ``graph or ...``: a Graph has __len__, so an empty graph is falsy
+        target = get_default_graph() if graph is None else graph
+        self._node = target.leaf(array, role, name, user_location())
 
     @classmethod
     def wrap(cls, node: Node) -> Tensor:
@@ -118,9 +120,8 @@ class Tensor:
         >>> Tensor.input(np.zeros((2, 3), np.float32)).role
         <Role.INPUT: 'input'>
         """
-        node = (graph or get_default_graph()).leaf(
-            np.array(array), Role.INPUT, name, user_location()
-        )
+        target = get_default_graph() if graph is None else graph
+        node = target.leaf(np.array(array), Role.INPUT, name, user_location())
         return cls.wrap(node)
 
     # ------------------------------------------------------------- metadata
