@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import warnings
 
 import numpy as np
@@ -23,7 +24,7 @@ def cross_entropy(y_true: Tensor, y_pred: Tensor) -> Tensor:
 
 def make_params(rng: np.random.Generator, sizes: tuple[int, ...]) -> list[Tensor]:
     params = []
-    for fan_in, fan_out in zip(sizes[:-1], sizes[1:], strict=False):
+    for fan_in, fan_out in itertools.pairwise(sizes):
         bound = 1 / np.sqrt(fan_in)
         params.append(
             Tensor(rng.uniform(-bound, bound, (fan_in, fan_out)), np.float32, requires_grad=True)

@@ -114,7 +114,9 @@ def backprop(output: Tensor, grad_output: Any = None) -> None:
     """Compute and set ``.grad`` of every parameter ``output`` depends on.
 
     The gradient subgraph is built on the first call (for this output) and reused:
-    later calls only realize it, so a frozen graph's node count stays constant.
+    later calls only realize it, so a frozen graph's node count stays constant. In a
+    frozen graph the other outputs of the traced function are realized in the same
+    replay.
     Gradients overwrite (they do not accumulate), which fits a loop that never zeroes
     them. A ``grad_output`` array is fed through an input buffer, so new values of it
     do not add nodes either.
@@ -135,7 +137,10 @@ def backprop(output: Tensor, grad_output: Any = None) -> None:
     params, grad_nodes, seed = cached
     if seed is not None:
         seed.assign(grad_output)
-    output.graph.realize(node, *grad_nodes)
+    graph = output.graph
+    # A frozen graph replays everything the traced function returned (predictions, say)
+    # in the same pass: reading them afterwards costs nothing.
+    graph.realize(node, *grad_nodes, *(graph.outputs if graph.frozen else ()))
     for param, grad_node in zip(params, grad_nodes, strict=True):
         param.meta["grad"] = grad_node
 

@@ -1,0 +1,158 @@
+"""The training loop, shaped like the original README's: model, decorated forward,
+backprop, optimiser step."""
+
+from __future__ import annotations
+
+import resource
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from tqdm import tqdm  # type: ignore[import-untyped,unused-ignore]
+
+from macrograd import Tensor
+from macrograd.data import DataLoader
+from macrograd.engine import compute_graph
+from macrograd.nn import Model, manual_seed
+from macrograd.optim import SGD, Adam, LinearLR, Optimizer
+from mnist_app.data import Arrays
+from mnist_app.models import build, cross_entropy
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything a run depends on (the command-line options)."""
+
+    epochs: int = 1
+    batch_size: int = 64
+    lr: float = 0.1
+    momentum: float = 0.9
+    schedule: str = "linear"
+    optimizer: str = "sgd"
+    model: str = "mlp"
+    seed: int = 0
+    progress: bool = True
+
+
+@dataclass
+class Summary:
+    """What a run measured; ``epoch_seconds`` is the training loop alone."""
+
+    test_accuracy: float
+    epoch_seconds: float
+    samples_per_second: float
+    train_loss: float
+    train_accuracy: float
+    peak_memory_mb: float
+    config: dict[str, Any]
+    losses: list[float] = field(default_factory=list, repr=False)
+    accuracies: list[float] = field(default_factory=list, repr=False)
+
+    def as_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        del data["losses"], data["accuracies"]
+        return data
+
+
+def make_optimizer(config: Config, params: list[Tensor]) -> Optimizer:
+    if config.optimizer == "sgd":
+        return SGD(params, config.lr, momentum=config.momentum)
+    if config.optimizer == "adam":
+        return Adam(params, config.lr)
+    raise ValueError(f"unknown optimizer {config.optimizer!r}: use 'sgd' or 'adam'")
+
+
+def train(
+    config: Config, arrays: Arrays, on_first_step: Callable[[Any], None] | None = None
+) -> tuple[Model, Summary]:
+    """Train a fresh model on ``arrays`` and evaluate it on the test set."""
+    manual_seed(config.seed)
+    model = build(config.model)
+    parameters = model.parameters()
+    optimizer = make_optimizer(config, parameters)
+    train_minibatches = DataLoader(
+        arrays.x_train, arrays.y_train, batch_size=config.batch_size, shuffle=True,
+        seed=config.seed,
+    )
+    steps = config.epochs * len(train_minibatches)
+    schedule = (
+        LinearLR(optimizer, start_factor=1.0, end_factor=0.0, total_iters=steps)
+        if config.schedule == "linear"
+        else None
+    )
+
+    # the graph is traced on the first call and frozen; later calls only refill the
+    # input buffers (a smaller last batch is a second traced variant)
+    @compute_graph
+    def forward(x_batch: Tensor, y_batch: Tensor) -> tuple[Tensor, Tensor]:
+        y_pred = model(x_batch)
+        loss = cross_entropy(y_batch, y_pred)
+        return loss, y_pred
+
+    losses: list[float] = []
+    accuracies: list[float] = []
+    seconds = 0.0
+    for epoch in range(config.epochs):
+        bar = tqdm(total=len(train_minibatches), desc=f"epoch {epoch + 1}/{config.epochs}",
+                   unit="batch", disable=not config.progress, file=sys.stderr, leave=True)
+        seen = correct = 0
+        start = time.perf_counter()
+        for x_batch, y_batch in train_minibatches:
+            loss, y_pred = forward(x_batch, y_batch)
+
+            loss.backprop()  # loss, predictions and gradients in one replay
+
+            losses.append(float(loss.data))  # read before the step changes the weights
+            hits = int((y_pred.data.argmax(axis=1) == y_batch.argmax(axis=1)).sum())
+            optimizer.step(parameters)
+            if schedule is not None:
+                schedule.step()
+            if on_first_step is not None and len(losses) == 1:
+                on_first_step(forward)
+            seen += len(x_batch)
+            correct += hits
+            if len(losses) % 25 == 0 or seen == len(arrays.x_train):
+                rate = seen / max(time.perf_counter() - start, 1e-9)
+                bar.set_postfix(loss=f"{np.mean(losses[-25:]):.4f}",
+                                acc=f"{correct / seen:.4f}", samples_s=f"{rate:,.0f}",
+                                refresh=False)
+            bar.update(1)
+        seconds += time.perf_counter() - start
+        accuracies.append(correct / seen)
+        bar.close()
+
+    test_accuracy = evaluate(model, arrays.x_test, arrays.labels_test)
+    epoch_seconds = seconds / config.epochs
+    summary = Summary(
+        test_accuracy=round(test_accuracy, 4),
+        epoch_seconds=round(epoch_seconds, 3),
+        samples_per_second=round(len(arrays.x_train) / epoch_seconds, 1),
+        train_loss=round(float(np.mean(losses[-50:])), 5),
+        train_accuracy=round(accuracies[-1], 4),
+        peak_memory_mb=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        config=asdict(config),
+        losses=losses,
+        accuracies=accuracies,
+    )
+    return model, summary
+
+
+def evaluate(model: Model, images: NDArray[np.float32], labels: NDArray[Any],
+             batch_size: int = 1000) -> float:
+    """Fraction of ``images`` whose predicted class equals ``labels``."""
+    model.eval()
+
+    @compute_graph
+    def predict(x: Tensor) -> Tensor:
+        return model(x).argmax(axis=1)
+
+    hits = 0
+    for start in range(0, len(images), batch_size):
+        batch = images[start : start + batch_size]
+        hits += int((predict(batch).data == labels[start : start + batch_size]).sum())
+    model.train()
+    return hits / len(images)
