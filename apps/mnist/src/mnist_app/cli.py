@@ -1,8 +1,8 @@
 """`mnist`: train on MNIST (default) or evaluate saved weights (`mnist eval`).
 
-    uv run mnist --data-dir ../shared/mnist
-    uv run mnist --model cnn --optimizer adam --lr 0.001 --epochs 3
-    uv run mnist eval --weights weights.safetensors
+uv run mnist --data-dir ../shared/mnist
+uv run mnist --model cnn --optimizer adam --lr 0.001 --epochs 3
+uv run mnist eval --weights weights.safetensors
 """
 
 from __future__ import annotations
@@ -24,15 +24,25 @@ DEFAULTS = Config()
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data-dir", metavar="DIR", default=None,
-                        help="folder with the four MNIST files (default: $MACROGRAD_DATA, "
-                        "then ~/.cache/macrograd/mnist, downloading if missing)")
-    parser.add_argument("--model", choices=["mlp", "cnn"], default=DEFAULTS.model,
-                        help="mlp: the README's 784-1024-1024-1024-10; cnn: a small CNN")
-    parser.add_argument("--threads", type=int, default=None,
-                        help="BLAS threads (default: all cores)")
-    parser.add_argument("--json", action="store_true",
-                        help="print the summary as one JSON object on the last line")
+    parser.add_argument(
+        "--data-dir",
+        metavar="DIR",
+        default=None,
+        help="folder with the four MNIST files (default: $MACROGRAD_DATA, "
+        "then ~/.cache/macrograd/mnist, downloading if missing)",
+    )
+    parser.add_argument(
+        "--model",
+        choices=["mlp", "cnn"],
+        default=DEFAULTS.model,
+        help="mlp: the README's 784-1024-1024-1024-10; cnn: a small CNN",
+    )
+    parser.add_argument(
+        "--threads", type=int, default=None, help="BLAS threads (default: all cores)"
+    )
+    parser.add_argument(
+        "--json", action="store_true", help="print the summary as one JSON object on the last line"
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -45,28 +55,50 @@ def train_parser() -> argparse.ArgumentParser:
     _common(parser)
     parser.add_argument("--epochs", type=int, default=DEFAULTS.epochs)
     parser.add_argument("--batch-size", type=int, default=DEFAULTS.batch_size)
-    parser.add_argument("--lr", type=float, default=DEFAULTS.lr,
-                        help="initial learning rate (decays linearly to 0 over the run)")
-    parser.add_argument("--momentum", type=float, default=DEFAULTS.momentum,
-                        help="SGD momentum")
-    parser.add_argument("--schedule", choices=["linear", "constant"], default=DEFAULTS.schedule,
-                        help="learning-rate schedule over the whole run")
+    parser.add_argument(
+        "--lr",
+        type=float,
+        default=DEFAULTS.lr,
+        help="initial learning rate (decays linearly to 0 over the run)",
+    )
+    parser.add_argument("--momentum", type=float, default=DEFAULTS.momentum, help="SGD momentum")
+    parser.add_argument(
+        "--schedule",
+        choices=["linear", "constant"],
+        default=DEFAULTS.schedule,
+        help="learning-rate schedule over the whole run",
+    )
     parser.add_argument("--optimizer", choices=["sgd", "adam"], default=DEFAULTS.optimizer)
-    parser.add_argument("--seed", type=int, default=DEFAULTS.seed,
-                        help="seeds initial weights and batch order")
+    parser.add_argument(
+        "--seed", type=int, default=DEFAULTS.seed, help="seeds initial weights and batch order"
+    )
     parser.add_argument("--save", metavar="FILE", help="write the weights (safetensors)")
-    parser.add_argument("--graph", metavar="FILE",
-                        help="draw the training graph (.svg, .png, .pdf or .dot)")
-    parser.add_argument("--plot", metavar="FILE",
-                        help="draw loss/accuracy curves (needs the `plot` extra: matplotlib)")
+    parser.add_argument(
+        "--save-initial",
+        metavar="FILE",
+        help="write the initial weights (to start another framework from them)",
+    )
+    parser.add_argument(
+        "--graph", metavar="FILE", help="draw the training graph (.svg, .png, .pdf or .dot)"
+    )
+    parser.add_argument(
+        "--plot",
+        metavar="FILE",
+        help="draw loss/accuracy curves (needs the `plot` extra: matplotlib)",
+    )
     return parser
 
 
 def eval_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="mnist eval",
-                                     description="Evaluate saved weights on the test set.")
-    parser.add_argument("--weights", metavar="FILE", required=True,
-                        help="a .safetensors file written by `mnist --save`")
+    parser = argparse.ArgumentParser(
+        prog="mnist eval", description="Evaluate saved weights on the test set."
+    )
+    parser.add_argument(
+        "--weights",
+        metavar="FILE",
+        required=True,
+        help="a .safetensors file written by `mnist --save`",
+    )
     _common(parser)
     return parser
 
@@ -105,11 +137,21 @@ def run_train(args: argparse.Namespace) -> int:
         try:
             import matplotlib  # noqa: F401
         except ImportError:
-            return fail("--plot needs matplotlib: run `uv run --extra plot mnist ...` "
-                        "(or `pip install matplotlib`)")
-    config = Config(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-                    momentum=args.momentum, schedule=args.schedule, optimizer=args.optimizer,
-                    model=args.model, seed=args.seed, progress=not args.no_progress)
+            return fail(
+                "--plot needs matplotlib: run `uv run --extra plot mnist ...` "
+                "(or `pip install matplotlib`)"
+            )
+    config = Config(
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        momentum=args.momentum,
+        schedule=args.schedule,
+        optimizer=args.optimizer,
+        model=args.model,
+        seed=args.seed,
+        progress=not args.no_progress,
+    )
     arrays = load(args.data_dir, progress=not args.no_progress)
 
     def draw(forward: Any) -> None:
@@ -117,7 +159,7 @@ def run_train(args: argparse.Namespace) -> int:
             forward.graph.visualize(args.graph)
 
     with blas_threads(args.threads):
-        model, summary = train(config, arrays, on_first_step=draw)
+        model, summary = train(config, arrays, on_first_step=draw, initial=args.save_initial)
     if args.save:
         model.save(args.save)
     if args.plot:
@@ -139,17 +181,21 @@ def run_eval(args: argparse.Namespace) -> int:
     arrays = load(args.data_dir, progress=not args.no_progress)
     with blas_threads(args.threads):
         accuracy = evaluate(model, arrays.x_test, arrays.labels_test)
-    report({"test_accuracy": round(accuracy, 4), "weights": args.weights,
-            "model": args.model}, args.json)
+    report(
+        {"test_accuracy": round(accuracy, 4), "weights": args.weights, "model": args.model},
+        args.json,
+    )
     return 0
 
 
 def report(summary: dict[str, Any], as_json: bool) -> None:
     if "epoch_seconds" in summary:
-        print(f"test accuracy {summary['test_accuracy']:.2%} | epoch "
-              f"{summary['epoch_seconds']:.2f} s | {summary['samples_per_second']:,.0f} "
-              f"samples/s | train loss {summary['train_loss']:.4f} | peak memory "
-              f"{summary['peak_memory_mb']:.0f} MB")
+        print(
+            f"test accuracy {summary['test_accuracy']:.2%} | epoch "
+            f"{summary['epoch_seconds']:.2f} s | {summary['samples_per_second']:,.0f} "
+            f"samples/s | train loss {summary['train_loss']:.4f} | peak memory "
+            f"{summary['peak_memory_mb']:.0f} MB"
+        )
     else:
         print(f"test accuracy {summary['test_accuracy']:.2%}")
     if as_json:

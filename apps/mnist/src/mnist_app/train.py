@@ -67,15 +67,24 @@ def make_optimizer(config: Config, params: list[Tensor]) -> Optimizer:
 
 
 def train(
-    config: Config, arrays: Arrays, on_first_step: Callable[[Any], None] | None = None
+    config: Config,
+    arrays: Arrays,
+    on_first_step: Callable[[Any], None] | None = None,
+    initial: str | None = None,
 ) -> tuple[Model, Summary]:
-    """Train a fresh model on ``arrays`` and evaluate it on the test set."""
+    """Train a fresh model on ``arrays`` and evaluate it on the test set; ``initial``
+    names a file to save the initial weights to."""
     manual_seed(config.seed)
     model = build(config.model)
+    if initial:
+        model.save(initial)
     parameters = model.parameters()
     optimizer = make_optimizer(config, parameters)
     train_minibatches = DataLoader(
-        arrays.x_train, arrays.y_train, batch_size=config.batch_size, shuffle=True,
+        arrays.x_train,
+        arrays.y_train,
+        batch_size=config.batch_size,
+        shuffle=True,
         seed=config.seed,
     )
     steps = config.epochs * len(train_minibatches)
@@ -97,8 +106,14 @@ def train(
     accuracies: list[float] = []
     seconds = 0.0
     for epoch in range(config.epochs):
-        bar = tqdm(total=len(train_minibatches), desc=f"epoch {epoch + 1}/{config.epochs}",
-                   unit="batch", disable=not config.progress, file=sys.stderr, leave=True)
+        bar = tqdm(
+            total=len(train_minibatches),
+            desc=f"epoch {epoch + 1}/{config.epochs}",
+            unit="batch",
+            disable=not config.progress,
+            file=sys.stderr,
+            leave=True,
+        )
         seen = correct = 0
         start = time.perf_counter()
         for x_batch, y_batch in train_minibatches:
@@ -117,9 +132,12 @@ def train(
             correct += hits
             if len(losses) % 25 == 0 or seen == len(arrays.x_train):
                 rate = seen / max(time.perf_counter() - start, 1e-9)
-                bar.set_postfix(loss=f"{np.mean(losses[-25:]):.4f}",
-                                acc=f"{correct / seen:.4f}", samples_s=f"{rate:,.0f}",
-                                refresh=False)
+                bar.set_postfix(
+                    loss=f"{np.mean(losses[-25:]):.4f}",
+                    acc=f"{correct / seen:.4f}",
+                    samples_s=f"{rate:,.0f}",
+                    refresh=False,
+                )
             bar.update(1)
         seconds += time.perf_counter() - start
         accuracies.append(correct / seen)
@@ -141,8 +159,9 @@ def train(
     return model, summary
 
 
-def evaluate(model: Model, images: NDArray[np.float32], labels: NDArray[Any],
-             batch_size: int = 1000) -> float:
+def evaluate(
+    model: Model, images: NDArray[np.float32], labels: NDArray[Any], batch_size: int = 1000
+) -> float:
     """Fraction of ``images`` whose predicted class equals ``labels``."""
     model.eval()
 

@@ -46,7 +46,9 @@ def is_fresh(node: Node) -> bool:
 def evaluate(targets: Sequence[Node]) -> None:
     """Compute stale nodes among ``targets`` and their ancestors, in topological order.
 
-    A computed node is recomputed only when one of its leaves was written since.
+    A computed node is recomputed only when one of its leaves was written since; a
+    non-pure one (random) whenever anything was written since, and then so are the
+    nodes that depend on it.
     """
     writes = CLOCK.writes
     pending = [node for node in targets if not (node.value is not None and node.checked == writes)]
@@ -60,7 +62,9 @@ def evaluate(targets: Sequence[Node]) -> None:
         stamp = max((i.stamp for i in node.inputs), default=0)
         if node.value is None or node.stamp != stamp or not op.pure:
             node.value = _as_array(op.forward(*[_value(i) for i in node.inputs]), node)
-            node.stamp = stamp
+            # a non-pure op drew a new value from unchanged inputs: a stamp of its own
+            # (a tick that counts no write) makes its dependents recompute too
+            node.stamp = stamp if op.pure else next(CLOCK.ticks)
         node.checked = writes
 
 

@@ -126,7 +126,7 @@ class Plan:
         needed = {node.id for node in topo_order(targets)}
         steps = [step for node_id, step in self.steps if node_id in needed]
         done = [node for node in outputs if node.id in needed]
-        return Run(steps, [(node, _leaves(node)) for node in done])
+        return Run(steps, [(node, self.arrays[node.id], _leaves(node)) for node in done])
 
 
 def _step(
@@ -146,11 +146,14 @@ def _leaves(node: Node) -> list[Node]:
 
 
 class Run:
-    """The steps one set of targets needs, and the outputs they leave fresh."""
+    """The steps one set of targets needs, and the outputs they leave fresh (each with
+    its array in the plan and the leaves its stamp comes from)."""
 
     __slots__ = ("outputs", "steps")
 
-    def __init__(self, steps: list[Step], outputs: list[tuple[Node, list[Node]]]) -> None:
+    def __init__(
+        self, steps: list[Step], outputs: list[tuple[Node, NDArray[Any], list[Node]]]
+    ) -> None:
         self.steps = steps
         self.outputs = outputs
 
@@ -199,19 +202,26 @@ class Executor:
         stale = [node for node in targets if not self.fresh(node, writes)]
         if not stale:
             return
-        self.graph.add_outputs(*stale)
-        plan = self.plan
-        key = frozenset(node.id for node in stale)
-        run = self._runs.get(key)
+        key = frozenset([node.id for node in stale])
+        run = self._runs.get(key) if self._layout == CLOCK.layout else None
         if run is None:
-            run = self._runs[key] = plan.subrun(stale, self.graph.outputs)
+            run = self._compile_run(targets, stale, writes)
         for step in run.steps:
             step()
-        arrays = plan.arrays
-        for node, leaves in run.outputs:
-            node.value = arrays[node.id]
-            node.stamp = max((leaf.stamp for leaf in leaves), default=0)
+        for node, array, leaves in run.outputs:
+            node.value = array
+            node.stamp = max([leaf.stamp for leaf in leaves], default=0)
             node.checked = writes
+
+    def _compile_run(self, targets: Sequence[Node], stale: list[Node], writes: int) -> Run:
+        self.graph.add_outputs(*stale)  # read nodes get buffers of their own
+        plan = self.plan  # (re)compiles; after a rebind too
+        # compiling forgot every output's value: targets that were fresh may be stale now
+        stale = [node for node in targets if not self.fresh(node, writes)]
+        run = self._runs[frozenset([node.id for node in stale])] = plan.subrun(
+            stale, self.graph.outputs
+        )
+        return run
 
     def stats(self) -> dict[str, Any]:
         """Buffer bytes without planning (one buffer per node) and with it."""

@@ -77,7 +77,8 @@ class Op:
         return f"{self.name}({params})" if params else self.name
 
     def key(self) -> Any:
-        """Hashable identity of the op for common-subexpression elimination."""
+        """Hashable identity of the op for common-subexpression elimination (which
+        never merges nodes of non-pure ops, whatever their key)."""
         return self if self.pure else id(self)
 
 

@@ -30,6 +30,8 @@ class GraphvizNotFoundError(GraphError, RuntimeError):
 
 def _attributes(node: Node) -> dict[str, str]:
     title = node.name or (node.op.label() if node.op is not None else node.role.value)
+    if node.name and node.op is not None:  # a named result still says what computes it
+        title += f"\n{node.op.label()}"
     shape = "x".join(map(str, node.shape)) or "scalar"
     label = f"{title}\n{shape} {node.dtype}"
     if node.op is None:
@@ -114,6 +116,12 @@ def render(dot: graphviz.Digraph, path: str) -> str:
             "path; `graph.visualize().source` gives the DOT text without it"
         )
     tmp = f"{stem}.partial{ext}"
-    dot.render(outfile=tmp, format=fmt, cleanup=True)
-    os.replace(tmp, path)
+    source = f"{stem}.partial.gv"  # where graphviz saves the DOT text it renders
+    try:
+        dot.render(filename=source, outfile=tmp, format=fmt, cleanup=True)
+        os.replace(tmp, path)
+    finally:  # a failed render leaves neither a partial image nor the source behind
+        for leftover in (tmp, source):
+            if os.path.exists(leftover):
+                os.remove(leftover)
     return path

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING
 from mg_graph import Node, register_pass, topo_order
 from mg_tensor.ops.binary import Divide
 from mg_tensor.ops.reduce import Sum
-from mg_tensor.ops.shape import BroadcastTo, Reshape
+from mg_tensor.ops.linalg import MatMul
+from mg_tensor.ops.shape import BroadcastTo, Reshape, Transpose
 from mg_tensor.ops.softmax import LogSoftmax, Softmax
 from mg_tensor.ops.unary import Exp, Log
 
@@ -67,3 +68,52 @@ def stabilize_softmax(graph: Graph) -> None:
 
 
 register_pass("stabilize_softmax", stabilize_softmax)
+
+
+def _consumers(graph: Graph) -> dict[int, int]:
+    counts: dict[int, int] = {}
+    for node in topo_order(graph.outputs):
+        for inp in node.inputs:
+            counts[inp.id] = counts.get(inp.id, 0) + 1
+    for node in graph.outputs:
+        counts[node.id] = counts.get(node.id, 0) + 1
+    return counts
+
+
+def _transposed(graph: Graph, node: Node) -> Node:
+    """``node.T`` for a 2-d node, unwrapping an existing transpose (a free view either way)."""
+    if isinstance(node.op, Transpose) and node.op.axes == (1, 0):
+        return node.inputs[0]
+    return graph.apply(Transpose((1, 0)), node)
+
+
+def transpose_matmul(graph: Graph) -> None:
+    """``(a @ b).T`` becomes ``b.T @ a.T``, so the product is written in its final layout.
+
+    A Linear layer computes ``x @ W.T``; the gradient of ``W`` comes out of autodiff as
+    ``(x.T @ g).T``, which would otherwise cost a copy of a weight-sized matrix every
+    step. After this pass BLAS writes ``g.T @ x`` straight into the gradient buffer.
+
+    >>> import numpy as np
+    >>> from mg_tensor import Tensor, compute_graph
+    >>> w = Tensor(np.ones((3, 2)), requires_grad=True)
+    >>> f = compute_graph(lambda x: (x @ w.T).sum())
+    >>> loss = f(np.ones((4, 2))); loss.backprop()
+    >>> [n.op.name for n in f.graph.outputs if n.is_gradient]
+    ['matmul']
+    """
+    uses = _consumers(graph)
+    for node in topo_order(graph.outputs):
+        if not (isinstance(node.op, Transpose) and node.op.axes == (1, 0)):
+            continue
+        product = node.inputs[0]
+        if not isinstance(product.op, MatMul) or uses.get(product.id, 0) != 1:
+            continue
+        a, b = product.inputs
+        if a.ndim != 2 or b.ndim != 2:
+            continue
+        node.op, node.value = MatMul(), None
+        node.inputs = (_transposed(graph, b), _transposed(graph, a))
+
+
+register_pass("transpose_matmul", transpose_matmul, frozenset({"freeze", "gradients"}))

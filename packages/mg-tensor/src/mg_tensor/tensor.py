@@ -274,7 +274,11 @@ class Tensor:
                 )
             )
         array = value.data if isinstance(value, Tensor) else np.asarray(value)
-        if np.broadcast_shapes(array.shape, node.shape) != node.shape:
+        try:
+            fits = np.broadcast_shapes(array.shape, node.shape) == node.shape
+        except ValueError:  # numpy's own message would not say which tensor or where
+            fits = False
+        if not fits:
             raise ValueError(
                 describe(
                     "assign",

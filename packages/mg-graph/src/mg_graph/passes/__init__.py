@@ -55,12 +55,18 @@ def register_pass(
 
 
 def run_passes(graph: Graph, stage: str = "freeze") -> None:
-    """Run every pass registered for ``stage``, recording node counts in ``graph.history``."""
-    for entry in PASSES:
-        if stage in entry.stages:
-            before = len(graph)
-            entry.run(graph)
-            graph.history.append((entry.name, before, len(graph)))
+    """Run every pass registered for ``stage``, recording node counts in ``graph.history``.
+
+    Passes may add nodes (a rewrite can need a new view), even to a frozen graph."""
+    graph._growth += 1
+    try:
+        for entry in PASSES:
+            if stage in entry.stages:
+                before = len(graph)
+                entry.run(graph)
+                graph.history.append((entry.name, before, len(graph)))
+    finally:
+        graph._growth -= 1
 
 
 __all__ = [

@@ -19,6 +19,8 @@ def _key(node: Node, canon: dict[int, Node]) -> Any:
         if node.role is Role.CONSTANT and node.value is not None and node.size <= _SMALL:
             return ("constant", node.dtype.str, node.shape, node.value.tobytes())
         return None
+    if not node.op.pure:  # each node draws on its own, even when two share an op instance
+        return None
     return (node.op.key(), tuple(canon.get(i.id, i).id for i in node.inputs))
 
 

@@ -279,7 +279,9 @@ def expand_dims(x: Any, axis: int) -> Tensor:
 def flatten(x: Any, start_axis: int = 0) -> Tensor:
     """Merge the axes from ``start_axis`` on into one."""
     t = _tensor(x)
-    return reshape(t, (*t.shape[:start_axis], -1))
+    lead = t.shape[:start_axis]
+    # the merged length is explicit: a -1 cannot be resolved when a leading axis is 0
+    return reshape(t, (*lead, int(np.prod(t.shape[len(lead) :], dtype=np.int64))))
 
 
 def concatenate(tensors: Sequence[Any], axis: int = 0) -> Tensor:

@@ -112,7 +112,7 @@ class ArgReduce(TensorOp):
     def infer(self, *inputs: Node) -> Spec:
         x = inputs[0]
         axes = tuple(range(x.ndim)) if self.axis is None else (self.axis,)
-        if x.size == 0:
+        if any(x.shape[a] == 0 for a in axes):  # as numpy: other axes may be empty
             raise shape_error(
                 self.name,
                 inputs,

@@ -35,7 +35,8 @@ class Softmax(TensorOp):
 
     def forward(self, *arrays: NDArray[Any], out: NDArray[Any] | None = None) -> NDArray[Any]:
         x = arrays[0]
-        out = np.subtract(x, x.max(axis=self.axis, keepdims=True), out=out)
+        # initial=-inf: an empty axis gives an empty result instead of a numpy error
+        out = np.subtract(x, x.max(axis=self.axis, keepdims=True, initial=-np.inf), out=out)
         np.exp(out, out=out)
         out /= out.sum(axis=self.axis, keepdims=True)
         return out
@@ -54,8 +55,10 @@ class LogSoftmax(TensorOp):
 
     def forward(self, *arrays: NDArray[Any], out: NDArray[Any] | None = None) -> NDArray[Any]:
         x = arrays[0]
-        out = np.subtract(x, x.max(axis=self.axis, keepdims=True), out=out)
-        out -= np.log(np.exp(out).sum(axis=self.axis, keepdims=True))
+        # initial=-inf: an empty axis gives an empty result instead of a numpy error
+        out = np.subtract(x, x.max(axis=self.axis, keepdims=True, initial=-np.inf), out=out)
+        if out.size:
+            out -= np.log(np.exp(out).sum(axis=self.axis, keepdims=True))
         return out
 
     def vjp(self, g: Tensor, out: Tensor, *inputs: Tensor, needed: tuple[bool, ...]) -> Grads:

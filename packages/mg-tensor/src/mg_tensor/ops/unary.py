@@ -102,6 +102,8 @@ class Tanh(Unary):
 def _sigmoid(x: NDArray[Any], out: NDArray[Any] | None = None) -> NDArray[Any]:
     # 0.5 * (1 + tanh(x / 2)): no overflow for large |x|; reads x once, so out may be x
     y = np.multiply(x, 0.5, out=out)
+    if out is None:  # numpy gives a scalar for a 0-d x, and a scalar cannot be an ``out``
+        y = np.asarray(y)
     np.tanh(y, out=y)
     np.add(y, 1, out=y)
     result: NDArray[Any] = np.multiply(y, 0.5, out=y)

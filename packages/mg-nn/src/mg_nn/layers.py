@@ -1,0 +1,405 @@
+"""Layers: models with parameters named and laid out as in ``torch.nn``.
+
+Parameters are float32 unless ``dtype`` says otherwise and are drawn with PyTorch's
+default initialisation from ``generator`` (a numpy Generator, an int seed, or None for
+the default generator that `mg_nn.manual_seed` seeds).
+
+>>> import numpy as np
+>>> net = Sequential(Linear(4, 8, generator=0), ReLU(), Linear(8, 2, generator=1))
+>>> net(np.ones((5, 4), np.float32)).shape
+(5, 2)
+>>> list(net.state_dict())
+['0.weight', '0.bias', '2.weight', '2.bias']
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from numpy.typing import DTypeLike
+
+from mg_graph import get_default_graph
+from mg_nn import functional as F
+from mg_nn import init
+from mg_nn.functional import IntPair
+from mg_nn.model import Model
+from mg_tensor import ops as _t
+from mg_tensor.tensor import Tensor
+
+
+def _parameter(array: Any, name: str) -> Tensor:
+    return Tensor(array, requires_grad=True, name=name)
+
+
+class _Layer(Model):
+    """A model of one tensor argument (only narrows the static type of calls)."""
+
+    if TYPE_CHECKING:
+
+        def __call__(self, x: Any) -> Tensor: ...
+
+
+class Linear(_Layer):
+    """``y = x @ weight.T + bias`` with ``weight`` (out_features, in_features).
+
+    >>> layer = Linear(3, 2, generator=0)
+    >>> layer.weight.shape, layer.bias.shape
+    ((2, 3), (2,))
+    >>> layer(np.ones((4, 3), np.float32)).shape
+    (4, 2)
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        bias: bool = True,
+        *,
+        generator: init.GeneratorLike = None,
+        dtype: DTypeLike = np.float32,
+    ) -> None:
+        super().__init__()
+        rng = init.as_generator(generator)
+        self.in_features = in_features
+        self.out_features = out_features
+        shape = (out_features, in_features)
+        self.weight = _parameter(init.default_weight(shape, generator=rng, dtype=dtype), "weight")
+        self.bias = (
+            _parameter(
+                init.default_bias(out_features, in_features, generator=rng, dtype=dtype), "bias"
+            )
+            if bias
+            else None
+        )
+
+    def forward(self, x: Any) -> Tensor:
+        return F.linear(x, self.weight, self.bias)
+
+    def extra_repr(self) -> str:
+        return (
+            f"in_features={self.in_features}, out_features={self.out_features}, "
+            f"bias={self.bias is not None}"
+        )
+
+
+def _pair(value: IntPair) -> tuple[int, int]:
+    return (int(value), int(value)) if isinstance(value, int | np.integer) else value
+
+
+class Conv2d(_Layer):
+    """2-d convolution over NCHW input; ``weight`` (out, in, kh, kw), ``bias`` (out,).
+
+    >>> conv = Conv2d(1, 4, 3, padding=1, generator=0)
+    >>> conv(np.zeros((2, 1, 8, 8), np.float32)).shape
+    (2, 4, 8, 8)
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: IntPair,
+        stride: IntPair = 1,
+        padding: IntPair = 0,
+        bias: bool = True,
+        *,
+        generator: init.GeneratorLike = None,
+        dtype: DTypeLike = np.float32,
+    ) -> None:
+        super().__init__()
+        rng = init.as_generator(generator)
+        self.in_channels = in_channels
+        self.out_channels = out_channels
+        self.kernel_size = _pair(kernel_size)
+        self.stride = _pair(stride)
+        self.padding = _pair(padding)
+        shape = (out_channels, in_channels, *self.kernel_size)
+        fan_in = in_channels * self.kernel_size[0] * self.kernel_size[1]
+        self.weight = _parameter(init.default_weight(shape, generator=rng, dtype=dtype), "weight")
+        self.bias = (
+            _parameter(init.default_bias(out_channels, fan_in, generator=rng, dtype=dtype), "bias")
+            if bias
+            else None
+        )
+
+    def forward(self, x: Any) -> Tensor:
+        return F.conv2d(x, self.weight, self.bias, self.stride, self.padding)
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+            f"stride={self.stride}, padding={self.padding}, bias={self.bias is not None}"
+        )
+
+
+class MaxPool2d(_Layer):
+    """Maximum over ``kernel_size`` windows (stride defaults to the window).
+
+    >>> MaxPool2d(2)(np.zeros((1, 3, 8, 8), np.float32)).shape
+    (1, 3, 4, 4)
+    """
+
+    def __init__(self, kernel_size: IntPair, stride: IntPair | None = None) -> None:
+        super().__init__()
+        self.kernel_size = kernel_size
+        self.stride = stride
+
+    def forward(self, x: Any) -> Tensor:
+        return F.max_pool2d(x, self.kernel_size, self.stride)
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}"
+
+
+class AvgPool2d(_Layer):
+    """Mean over ``kernel_size`` windows (stride defaults to the window).
+
+    >>> AvgPool2d(2)(np.ones((1, 1, 4, 4), np.float32)).data[0, 0]
+    array([[1., 1.],
+           [1., 1.]], dtype=float32)
+    """
+
+    def __init__(self, kernel_size: IntPair, stride: IntPair | None = None) -> None:
+        super().__init__()
+        self.kernel_size = kernel_size
+        self.stride = stride
+
+    def forward(self, x: Any) -> Tensor:
+        return F.avg_pool2d(x, self.kernel_size, self.stride)
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}"
+
+
+class Flatten(_Layer):
+    """Merge the axes from ``start_axis`` on (default 1: keep the batch axis).
+
+    >>> Flatten()(np.zeros((2, 3, 4), np.float32)).shape
+    (2, 12)
+    """
+
+    def __init__(self, start_axis: int = 1) -> None:
+        super().__init__()
+        self.start_axis = start_axis
+
+    def forward(self, x: Any) -> Tensor:
+        return _t.flatten(x, self.start_axis)
+
+    def extra_repr(self) -> str:
+        return f"start_axis={self.start_axis}"
+
+
+class Dropout(_Layer):
+    """In training mode zero each element with probability ``p`` and scale the rest by
+    ``1 / (1 - p)``; the identity in evaluation mode.
+
+    A fresh mask is drawn every time the graph runs, also in a frozen graph. The mode is
+    read when the graph runs too: a graph traced in training mode stops dropping after
+    ``model.eval()`` (and starts again after ``model.train()``).
+
+    >>> drop = Dropout(0.5, generator=0)
+    >>> sorted(set(drop(np.ones(100, np.float32)).data.tolist()))
+    [0.0, 2.0]
+    >>> drop.eval()(np.ones(3, np.float32)).data
+    array([1., 1., 1.], dtype=float32)
+    """
+
+    def __init__(self, p: float = 0.5, *, generator: init.GeneratorLike = None) -> None:
+        super().__init__()
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"dropout probability must be in [0, 1], got {p}")
+        self.p = p
+        self._mg_generator = None if generator is None else init.as_generator(generator)
+
+    def forward(self, x: Any) -> Tensor:
+        active = self.p > 0 and (self.training or get_default_graph().tracing)
+        return F._dropout(x, self.p, active, self._mg_generator, self)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
+
+
+class LayerNorm(_Layer):
+    """Normalise over the trailing ``normalized_shape`` axes, then ``* weight + bias``
+    (ones and zeros at first).
+
+    >>> LayerNorm(3)(np.array([[1.0, 2.0, 3.0]], np.float32)).data.round(3)
+    array([[-1.225,  0.   ,  1.225]], dtype=float32)
+    """
+
+    def __init__(
+        self,
+        normalized_shape: int | Sequence[int],
+        eps: float = 1e-5,
+        elementwise_affine: bool = True,
+        *,
+        dtype: DTypeLike = np.float32,
+    ) -> None:
+        super().__init__()
+        shape = (
+            (int(normalized_shape),)
+            if isinstance(normalized_shape, int | np.integer)
+            else tuple(int(n) for n in normalized_shape)
+        )
+        self.normalized_shape = shape
+        self.eps = eps
+        self.weight = (
+            _parameter(init.ones(shape, dtype=dtype), "weight") if elementwise_affine else None
+        )
+        self.bias = (
+            _parameter(init.zeros(shape, dtype=dtype), "bias") if elementwise_affine else None
+        )
+
+    def forward(self, x: Any) -> Tensor:
+        return F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.weight is not None}"
+        )
+
+
+class Embedding(_Layer):
+    """A lookup table: integer indices of any shape -> rows of ``weight``
+    (num_embeddings, embedding_dim), initialised N(0, 1) as in PyTorch.
+
+    >>> Embedding(10, 3, generator=0)(np.array([[1, 2], [3, 4]])).shape
+    (2, 2, 3)
+    """
+
+    def __init__(
+        self,
+        num_embeddings: int,
+        embedding_dim: int,
+        *,
+        generator: init.GeneratorLike = None,
+        dtype: DTypeLike = np.float32,
+    ) -> None:
+        super().__init__()
+        self.num_embeddings = num_embeddings
+        self.embedding_dim = embedding_dim
+        weight = init.normal((num_embeddings, embedding_dim), generator=generator, dtype=dtype)
+        self.weight = _parameter(weight, "weight")
+
+    def forward(self, x: Any) -> Tensor:
+        return F.embedding(x, self.weight)
+
+    def extra_repr(self) -> str:
+        return f"{self.num_embeddings}, {self.embedding_dim}"
+
+
+class ReLU(_Layer):
+    """max(x, 0) as a layer. >>> ReLU()(np.array([-1.0, 1.0])).data -> array([0., 1.])"""
+
+    def forward(self, x: Any) -> Tensor:
+        return _t.relu(x)
+
+
+class Tanh(_Layer):
+    """tanh as a layer."""
+
+    def forward(self, x: Any) -> Tensor:
+        return _t.tanh(x)
+
+
+class Sigmoid(_Layer):
+    """The logistic function as a layer."""
+
+    def forward(self, x: Any) -> Tensor:
+        return _t.sigmoid(x)
+
+
+class Softmax(_Layer):
+    """Stable softmax along ``axis`` as a layer.
+
+    >>> Softmax()(np.zeros((1, 4), np.float32)).data
+    array([[0.25, 0.25, 0.25, 0.25]], dtype=float32)
+    """
+
+    def __init__(self, axis: int = -1) -> None:
+        super().__init__()
+        self.axis = axis
+
+    def forward(self, x: Any) -> Tensor:
+        return _t.softmax(x, self.axis)
+
+    def extra_repr(self) -> str:
+        return f"axis={self.axis}"
+
+
+class LogSoftmax(_Layer):
+    """Stable log-softmax along ``axis`` as a layer."""
+
+    def __init__(self, axis: int = -1) -> None:
+        super().__init__()
+        self.axis = axis
+
+    def forward(self, x: Any) -> Tensor:
+        return _t.log_softmax(x, self.axis)
+
+    def extra_repr(self) -> str:
+        return f"axis={self.axis}"
+
+
+class Sequential(Model):
+    """Layers applied in order; named "0", "1", ... (or by the keys of one dict argument),
+    as ``torch.nn.Sequential``. Indexable, sliceable, iterable.
+
+    >>> net = Sequential(Linear(2, 3, generator=0), ReLU())
+    >>> len(net), type(net[0]).__name__, len(net[:1])
+    (2, 'Linear', 1)
+    """
+
+    def __init__(self, *layers: Any) -> None:
+        super().__init__()
+        if len(layers) == 1 and isinstance(layers[0], Mapping):
+            named = {str(key): layer for key, layer in layers[0].items()}
+        else:
+            named = {str(i): layer for i, layer in enumerate(layers)}
+        self._mg_layers: dict[str, Any] = named
+
+    def _mg_members(self) -> Iterator[tuple[str, Any]]:
+        yield from self._mg_layers.items()
+        yield from super()._mg_members()
+
+    def forward(self, x: Any) -> Any:
+        for layer in self._mg_layers.values():
+            x = layer(x)
+        return x
+
+    def append(self, layer: Any) -> Sequential:
+        """Add a layer at the end (named by its position); returns self."""
+        self._mg_layers[str(len(self._mg_layers))] = layer
+        return self
+
+    def __getitem__(self, index: int | slice) -> Any:
+        items = list(self._mg_layers.items())
+        if isinstance(index, slice):
+            return Sequential(dict(items[index]))
+        return items[index][1]
+
+    def __len__(self) -> int:
+        return len(self._mg_layers)
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(list(self._mg_layers.values()))
+
+
+__all__ = [
+    "AvgPool2d",
+    "Conv2d",
+    "Dropout",
+    "Embedding",
+    "Flatten",
+    "LayerNorm",
+    "Linear",
+    "LogSoftmax",
+    "MaxPool2d",
+    "ReLU",
+    "Sequential",
+    "Sigmoid",
+    "Softmax",
+    "Tanh",
+]

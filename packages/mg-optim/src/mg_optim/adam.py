@@ -1,0 +1,116 @@
+"""Adam and AdamW (decoupled weight decay), following PyTorch's documented rules."""
+
+from __future__ import annotations
+
+import math
+from typing import ClassVar
+
+import numpy as np
+
+from mg_optim.optimizer import Optimizer, Params, Segment, check_range
+
+
+class Adam(Optimizer):
+    """Adam (PyTorch's rule, without amsgrad). With ``g`` the gradient at step t::
+
+        g = g + weight_decay * p                  (L2 penalty; see AdamW)
+        m = beta1 * m + (1 - beta1) * g
+        v = beta2 * v + (1 - beta2) * g * g
+        p = p - lr / (1 - beta1**t) * m / (sqrt(v) / sqrt(1 - beta2**t) + eps)
+
+    The moments ``m`` and ``v`` live in flat arrays: a step is 12 ufunc passes over
+    all parameters of a dtype.
+
+    >>> from mg_tensor import Tensor
+    >>> w = Tensor([1.0, -2.0], requires_grad=True)
+    >>> opt = Adam([w], lr=0.1)
+    >>> (w * w).sum().backprop()
+    >>> opt.step()
+    >>> w.data.round(4)
+    array([ 0.9, -1.9], dtype=float32)
+    """
+
+    hyperparameters: ClassVar[tuple[str, ...]] = ("lr", "betas", "eps", "weight_decay")
+    state_names: ClassVar[tuple[str, ...]] = ("exp_avg", "exp_avg_sq")
+    decoupled: ClassVar[bool] = False
+
+    def __init__(
+        self,
+        params: Params,
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+    ) -> None:
+        super().__init__(params, lr)
+        self.betas = betas
+        self.eps = float(eps)
+        self.weight_decay = float(weight_decay)
+        self._validate()
+
+    def _validate(self) -> None:
+        super()._validate()
+        what = type(self).__name__
+        beta1, beta2 = self.betas
+        self.betas = (float(beta1), float(beta2))
+        check_range(what, "betas[0]", self.betas[0], 0.0, 1.0)
+        check_range(what, "betas[1]", self.betas[1], 0.0, 1.0)
+        check_range(what, "eps", self.eps, 0.0)
+        check_range(what, "weight_decay", self.weight_decay, 0.0)
+
+    def update(self, seg: Segment, t: int) -> None:
+        p, g = seg.param, seg.grad
+        lr, wd = self._lr, self.weight_decay
+        beta1, beta2 = self.betas
+        s = seg.scratch(0)
+        if wd and self.decoupled:
+            np.multiply(p, 1.0 - lr * wd, out=p)
+            d = g
+        elif wd:
+            d = seg.scratch(1)  # d = g + wd * p
+            np.multiply(p, wd, out=d)
+            np.add(d, g, out=d)
+        else:
+            d = g
+        m = seg.state("exp_avg")
+        np.multiply(m, beta1, out=m)
+        np.multiply(d, 1.0 - beta1, out=s)
+        np.add(m, s, out=m)
+        v = seg.state("exp_avg_sq")
+        np.multiply(v, beta2, out=v)
+        np.multiply(d, d, out=s)
+        np.multiply(s, 1.0 - beta2, out=s)
+        np.add(v, s, out=v)
+        # m / (sqrt(v) / c + eps) == c * m / (sqrt(v) + eps * c), with c = sqrt(1 - beta2**t)
+        c = math.sqrt(1.0 - beta2**t)
+        np.sqrt(v, out=s)
+        np.add(s, self.eps * c, out=s)
+        np.divide(m, s, out=s)
+        np.multiply(s, lr / (1.0 - beta1**t) * c, out=s)
+        np.subtract(p, s, out=p)
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay (PyTorch's AdamW): before the Adam update,
+    ``p = p * (1 - lr * weight_decay)``, and the gradient gets no L2 term.
+
+    >>> from mg_tensor import Tensor
+    >>> w = Tensor([1.0, -2.0], requires_grad=True)
+    >>> opt = AdamW([w], lr=0.1, weight_decay=0.5)
+    >>> (w * w).sum().backprop()
+    >>> opt.step()
+    >>> w.data.round(4)
+    array([ 0.85, -1.8 ], dtype=float32)
+    """
+
+    decoupled: ClassVar[bool] = True
+
+    def __init__(
+        self,
+        params: Params,
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 1e-2,
+    ) -> None:
+        super().__init__(params, lr, betas, eps, weight_decay)

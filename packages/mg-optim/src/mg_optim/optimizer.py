@@ -1,0 +1,535 @@
+"""`Optimizer`: the common base, with flat per-dtype storage for parameters, gradients
+and optimiser state.
+
+On construction the optimiser gives every parameter dtype one flat array, copies
+each parameter in and re-binds the parameter's storage to a view of it
+(`mg_tensor.inplace.rebind`), so a step updates every parameter with a handful of
+in-place ufunc calls over one array. A flat gradient array is reserved the same way
+(``param.node.meta["grad_buffer"]``): a frozen graph (``compute_graph``) then writes
+its gradients straight into it during ``backprop()``, with no copy. Gradients that
+live elsewhere (eager graphs, gradients folded to constants) are copied in by `step`.
+
+Subclasses implement `Optimizer.update`, which receives a `Segment`: flat views of a
+contiguous run of parameters, their gradients and their state arrays.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterable, Mapping
+from typing import Any, ClassVar
+
+import numpy as np
+from numpy.typing import NDArray
+
+from mg_graph import Graph, Node, Role, describe, register_internal, user_location
+from mg_tensor import Tensor
+from mg_tensor.inplace import rebind, written
+
+register_internal(os.path.dirname(__file__))
+
+Params = Iterable[Tensor] | Mapping[str, Tensor]
+SLOT_KEY = "mg_optim.slot"  # param.node.meta[SLOT_KEY] = (group, index) of its owner
+_GRADIENTS = Graph("mg_optim.gradients")  # leaves wrapping gradient slots (clipping)
+
+
+class Segment:
+    """Flat views over a contiguous run of parameters in one dtype group.
+
+    ``param`` and ``grad`` are 1-d views of the flat parameter and gradient arrays;
+    `state` and `scratch` return views of state arrays (kept across steps, zeros at
+    first) and scratch arrays (contents undefined) of the same extent.
+    """
+
+    __slots__ = ("_scratch", "_state", "grad", "group", "param", "start", "stop")
+
+    def __init__(self, group: _Group, start: int, stop: int) -> None:
+        self.group = group
+        self.start = start
+        self.stop = stop
+        self.param: NDArray[Any] = group.data[start:stop]
+        self.grad: NDArray[Any] = group.grad[start:stop]
+        self._state: dict[str, NDArray[Any]] = {}
+        self._scratch: list[NDArray[Any]] = []
+
+    def state(self, name: str) -> NDArray[Any]:
+        """The view of state array ``name`` (created as zeros on first use)."""
+        view = self._state.get(name)
+        if view is None:
+            view = self._state[name] = self.group.state_array(name)[self.start : self.stop]
+        return view
+
+    def scratch(self, k: int = 0) -> NDArray[Any]:
+        """The view of scratch array ``k`` (0, 1, ...): free working memory."""
+        while len(self._scratch) <= k:
+            array = self.group.scratch_array(len(self._scratch))
+            self._scratch.append(array[self.start : self.stop])
+        return self._scratch[k]
+
+
+class _Group:
+    """The parameters of one dtype: flat arrays and each parameter's slot in them."""
+
+    def __init__(self, dtype: np.dtype[Any], params: list[Tensor], indices: list[int]) -> None:
+        self.dtype = dtype
+        self.params = params
+        self.indices = indices  # positions in the optimiser's parameter list
+        bounds = [0]
+        for p in params:
+            bounds.append(bounds[-1] + p.size)
+        self.bounds = bounds  # parameter i owns elements [bounds[i], bounds[i + 1])
+        self.size = bounds[-1]
+        self.data: NDArray[Any] = np.zeros(self.size, dtype)
+        self.grad: NDArray[Any] = np.zeros(self.size, dtype)
+        self.state: dict[str, NDArray[Any]] = {}
+        self.scratch: list[NDArray[Any]] = []
+        self.steps = [0] * len(params)  # updates each parameter has received
+        self.uniform = True  # every entry of self.steps is equal
+        self.nodes: list[Node] = []
+        self.pviews: list[NDArray[Any]] = []
+        self.gviews: list[NDArray[Any]] = []
+        self.leaves: list[Tensor | None] = [None] * len(params)
+        for i, p in enumerate(params):
+            node = p.node
+            start = bounds[i]
+            value = node.value
+            assert value is not None
+            pview = self.data[start : start + p.size].reshape(p.shape)
+            gview = self.grad[start : start + p.size].reshape(p.shape)
+            np.copyto(pview, value)
+            rebind(p, pview)
+            node.meta["grad_buffer"] = gview
+            node.meta[SLOT_KEY] = (self, i)
+            self.nodes.append(node)
+            self.pviews.append(pview)
+            self.gviews.append(gview)
+        self.full = Segment(self, 0, self.size)
+        self._segments: dict[tuple[int, int], Segment] = {(0, len(params)): self.full}
+
+    # ------------------------------------------------------------------ arrays
+    def state_array(self, name: str) -> NDArray[Any]:
+        array = self.state.get(name)
+        if array is None:
+            array = self.state[name] = np.zeros(self.size, self.dtype)
+        return array
+
+    def scratch_array(self, k: int) -> NDArray[Any]:
+        while len(self.scratch) <= k:
+            self.scratch.append(np.zeros(self.size, self.dtype))
+        return self.scratch[k]
+
+    def segment(self, lo: int, hi: int) -> Segment:
+        """Views over parameters ``lo`` to ``hi - 1`` (cached)."""
+        seg = self._segments.get((lo, hi))
+        if seg is None:
+            if len(self._segments) > 64:
+                self._segments = {(0, len(self.params)): self.full}
+            seg = self._segments[(lo, hi)] = Segment(self, self.bounds[lo], self.bounds[hi])
+        return seg
+
+    # ------------------------------------------------------------------ gradients
+    def owns(self, i: int) -> bool:
+        """True while parameter ``i`` is still stored in this group's flat array."""
+        return self.nodes[i].value is self.pviews[i]
+
+    def check_owned(self, i: int) -> None:
+        if self.nodes[i].value is not self.pviews[i]:
+            node = self.nodes[i]
+            raise RuntimeError(
+                describe(
+                    "Optimizer.step",
+                    f"parameter {node.label} is no longer stored in this optimiser's flat "
+                    "buffer: another optimiser (or inplace.rebind) took it over since",
+                    user_location(),
+                    "use the optimiser created last for these parameters, or move the old "
+                    "one's state over with state_dict()/load_state_dict()",
+                )
+            )
+
+    def fetch(self, i: int, pins: list[tuple[Node, NDArray[Any]]] | None = None) -> bool:
+        """Make gradient slot ``i`` hold the parameter's gradient; False if it has none.
+
+        A gradient that a frozen graph already wrote into the slot costs nothing;
+        any other gradient is copied in. Frozen-graph gradient nodes not yet pinned to
+        their slot are appended to ``pins`` (see `pin`).
+        """
+        gnode: Node | None = self.nodes[i].meta.get("grad")
+        if gnode is None:
+            return False
+        gview = self.gviews[i]
+        value = gnode.value
+        if value is gview:
+            return True
+        if value is None:
+            gnode.graph.realize(gnode)
+            value = gnode.value
+            assert value is not None
+            if value is gview:
+                return True
+        if value.shape != gview.shape:
+            raise ValueError(
+                describe(
+                    "Optimizer.step",
+                    f"the gradient of parameter {self.nodes[i].label} has shape {value.shape}",
+                    user_location(),
+                    "set .grad to a tensor of the parameter's shape",
+                )
+            )
+        np.copyto(gview, value, casting="same_kind")
+        if (
+            pins is not None
+            and gnode.op is not None
+            and gnode.graph.frozen
+            and gnode.shape == gview.shape
+            and gnode.dtype == gview.dtype
+            and "buffer" not in gnode.meta
+        ):
+            pins.append((gnode, gview))
+        return True
+
+    def grad_leaf(self, i: int) -> Tensor:
+        """A constant leaf whose value is gradient slot ``i`` (for in-place clipping)."""
+        leaf = self.leaves[i]
+        if leaf is None:
+            node = _GRADIENTS.leaf(self.gviews[i], Role.CONSTANT, self.nodes[i].name)
+            leaf = self.leaves[i] = Tensor.wrap(node)
+        return leaf
+
+
+def pin(pins: list[tuple[Node, NDArray[Any]]]) -> None:
+    """Let frozen graphs write these gradient nodes straight into their slots from the
+    next replay on (for optimisers created after the first ``backprop()``)."""
+    graphs: dict[int, Graph] = {}
+    for gnode, gview in pins:
+        gnode.meta["buffer"] = gview
+        graphs[id(gnode.graph)] = gnode.graph
+    for graph in graphs.values():
+        graph.executor.invalidate()
+
+
+def _collect(params: Params, what: str) -> list[Tensor]:
+    items = list(params.values() if isinstance(params, Mapping) else params)
+    if not items:
+        raise ValueError(
+            describe(what, "got no parameters", user_location(), "pass a list of parameters")
+        )
+    seen: set[int] = set()
+    for k, p in enumerate(items):
+        if not isinstance(p, Tensor):
+            raise TypeError(
+                describe(
+                    what,
+                    f"parameter {k} is a {type(p).__name__}, not a Tensor",
+                    user_location(),
+                    "pass tensors created with Tensor(..., requires_grad=True)",
+                )
+            )
+        node = p.node
+        if node.op is not None or node.role is not Role.PARAMETER:
+            kind = "computed tensor" if node.op is not None else f"{node.role.value} leaf"
+            raise ValueError(
+                describe(
+                    what,
+                    f"parameter {k} ({node.label}) is a {kind}, not a parameter",
+                    user_location(),
+                    "create parameters with Tensor(..., requires_grad=True)",
+                )
+            )
+        if node.dtype.kind != "f":
+            raise TypeError(
+                describe(
+                    what,
+                    f"parameter {k} has dtype {node.dtype}; only real floating dtypes are "
+                    "supported",
+                    user_location(),
+                )
+            )
+        if id(node) in seen:
+            raise ValueError(
+                describe(
+                    what,
+                    f"parameter {k} ({node.label}) appears twice",
+                    user_location(),
+                    "pass each parameter once",
+                )
+            )
+        seen.add(id(node))
+    return items
+
+
+class Optimizer:
+    """Base class of the optimisers: flat storage, `step`, `zero_grad`, `lr`, state dicts.
+
+    Subclasses list their hyperparameters in ``hyperparameters`` (attributes of the
+    same names, read on every step) and implement `update`.
+
+    >>> import numpy as np
+    >>> from mg_tensor import Tensor
+    >>> from mg_optim import SGD
+    >>> w = Tensor([1.0, 2.0], requires_grad=True)
+    >>> opt = SGD([w], lr=0.5)
+    >>> (w * w).sum().backprop()
+    >>> opt.step()
+    >>> w.data
+    array([0., 0.], dtype=float32)
+    """
+
+    hyperparameters: ClassVar[tuple[str, ...]] = ("lr",)
+    state_names: ClassVar[tuple[str, ...]] = ()  # the per-parameter state arrays it may use
+
+    def __init__(self, params: Params, lr: float) -> None:
+        name = type(self).__name__
+        self._params = _collect(params, name)
+        self._ids = [id(p.node) for p in self._params]
+        self._id_set = frozenset(self._ids)
+        self.lr = lr
+        self.initial_lr: float | None = None  # set by the first schedule attached
+        self.step_count = 0  # calls of step()
+        by_dtype: dict[np.dtype[Any], tuple[list[Tensor], list[int]]] = {}
+        for k, p in enumerate(self._params):
+            members, indices = by_dtype.setdefault(p.dtype, ([], []))
+            members.append(p)
+            indices.append(k)
+        self._groups = [_Group(dt, ps, ix) for dt, (ps, ix) in by_dtype.items()]
+
+    # ------------------------------------------------------------------ basics
+    @property
+    def lr(self) -> float:
+        """The learning rate used by the next `step` (schedules set it)."""
+        return self._lr
+
+    @lr.setter
+    def lr(self, value: float) -> None:
+        value = float(value)
+        if not value >= 0.0:
+            raise ValueError(
+                describe(
+                    f"{type(self).__name__}.lr",
+                    f"learning rate must be >= 0, got {value}",
+                    user_location(),
+                )
+            )
+        self._lr = value
+
+    @property
+    def params(self) -> list[Tensor]:
+        """The parameters, in the order given (a new list)."""
+        return list(self._params)
+
+    @property
+    def param_arrays(self) -> dict[np.dtype[Any], NDArray[Any]]:
+        """The flat parameter array of each dtype (parameters are views into them).
+        Call `mg_tensor.inplace.written` after writing them yourself."""
+        return {g.dtype: g.data for g in self._groups}
+
+    @property
+    def grad_arrays(self) -> dict[np.dtype[Any], NDArray[Any]]:
+        """The flat gradient array of each dtype: frozen graphs write gradients into it;
+        `step` copies the others in."""
+        return {g.dtype: g.grad for g in self._groups}
+
+    def zero_grad(self) -> None:
+        """Set every parameter's ``.grad`` to None (the next backprop sets them again)."""
+        for p in self._params:
+            p.grad = None
+
+    def __repr__(self) -> str:
+        hyper = ", ".join(f"{h}={getattr(self, h)!r}" for h in self.hyperparameters)
+        return f"{type(self).__name__}({len(self._params)} parameters, {hyper})"
+
+    # ------------------------------------------------------------------ stepping
+    def step(self, params: Params | None = None) -> None:
+        """Update every parameter that has a gradient; parameters whose ``.grad`` is
+        None are left unchanged (their state too).
+
+        ``params`` is accepted for compatibility with ``optimizer.step(parameters)``:
+        it must be the optimiser's own parameters and is otherwise ignored.
+        """
+        if params is not None:
+            self._check_params(params)
+        touched: list[Tensor] = []
+        pins: list[tuple[Node, NDArray[Any]]] = []
+        for group in self._groups:
+            n = len(group.params)
+            present: list[bool] | None = None
+            for i in range(n):
+                group.check_owned(i)
+                if not group.fetch(i, pins):
+                    if present is None:
+                        present = [True] * n
+                    present[i] = False
+            if present is None and group.uniform:
+                t = group.steps[0] + 1
+                self.update(group.full, t)
+                group.steps = [t] * n
+                touched.extend(group.params)
+            else:
+                self._step_runs(group, present or [True] * n, touched)
+        if pins:
+            pin(pins)
+        self.step_count += 1
+        if touched:
+            written(*touched)
+
+    def _step_runs(self, group: _Group, present: list[bool], touched: list[Tensor]) -> None:
+        """Update maximal runs of present parameters that share a step count."""
+        steps = group.steps
+        n = len(steps)
+        i = 0
+        while i < n:
+            if not present[i]:
+                i += 1
+                continue
+            j = i + 1
+            while j < n and present[j] and steps[j] == steps[i]:
+                j += 1
+            t = steps[i] + 1
+            self.update(group.segment(i, j), t)
+            steps[i:j] = [t] * (j - i)
+            touched.extend(group.params[i:j])
+            i = j
+        group.uniform = len(set(steps)) == 1
+
+    def update(self, seg: Segment, t: int) -> None:
+        """Apply one update to the parameters of ``seg``, whose step count becomes ``t``
+        (1 on their first update). Write only through in-place ufuncs (``out=``)."""
+        raise NotImplementedError
+
+    def _check_params(self, params: Params) -> None:
+        items = list(params.values() if isinstance(params, Mapping) else params)
+        ids = [id(p.node) if isinstance(p, Tensor) else id(p) for p in items]
+        if ids == self._ids or (len(ids) == len(self._ids) and set(ids) == self._id_set):
+            return
+        extra = sum(i not in self._id_set for i in ids)
+        missing = len(self._id_set - set(ids))
+        raise ValueError(
+            describe(
+                f"{type(self).__name__}.step",
+                f"got {len(ids)} parameters that differ from the {len(self._ids)} this "
+                f"optimiser was created with ({extra} unknown, {missing} missing)",
+                user_location(),
+                "call step() without arguments, or create an optimiser for these parameters",
+            )
+        )
+
+    # ------------------------------------------------------------------ state
+    def _hyper_values(self) -> dict[str, float | bool | tuple[float, ...]]:
+        return {h: getattr(self, h) for h in self.hyperparameters}
+
+    def state_dict(self) -> dict[str, Any]:
+        """A snapshot of the optimiser: hyperparameters, step counts and state arrays
+        (numpy copies, one per parameter, in parameter order). Parameter values are not
+        included: save them separately.
+
+        >>> from mg_tensor import Tensor
+        >>> from mg_optim import Adam
+        >>> opt = Adam([Tensor([1.0], requires_grad=True)])
+        >>> sorted(opt.state_dict())
+        ['hyperparameters', 'initial_lr', 'optimizer', 'params', 'state', 'step_count', 'steps']
+        """
+        names = sorted({name for g in self._groups for name in g.state})
+        state: dict[str, list[NDArray[Any]]] = {name: [] for name in names}
+        steps = [0] * len(self._params)
+        for group in self._groups:
+            for i, k in enumerate(group.indices):
+                steps[k] = group.steps[i]
+        for name in names:
+            arrays: list[NDArray[Any] | None] = [None] * len(self._params)
+            for group in self._groups:
+                flat = group.state_array(name)
+                for i, k in enumerate(group.indices):
+                    p = self._params[k]
+                    arrays[k] = flat[group.bounds[i] : group.bounds[i + 1]].reshape(p.shape).copy()
+            state[name] = [a for a in arrays if a is not None]
+        return {
+            "optimizer": type(self).__name__,
+            "hyperparameters": self._hyper_values(),
+            "initial_lr": self.initial_lr,
+            "step_count": self.step_count,
+            "steps": steps,
+            "params": [(tuple(p.shape), p.dtype.str) for p in self._params],
+            "state": state,
+        }
+
+    def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
+        """Restore a `state_dict` of an optimiser of the same class over parameters of
+        the same shapes and dtypes; anything else raises a ValueError saying what differs.
+        Hyperparameters (``lr`` included) are restored too."""
+        what = f"{type(self).__name__}.load_state_dict"
+
+        def fail(problem: str) -> ValueError:
+            return ValueError(describe(what, problem, user_location()))
+
+        expected_keys = {
+            "optimizer",
+            "hyperparameters",
+            "initial_lr",
+            "step_count",
+            "steps",
+            "params",
+            "state",
+        }
+        if set(state_dict) != expected_keys:
+            raise fail(f"keys {sorted(state_dict)} are not those of a state_dict()")
+        if state_dict["optimizer"] != type(self).__name__:
+            raise fail(f"the state is of a {state_dict['optimizer']}, not a {type(self).__name__}")
+        hyper = dict(state_dict["hyperparameters"])
+        if set(hyper) != set(self.hyperparameters):
+            raise fail(f"hyperparameters {sorted(hyper)} != {sorted(self.hyperparameters)}")
+        ours = [(tuple(p.shape), p.dtype.str) for p in self._params]
+        theirs = [(tuple(s), str(d)) for s, d in state_dict["params"]]
+        if theirs != ours:
+            if len(theirs) != len(ours):
+                raise fail(f"the state is for {len(theirs)} parameters, not {len(ours)}")
+            k = next(k for k, (a, b) in enumerate(zip(theirs, ours, strict=True)) if a != b)
+            raise fail(f"parameter {k} is {ours[k]} here but {theirs[k]} in the state")
+        steps = [int(s) for s in state_dict["steps"]]
+        if len(steps) != len(ours) or min(steps) < 0:
+            raise fail("'steps' needs one non-negative count per parameter")
+        state = state_dict["state"]
+        for name, arrays in state.items():
+            if name not in self.state_names:
+                raise fail(f"state {name!r} is not used by {type(self).__name__}")
+            if len(arrays) != len(ours):
+                raise fail(f"state {name!r} has {len(arrays)} arrays for {len(ours)} parameters")
+            for k, (array, (shape, dtype)) in enumerate(zip(arrays, ours, strict=True)):
+                a = np.asarray(array)
+                if a.shape != shape or a.dtype.str != dtype:
+                    raise fail(
+                        f"state {name!r} of parameter {k} is {a.shape} {a.dtype}, "
+                        f"expected {shape} {np.dtype(dtype)}"
+                    )
+        previous = self._hyper_values()
+        try:
+            for h in self.hyperparameters:
+                setattr(self, h, hyper[h])
+            self._validate()
+        except (ValueError, TypeError) as error:
+            for h, v in previous.items():
+                setattr(self, h, v)
+            raise fail(f"invalid hyperparameters: {error}") from error
+        self.initial_lr = state_dict["initial_lr"]
+        self.step_count = int(state_dict["step_count"])
+        for group in self._groups:
+            for name in list(group.state):
+                if name not in state:
+                    group.state[name].fill(0)
+        for group in self._groups:
+            for i, k in enumerate(group.indices):
+                group.steps[i] = steps[k]
+                for name, arrays in state.items():
+                    flat = group.state_array(name)
+                    flat[group.bounds[i] : group.bounds[i + 1]] = np.asarray(arrays[k]).ravel()
+            group.uniform = len(set(group.steps)) == 1
+
+    def _validate(self) -> None:
+        """Check hyperparameter values (subclasses); raise ValueError if invalid."""
+        self.lr = self.lr
+
+
+def check_range(what: str, name: str, value: float, low: float, high: float = math.inf) -> None:
+    """Raise a ValueError unless ``low <= value < high`` (a finite hyperparameter)."""
+    if not (low <= value < high) or math.isnan(value):
+        bound = f"in [{low}, {high})" if high != math.inf else f">= {low}"
+        raise ValueError(describe(what, f"{name} must be {bound}, got {value}", user_location()))

@@ -1,0 +1,150 @@
+"""Stochastic gradient descent, with momentum, Nesterov momentum, dampening and L2
+weight decay, following PyTorch's documented update rule."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import numpy as np
+
+from mg_optim.optimizer import Optimizer, Params, Segment, check_range
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent (PyTorch's rule). With ``g`` the gradient at step t::
+
+        g = g + weight_decay * p
+        if momentum:
+            b = g                                   (t = 1)
+            b = momentum * b + (1 - dampening) * g  (t > 1)
+            g = g + momentum * b if nesterov else b
+        p = p - lr * g
+
+    >>> import numpy as np
+    >>> from mg_tensor import Tensor
+    >>> w = Tensor([1.0, -2.0], requires_grad=True)
+    >>> opt = SGD([w], lr=0.1, momentum=0.9)
+    >>> for _ in range(2):
+    ...     (w * w).sum().backprop()
+    ...     opt.step()
+    >>> w.data.round(4)
+    array([ 0.46, -0.92], dtype=float32)
+    """
+
+    hyperparameters: ClassVar[tuple[str, ...]] = (
+        "lr",
+        "momentum",
+        "dampening",
+        "weight_decay",
+        "nesterov",
+    )
+    state_names: ClassVar[tuple[str, ...]] = ("momentum_buffer",)
+
+    def __init__(
+        self,
+        params: Params,
+        lr: float,
+        momentum: float = 0.0,
+        nesterov: bool = False,
+        weight_decay: float = 0.0,
+        dampening: float = 0.0,
+    ) -> None:
+        super().__init__(params, lr)
+        self.momentum = float(momentum)
+        self.dampening = float(dampening)
+        self.weight_decay = float(weight_decay)
+        self.nesterov = bool(nesterov)
+        self._validate()
+
+    def _validate(self) -> None:
+        super()._validate()
+        what = type(self).__name__
+        check_range(what, "momentum", self.momentum, 0.0)
+        check_range(what, "dampening", self.dampening, 0.0)
+        check_range(what, "weight_decay", self.weight_decay, 0.0)
+        if self.nesterov and (self.momentum <= 0.0 or self.dampening != 0.0):
+            raise ValueError(f"{what}: nesterov momentum needs momentum > 0 and dampening = 0")
+
+    def update(self, seg: Segment, t: int) -> None:
+        p, g = seg.param, seg.grad
+        lr, mu, wd = self._lr, self.momentum, self.weight_decay
+        if wd:
+            d = seg.scratch(0)  # d = g + wd * p
+            np.multiply(p, wd, out=d)
+            np.add(d, g, out=d)
+        else:
+            d = g
+        if not mu:
+            s = seg.scratch(0)
+            np.multiply(d, lr, out=s)
+            np.subtract(p, s, out=p)
+            return
+        b = seg.state("momentum_buffer")
+        if t == 1:
+            np.copyto(b, d)
+        else:
+            np.multiply(b, mu, out=b)
+            if self.dampening:
+                s = seg.scratch(0)  # may hold d: scaling it in place is fine, d is not reused
+                np.multiply(d, 1.0 - self.dampening, out=s)
+                np.add(b, s, out=b)
+            else:
+                np.add(b, d, out=b)
+        s = seg.scratch(0)
+        if self.nesterov:  # p -= lr * (d + mu * b), as two subtractions
+            np.multiply(d, lr, out=s)
+            np.subtract(p, s, out=p)
+            np.multiply(b, lr * mu, out=s)
+            np.subtract(p, s, out=p)
+        else:
+            np.multiply(b, lr, out=s)
+            np.subtract(p, s, out=p)
+
+
+class SGD_Momentum(SGD):
+    """SGD with momentum under the original README's names: ``alpha`` is the momentum.
+
+    >>> from mg_tensor import Tensor
+    >>> parameters = [Tensor([1.0, -2.0], requires_grad=True)]
+    >>> optimizer = SGD_Momentum(parameters, 0.1, alpha=0.8)
+    >>> (parameters[0] ** 2).sum().backprop()
+    >>> optimizer.step(parameters)
+    >>> parameters[0].data
+    array([ 0.8, -1.6], dtype=float32)
+    """
+
+    def __init__(
+        self,
+        parameters: Params,
+        learning_rate: float,
+        alpha: float = 0.8,
+        nesterov: bool = False,
+        weight_decay: float = 0.0,
+        dampening: float = 0.0,
+    ) -> None:
+        super().__init__(
+            parameters,
+            learning_rate,
+            momentum=alpha,
+            nesterov=nesterov,
+            weight_decay=weight_decay,
+            dampening=dampening,
+        )
+
+    @property
+    def alpha(self) -> float:
+        """The momentum factor (an alias of ``momentum``)."""
+        return self.momentum
+
+    @alpha.setter
+    def alpha(self, value: float) -> None:
+        self.momentum = float(value)
+
+    @property
+    def learning_rate(self) -> float:
+        """An alias of ``lr``."""
+        return self.lr
+
+    @learning_rate.setter
+    def learning_rate(self, value: float) -> None:
+        self.lr = value
