@@ -135,7 +135,8 @@ def test_nll_loss(reduction: str) -> None:
     t = np.array([3, 0, 0, 2, 1])
     logp = log_softmax_reference(x)
     np.testing.assert_allclose(
-        F.nll_loss(Tensor(logp), t, reduction).data, reduce_reference(-logp[np.arange(5), t], reduction)
+        F.nll_loss(Tensor(logp), t, reduction).data,
+        reduce_reference(-logp[np.arange(5), t], reduction),
     )
     np.testing.assert_allclose(
         F.nll_loss(F.log_softmax(Tensor(x)), t, reduction).data,

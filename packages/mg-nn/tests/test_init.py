@@ -91,7 +91,11 @@ def test_normal_statistics() -> None:
     shape = (400, 250)
     cases = {
         "normal": (init.normal(shape, 1.5, 0.5, generator=0), 1.5, 0.5),
-        "xavier_normal": (init.xavier_normal(shape, gain=2.0, generator=0), 0, 2 * math.sqrt(2 / 650)),
+        "xavier_normal": (
+            init.xavier_normal(shape, gain=2.0, generator=0),
+            0,
+            2 * math.sqrt(2 / 650),
+        ),
         "kaiming_normal": (
             init.kaiming_normal(shape, nonlinearity="relu", generator=0),
             0,

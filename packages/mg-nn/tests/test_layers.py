@@ -24,7 +24,7 @@ from mg_nn import (
     Softmax,
     Tanh,
 )
-from mg_tensor import Tensor, grad
+from mg_tensor import Tensor, compute_graph, grad
 from mg_tensor.testing import gradcheck
 
 rng = np.random.default_rng(1234)
@@ -277,3 +277,44 @@ def test_float64_layers() -> None:
     assert layer.weight.dtype == np.float64
     assert Conv2d(1, 1, 2, dtype=np.float64).bias.dtype == np.float64  # type: ignore[union-attr]
     assert Embedding(2, 2, dtype=np.float64).weight.dtype == np.float64
+
+
+# ----------------------------------------------------------------- frozen graphs
+FROZEN_CASES: dict[str, tuple[Any, tuple[int, ...], tuple[int, ...]]] = {
+    "conv": (lambda a, b: F.conv2d(a, b), (2, 3, 6, 5), (4, 3, 3, 2)),
+    "conv_strided": (lambda a, b: F.conv2d(a, b, b[:, 0, 0, 0], 2, 1), (2, 3, 6, 5), (2, 3, 3, 3)),
+    "max_pool": (lambda a, b: F.max_pool2d(a * b, 3, 1), (2, 2, 6, 6), (6,)),
+    "avg_pool": (lambda a, b: F.avg_pool2d(a * b, (2, 3), (2, 1)), (2, 2, 6, 6), (6,)),
+    "linear": (lambda a, b: F.linear(a, b, b[:, 0]), (2, 3, 4), (5, 4)),
+    "layer_norm": (lambda a, b: F.layer_norm(a, 4, b, b), (3, 4), (4,)),
+    "embedding": (lambda a, b: F.embedding(np.array([[1, 0], [1, 1]]), a) * b, (2, 3), (3,)),
+    "cross_entropy": (
+        lambda a, b: F.cross_entropy(a * b, np.array([0, 2, 1]), "none"),
+        (3, 4),
+        (4,),
+    ),
+    "cross_entropy_soft": (lambda a, b: F.cross_entropy(a, F.softmax(b), "none"), (3, 4), (3, 4)),
+    "bce": (
+        lambda a, b: F.binary_cross_entropy_with_logits(a, F.sigmoid(b), "none"),
+        (3, 4),
+        (3, 4),
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(FROZEN_CASES))
+def test_frozen_graphs_compute_what_eager_graphs_compute(case: str) -> None:
+    """Every op's kernels write into planned buffers in a frozen graph: same results."""
+    fn, shape_a, shape_b = FROZEN_CASES[case]
+    a = Tensor(rng.standard_normal(shape_a), requires_grad=True)
+    b = Tensor(rng.standard_normal(shape_b), requires_grad=True)
+    direction = rng.standard_normal(fn(a, b).shape)
+    eager = (fn(a, b) * direction).sum()
+    expected = [eager.data, *(g.data for g in grad(eager, [a, b]))]
+    step = compute_graph(lambda d: (fn(a, b) * d).sum())
+    for _ in range(2):
+        loss = step(direction)
+        loss.backprop()
+        got = [loss.data, a.grad.data, b.grad.data]  # type: ignore[union-attr]
+        for want, have in zip(expected, got, strict=True):
+            np.testing.assert_allclose(have, want, rtol=1e-10, atol=1e-12)

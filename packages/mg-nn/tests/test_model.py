@@ -309,9 +309,7 @@ def test_save_load_round_trip_is_bitwise_with_pytorch_keys_and_layouts(tmp_path:
     assert all(v.dtype == np.float32 for v in raw.values())
     other = TorchLike()
     assert other.load(path) == IncompatibleKeys([], [])
-    for (name, a), (_, b) in zip(
-        model.named_parameters(), other.named_parameters(), strict=True
-    ):
+    for (name, a), (_, b) in zip(model.named_parameters(), other.named_parameters(), strict=True):
         assert a.data.tobytes() == b.data.tobytes(), name
         assert raw[name].tobytes() == a.data.tobytes(), name
 
@@ -344,7 +342,9 @@ def test_load_reads_a_file_written_by_someone_else(tmp_path: Path) -> None:
     save_file({"0.weight": weight, "0.bias": np.array([1, 2], np.float32)}, str(path))
     net = Sequential(Linear(3, 2))
     net.load(str(path))
-    np.testing.assert_array_equal(net(np.eye(3, dtype=np.float32)).data, weight.T + [1, 2])
+    np.testing.assert_array_equal(
+        net(np.eye(3, dtype=np.float32)).data, weight.T + np.array([1, 2])
+    )
 
 
 def test_sequential_indexing_and_dict_names() -> None:
@@ -363,3 +363,13 @@ def test_repr_shows_the_tree() -> None:
         "  (1): Dropout(p=0.25)\n"
         ")"
     )
+
+
+def test_scopes_become_clusters_in_the_drawing() -> None:
+    net = Sequential(Linear(3, 4), ReLU(), Linear(4, 2))
+    f = compute_graph(net.__call__)
+    f(np.ones((2, 3), np.float32))
+    source = f.graph.visualize().source
+    assert "cluster_Sequential_0" in source and "cluster_Sequential_2" in source
+    assert 'label="Sequential.0"' in source
+    assert "0.weight" in source  # the parameter nodes carry their dotted names

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import numpy as np
@@ -13,15 +14,15 @@ from mg_nn.functional import softmax
 from mg_tensor import Tensor, compute_graph
 
 
-class MNIST_model(Model):  # noqa: N801  (verbatim from the original README)
-    def __init__(self, in_dims, out_dims):  # type: ignore[no-untyped-def]
+class MNIST_model(Model):  # verbatim from the original README
+    def __init__(self, in_dims, out_dims):
         super(MNIST_model, self).__init__()  # noqa: UP008
         self.input_layer = Linear(in_dims, 1024)
         self.hidden_1 = Linear(1024, 1024)
         self.hidden_2 = Linear(1024, 1024)
         self.output_layer = Linear(1024, out_dims)
 
-    def __call__(self, data):  # type: ignore[no-untyped-def]
+    def __call__(self, data):
         data = self.input_layer(data)
         data = data.relu()
         data = self.hidden_1(data)
@@ -58,7 +59,7 @@ def test_readme_model_trains_in_a_frozen_graph() -> None:
             p.assign(p.data - lr * p.grad.data)  # type: ignore[union-attr]
         sizes.append(len(forward.graph))
     assert losses[-1] < 0.75 * losses[0]
-    assert all(b < a for a, b in zip(losses, losses[1:], strict=False))
+    assert all(b < a for a, b in itertools.pairwise(losses))
     assert len(set(sizes)) == 1 and len(forward.variants) == 1
 
     graph = forward.graph
@@ -70,7 +71,10 @@ def test_readme_model_trains_in_a_frozen_graph() -> None:
     }
     scopes = {n.scope for n in graph.nodes if n.op is not None and not n.is_gradient}
     assert ("MNIST_model", "hidden_1") in scopes
-    assert [n for n, _ in model.named_parameters()][:2] == ["input_layer.weight", "input_layer.bias"]
+    assert [n for n, _ in model.named_parameters()][:2] == [
+        "input_layer.weight",
+        "input_layer.bias",
+    ]
 
 
 class SmallCNN(Model):

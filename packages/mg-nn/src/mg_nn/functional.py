@@ -65,17 +65,29 @@ def _check_reduction(reduction: str) -> None:
 
 # --------------------------------------------------------------------------- activations
 def relu(x: Any) -> Tensor:
-    """max(x, 0). >>> relu(Tensor([-1.0, 2.0])).data -> array([0., 2.])"""
+    """max(x, 0).
+
+    >>> relu(Tensor([-1.0, 2.0])).data
+    array([0., 2.], dtype=float32)
+    """
     return _t.relu(x)
 
 
 def sigmoid(x: Any) -> Tensor:
-    """The logistic function, without overflow."""
+    """The logistic function, without overflow.
+
+    >>> sigmoid(Tensor([-1000.0, 0.0])).data
+    array([0. , 0.5], dtype=float32)
+    """
     return _t.sigmoid(x)
 
 
 def tanh(x: Any) -> Tensor:
-    """Hyperbolic tangent."""
+    """Hyperbolic tangent.
+
+    >>> tanh(Tensor([0.0])).data
+    array([0.], dtype=float32)
+    """
     return _t.tanh(x)
 
 

@@ -291,21 +291,33 @@ class Embedding(_Layer):
 
 
 class ReLU(_Layer):
-    """max(x, 0) as a layer. >>> ReLU()(np.array([-1.0, 1.0])).data -> array([0., 1.])"""
+    """max(x, 0) as a layer.
+
+    >>> ReLU()(np.array([-1.0, 1.0])).data
+    array([0., 1.])
+    """
 
     def forward(self, x: Any) -> Tensor:
         return _t.relu(x)
 
 
 class Tanh(_Layer):
-    """tanh as a layer."""
+    """tanh as a layer.
+
+    >>> Tanh()(np.array([0.0])).data
+    array([0.])
+    """
 
     def forward(self, x: Any) -> Tensor:
         return _t.tanh(x)
 
 
 class Sigmoid(_Layer):
-    """The logistic function as a layer."""
+    """The logistic function as a layer.
+
+    >>> Sigmoid()(np.array([0.0])).data
+    array([0.5])
+    """
 
     def forward(self, x: Any) -> Tensor:
         return _t.sigmoid(x)
@@ -330,7 +342,11 @@ class Softmax(_Layer):
 
 
 class LogSoftmax(_Layer):
-    """Stable log-softmax along ``axis`` as a layer."""
+    """Stable log-softmax along ``axis`` as a layer.
+
+    >>> LogSoftmax()(np.array([[1000.0, 0.0]])).data
+    array([[    0., -1000.]])
+    """
 
     def __init__(self, axis: int = -1) -> None:
         super().__init__()
@@ -370,7 +386,11 @@ class Sequential(Model):
         return x
 
     def append(self, layer: Any) -> Sequential:
-        """Add a layer at the end (named by its position); returns self."""
+        """Add a layer at the end (named by its position); returns self.
+
+        >>> list(Sequential().append(ReLU()).append(Linear(2, 2)).state_dict())
+        ['1.weight', '1.bias']
+        """
         self._mg_layers[str(len(self._mg_layers))] = layer
         return self
 

@@ -33,7 +33,7 @@ import os
 import uuid
 import weakref
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Self
 
 import numpy as np
 from numpy.typing import NDArray
@@ -48,12 +48,25 @@ _active: list[Model] = []  # models whose call is running, innermost last
 
 
 class StateDictError(ValueError):
-    """A state dict does not fit the model; the message names every offending key."""
+    """A state dict does not fit the model; the message names every offending key.
+
+    >>> from mg_nn import Linear
+    >>> try:
+    ...     Linear(2, 3).load_state_dict({"weight": np.zeros((3, 2))})
+    ... except StateDictError as error:
+    ...     print(str(error).splitlines()[1])
+      missing keys: 'bias'
+    """
 
 
 class IncompatibleKeys(NamedTuple):
     """What `Model.load_state_dict` skipped (non-strict): keys missing from the state and
-    keys of the state that the model does not have."""
+    keys of the state that the model does not have.
+
+    >>> from mg_nn import Linear
+    >>> Linear(2, 3).load_state_dict({"bias": np.zeros(3), "extra": np.ones(1)}, strict=False)
+    IncompatibleKeys(missing_keys=['weight'], unexpected_keys=['extra'])
+    """
 
     missing_keys: list[str]
     unexpected_keys: list[str]
@@ -110,7 +123,13 @@ class Model:
             return self.forward(*args, **kwargs)
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
-        """The computation of the model; subclasses define it (or override ``__call__``)."""
+        """The computation of the model; subclasses define it (or override ``__call__``).
+        Calling the model runs it inside the model's named scope.
+
+        >>> from mg_nn import ReLU
+        >>> ReLU().forward(np.array([-1.0, 1.0])).data
+        array([0., 1.])
+        """
         raise NotImplementedError(f"{type(self).__name__} defines neither forward() nor __call__()")
 
     @contextlib.contextmanager
@@ -227,7 +246,12 @@ class Model:
         return result
 
     def children(self) -> list[Model]:
-        """The direct sub-models, each once."""
+        """The direct sub-models, each once.
+
+        >>> from mg_nn import Linear, Sequential
+        >>> [type(m).__name__ for m in Sequential(Linear(2, 2), Sequential()).children()]
+        ['Linear', 'Sequential']
+        """
         return [child for _, child in self.named_children()]
 
     def named_modules(self, prefix: str = "") -> list[tuple[str, Model]]:
@@ -247,11 +271,16 @@ class Model:
         return result
 
     def modules(self) -> list[Model]:
-        """This model and every sub-model below it, each once."""
+        """This model and every sub-model below it, each once.
+
+        >>> from mg_nn import Linear, Sequential
+        >>> len(Sequential(Linear(2, 2), Sequential(Linear(2, 2))).modules())
+        4
+        """
         return [model for _, model in self.named_modules()]
 
     # ------------------------------------------------------------------ modes
-    def train(self, mode: bool = True) -> Model:
+    def train(self, mode: bool = True) -> Self:
         """Set the ``training`` flag of this model and every sub-model; returns self.
 
         >>> from mg_nn import Dropout, Sequential
@@ -263,8 +292,13 @@ class Model:
             model.training = mode
         return self
 
-    def eval(self) -> Model:
-        """Switch to evaluation mode (``train(False)``): dropout becomes the identity."""
+    def eval(self) -> Self:
+        """Switch to evaluation mode (``train(False)``): dropout becomes the identity.
+
+        >>> from mg_nn import Dropout
+        >>> Dropout(0.5).eval().training
+        False
+        """
         return self.train(False)
 
     # ------------------------------------------------------------------ state
@@ -374,7 +408,12 @@ class Model:
 
     # ------------------------------------------------------------------ display
     def extra_repr(self) -> str:
-        """Settings shown inside the parentheses of ``repr`` (layers override it)."""
+        """Settings shown inside the parentheses of ``repr`` (layers override it).
+
+        >>> from mg_nn import Linear
+        >>> Linear(2, 3).extra_repr()
+        'in_features=2, out_features=3, bias=True'
+        """
         return ""
 
     def __repr__(self) -> str:

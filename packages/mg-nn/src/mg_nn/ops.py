@@ -65,6 +65,10 @@ class Linear(TensorOp):
 
     The weight gradient is computed as ``g.T @ x`` straight into an ``(out, in)`` buffer
     (BLAS reads the transposed view), so no transposed copy is ever made.
+
+    >>> from mg_tensor import Tensor
+    >>> apply(Linear(), Tensor([[1.0, 2.0]]), Tensor([[3.0, 4.0]]), Tensor([0.5])).data
+    array([[11.5]], dtype=float32)
     """
 
     name: ClassVar[str] = "linear"
@@ -136,7 +140,14 @@ def _conv_check(op: str, inputs: tuple[Node, ...], x: Node, w: Node) -> None:
 
 @dataclass(frozen=True)
 class Conv2d(TensorOp):
-    """2-d cross-correlation (PyTorch's conv2d), NCHW, with an optional bias input."""
+    """2-d cross-correlation (PyTorch's conv2d), NCHW, with an optional bias input.
+
+    >>> from mg_tensor import Tensor
+    >>> x, w = Tensor(np.ones((1, 1, 3, 3))), Tensor(np.ones((1, 1, 2, 2)))
+    >>> apply(Conv2d((1, 1), (0, 0)), x, w).data[0, 0]
+    array([[4., 4.],
+           [4., 4.]])
+    """
 
     stride: Pair = (1, 1)
     padding: Pair = (0, 0)
@@ -195,12 +206,30 @@ class Conv2d(TensorOp):
         return grads
 
 
+def _span(offset: int, stride: int, count: int, size: int) -> tuple[slice, slice] | None:
+    """Output positions ``r`` in [0, count) read input index ``offset + stride * r``: the
+    slice of those inside [0, size) (not in the padding) and the slice of their ``r``."""
+    first = max(0, (stride - 1 - offset) // stride)
+    last = min(count, (size - offset + stride - 1) // stride) if size > offset else 0
+    if last <= first:
+        return None
+    start = offset + stride * first
+    return slice(start, offset + stride * (last - 1) + 1, stride), slice(first, last)
+
+
 @dataclass(frozen=True)
 class Conv2dInputGrad(TensorOp):
     """The gradient of conv2d with respect to its input: ``(g, w) -> dx`` (col2im).
 
     Linear in ``g`` and in ``w``: it is conv2d's adjoint, so its own gradients are a
     conv2d and a weight gradient.
+
+    >>> from mg_tensor import Tensor
+    >>> g, w = Tensor(np.ones((1, 1, 2, 2))), Tensor(np.ones((1, 1, 2, 2)))
+    >>> apply(Conv2dInputGrad((1, 1), (0, 0), (3, 3)), g, w).data[0, 0]
+    array([[1., 2., 1.],
+           [2., 4., 2.],
+           [1., 2., 1.]])
     """
 
     stride: Pair
@@ -224,21 +253,17 @@ class Conv2dInputGrad(TensorOp):
         dtype = np.result_type(g.dtype, w.dtype)
         cols = np.matmul(w.reshape(o, -1).T, g.reshape(n, o, ho * wo))  # (N, C*kh*kw, Ho*Wo)
         cols = cols.reshape(n, c, kh, kw, ho, wo)
-        direct = out is not None and ph == 0 and pw == 0
-        if direct:
-            assert out is not None
-            padded = out
-            padded.fill(0)
+        if out is None:
+            out = np.zeros((n, c, h, wd), dtype)
         else:
-            padded = np.zeros((n, c, h + 2 * ph, wd + 2 * pw), dtype)
+            out.fill(0)
         for i in range(kh):
+            rows = _span(i - ph, sh, ho, h)
             for j in range(kw):
-                padded[:, :, i : i + sh * (ho - 1) + 1 : sh, j : j + sw * (wo - 1) + 1 : sw] += (
-                    cols[:, :, i, j]
-                )
-        if direct:
-            return padded
-        return _result(padded[:, :, ph : ph + h, pw : pw + wd], out, dtype)
+                columns = _span(j - pw, sw, wo, wd)
+                if rows is not None and columns is not None:  # else all in the padding
+                    out[:, :, rows[0], columns[0]] += cols[:, :, i, j, rows[1], columns[1]]
+        return out
 
     def vjp(self, g: Tensor, out: Tensor, *inputs: Tensor, needed: tuple[bool, ...]) -> Grads:
         go, w = inputs
@@ -253,7 +278,14 @@ class Conv2dInputGrad(TensorOp):
 
 @dataclass(frozen=True)
 class Conv2dWeightGrad(TensorOp):
-    """The gradient of conv2d with respect to its weight: ``(x, g) -> dw``."""
+    """The gradient of conv2d with respect to its weight: ``(x, g) -> dw``.
+
+    >>> from mg_tensor import Tensor
+    >>> x, g = Tensor(np.ones((1, 1, 3, 3))), Tensor(np.ones((1, 1, 2, 2)))
+    >>> apply(Conv2dWeightGrad((1, 1), (0, 0), (2, 2)), x, g).data[0, 0]
+    array([[4., 4.],
+           [4., 4.]])
+    """
 
     stride: Pair
     padding: Pair
@@ -321,6 +353,10 @@ class MaxPool2d(TensorOp):
     """Maximum over ``window`` windows of the last two axes (no padding, floor mode).
 
     The gradient goes to the first maximum of each window (row-major), as in PyTorch.
+
+    >>> from mg_tensor import Tensor
+    >>> apply(MaxPool2d((1, 2), (1, 2)), Tensor([[1.0, 3.0, 2.0, 0.0]])).data
+    array([[3., 2.]], dtype=float32)
     """
 
     window: Pair
@@ -365,7 +401,13 @@ def _first_max(x: Array, y: Array, kernel: Pair, stride: Pair) -> Iterator[tuple
 
 @dataclass(frozen=True)
 class MaxPool2dGrad(TensorOp):
-    """``(x, y, g) -> dx``: route each window's gradient to its (first) maximum."""
+    """``(x, y, g) -> dx``: route each window's gradient to its (first) maximum.
+
+    >>> from mg_tensor import Tensor
+    >>> x, y, g = Tensor([[1.0, 3.0]]), Tensor([[3.0]]), Tensor([[5.0]])
+    >>> apply(MaxPool2dGrad((1, 2), (1, 2)), x, y, g).data
+    array([[0., 5.]], dtype=float32)
+    """
 
     window: Pair
     stride: Pair
@@ -376,13 +418,19 @@ class MaxPool2dGrad(TensorOp):
 
     def forward(self, *arrays: Array, out: Array | None = None) -> Array:
         x, y, g = arrays
+        dtype = np.result_type(x.dtype, g.dtype)
         if out is None:
-            out = np.zeros(x.shape, np.result_type(x.dtype, g.dtype))
+            out = np.zeros(x.shape, dtype)
         else:
             out.fill(0)
+        disjoint = all(s >= k for s, k in zip(self.stride, self.window, strict=True))
+        share = np.empty(y.shape, dtype)
         for spot, hit in _first_max(x, y, self.window, self.stride):
-            view = out[spot]
-            np.add(view, g, out=view, where=hit)
+            if disjoint:  # windows do not overlap: each input element is written once
+                np.multiply(g, hit, out=out[spot])
+            else:  # (a masked np.add with where= is several times slower)
+                np.multiply(g, hit, out=share)
+                out[spot] += share
         return out
 
     def vjp(self, g: Tensor, out: Tensor, *inputs: Tensor, needed: tuple[bool, ...]) -> Grads:
@@ -392,7 +440,13 @@ class MaxPool2dGrad(TensorOp):
 
 @dataclass(frozen=True)
 class MaxPool2dPick(TensorOp):
-    """``(x, y, u) -> u`` at each window's (first) maximum: the adjoint of `MaxPool2dGrad`."""
+    """``(x, y, u) -> u`` at each window's (first) maximum: the adjoint of `MaxPool2dGrad`.
+
+    >>> from mg_tensor import Tensor
+    >>> x, y, u = Tensor([[1.0, 3.0]]), Tensor([[3.0]]), Tensor([[7.0, 8.0]])
+    >>> apply(MaxPool2dPick((1, 2), (1, 2)), x, y, u).data
+    array([[8.]], dtype=float32)
+    """
 
     window: Pair
     stride: Pair
@@ -403,12 +457,15 @@ class MaxPool2dPick(TensorOp):
 
     def forward(self, *arrays: Array, out: Array | None = None) -> Array:
         x, y, u = arrays
+        dtype = np.result_type(x.dtype, u.dtype)
         if out is None:
-            out = np.zeros(y.shape, np.result_type(x.dtype, u.dtype))
+            out = np.zeros(y.shape, dtype)
         else:
             out.fill(0)
+        share = np.empty(y.shape, dtype)
         for spot, hit in _first_max(x, y, self.window, self.stride):
-            np.copyto(out, u[spot], where=hit)
+            np.multiply(u[spot], hit, out=share)  # exactly one position hits per window
+            out += share
         return out
 
     def vjp(self, g: Tensor, out: Tensor, *inputs: Tensor, needed: tuple[bool, ...]) -> Grads:
@@ -418,7 +475,12 @@ class MaxPool2dPick(TensorOp):
 
 @dataclass(frozen=True)
 class AvgPool2d(TensorOp):
-    """Mean over ``window`` windows of the last two axes (no padding, floor mode)."""
+    """Mean over ``window`` windows of the last two axes (no padding, floor mode).
+
+    >>> from mg_tensor import Tensor
+    >>> apply(AvgPool2d((1, 2), (1, 2)), Tensor([[1.0, 3.0, 2.0, 0.0]])).data
+    array([[2., 1.]], dtype=float32)
+    """
 
     window: Pair
     stride: Pair
@@ -448,7 +510,12 @@ class AvgPool2d(TensorOp):
 
 @dataclass(frozen=True)
 class AvgPool2dGrad(TensorOp):
-    """``g -> dx`` of average pooling (spread each window's gradient evenly)."""
+    """``g -> dx`` of average pooling (spread each window's gradient evenly).
+
+    >>> from mg_tensor import Tensor
+    >>> apply(AvgPool2dGrad((1, 2), (1, 2), (1, 4)), Tensor([[2.0, 4.0]])).data
+    array([[1., 1., 2., 2.]], dtype=float32)
+    """
 
     window: Pair
     stride: Pair
@@ -483,6 +550,11 @@ class DropoutMask(TensorOp):
     in a frozen graph. The input is only read for its shape. With an ``owner`` (a layer),
     the mask is all ones whenever ``owner.training`` is false at run time, so
     ``model.eval()`` also switches dropout off in graphs traced in training mode.
+
+    >>> from mg_tensor import Tensor
+    >>> mask = apply(DropoutMask(0.5, np.random.default_rng(0)), Tensor(np.zeros(6)))
+    >>> sorted(set(mask.data.tolist()))
+    [0.0, 2.0]
     """
 
     p: float
@@ -544,6 +616,10 @@ class CrossEntropy(TensorOp):
     rows (floats, shape (N, C)). The loss of row i is ``logsumexp(x_i) - x_i[t_i]``
     (resp. ``sum_c t_ic * (logsumexp(x_i) - x_ic)``), reduced by "mean" (over N),
     "sum" or "none". Its gradient is the fused `CrossEntropyGrad`.
+
+    >>> from mg_tensor import Tensor
+    >>> apply(CrossEntropy("none"), Tensor([[0.0, 0.0]]), Tensor(np.array([1]))).data
+    array([0.6931472], dtype=float32)
     """
 
     reduction: str = "mean"
@@ -610,6 +686,11 @@ class CrossEntropyGrad(TensorOp):
 
     Its own gradient is written in ordinary ops (softmax, sums), so cross-entropy can be
     differentiated twice; only this first gradient is fused.
+
+    >>> from mg_tensor import Tensor
+    >>> x, t, g = Tensor([[0.0, 0.0]]), Tensor(np.array([1])), Tensor(1.0)
+    >>> apply(CrossEntropyGrad("mean"), x, t, g).data
+    array([[ 0.5, -0.5]], dtype=float32)
     """
 
     reduction: str = "mean"
@@ -668,7 +749,12 @@ class CrossEntropyGrad(TensorOp):
 
 @dataclass(frozen=True)
 class Softplus(TensorOp):
-    """``log(1 + exp(x))`` computed stably (``np.logaddexp(0, x)``); gradient sigmoid(x)."""
+    """``log(1 + exp(x))`` computed stably (``np.logaddexp(0, x)``); gradient sigmoid(x).
+
+    >>> from mg_tensor import Tensor
+    >>> apply(Softplus(), Tensor([0.0, 1000.0])).data
+    array([6.931472e-01, 1.000000e+03], dtype=float32)
+    """
 
     name: ClassVar[str] = "softplus"
     elementwise: ClassVar[bool] = True
