@@ -18,7 +18,7 @@ def cross_entropy(y_true: Tensor, y_pred: Tensor) -> Tensor:
 
 
 # MODEL Creation like Pytorch
-class MNIST_model(Model):  # noqa: N801 - the original README's name
+class MNIST_model(Model):
     """784-1024-1024-1024-10 MLP with ReLU and a softmax output, as in the README."""
 
     def __init__(self, in_dims: int, out_dims: int) -> None:
@@ -45,7 +45,7 @@ class MNIST_model(Model):  # noqa: N801 - the original README's name
         return data
 
 
-class MNIST_cnn(Model):  # noqa: N801 - named like its sibling
+class MNIST_cnn(Model):
     """Two 3x3 conv blocks (32, 64 channels) with max-pooling, then a 128-unit MLP."""
 
     def __init__(self, out_dims: int = 10) -> None:

@@ -79,6 +79,7 @@ class Plan:
             if op is None:
                 assert node.value is not None, f"{node!r} has no value"
                 self.arrays[node.id] = node.value
+                node.meta["bound"] = True  # swapping its array must trigger a recompile
                 continue
             ins = [self.arrays[inp.id] for inp in node.inputs]
             if op.view and node.id not in outputs:

@@ -177,6 +177,7 @@ class _Group:
                 )
             )
         np.copyto(gview, value, casting="same_kind")
+        gnode = self.nodes[i].meta.get("grad_node", gnode)  # the computed node behind .grad
         if (
             pins is not None
             and gnode.op is not None

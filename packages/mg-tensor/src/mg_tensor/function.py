@@ -125,6 +125,7 @@ class CompiledFunction(Generic[P, R]):
 
     def __init__(self, fn: Callable[P, R], optimize: bool = True, max_variants: int = 8) -> None:
         functools.update_wrapper(self, fn)
+        self.__name__: str = getattr(fn, "__name__", type(fn).__name__)
         self.fn = fn
         self.optimize = optimize
         self.max_variants = max_variants
@@ -153,7 +154,7 @@ class CompiledFunction(Generic[P, R]):
         self, bound: inspect.BoundArguments, arrays: list[NDArray[Any]], names: list[str]
     ) -> Variant:
         shapes = ", ".join(f"{n}{a.shape}" for n, a in zip(names, arrays, strict=True))
-        graph = Graph(f"{self.fn.__name__}({shapes})")
+        graph = Graph(f"{self.__name__}({shapes})")
         with graph.trace():
             inputs = [Tensor.input(a, graph, n) for a, n in zip(arrays, names, strict=True)]
             feed = iter(inputs)
@@ -167,7 +168,7 @@ class CompiledFunction(Generic[P, R]):
     def graph(self) -> Graph:
         """The graph of the most recently used variant."""
         if not self.variants:
-            raise RuntimeError(f"{self.fn.__name__} has not been called yet: nothing traced")
+            raise RuntimeError(f"{self.__name__} has not been called yet: nothing traced")
         return next(reversed(self.variants.values())).graph
 
 

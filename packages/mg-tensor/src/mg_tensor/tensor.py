@@ -16,7 +16,7 @@ Dtype rules (the same as numpy's, with one default):
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, SupportsIndex
 
 import numpy as np
@@ -173,6 +173,13 @@ class Tensor:
         if not self.shape:
             raise TypeError("len() of a 0-d tensor")
         return self.shape[0]
+
+    def __iter__(self) -> Iterator[Tensor]:
+        # without it Python iterates through __getitem__ until an IndexError, and an index
+        # past the end is a ShapeError here: ``for row in t`` would fail at the end
+        if not self.shape:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(self.shape[0]))
 
     def __hash__(self) -> int:
         return id(self._node)

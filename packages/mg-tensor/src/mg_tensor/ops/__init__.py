@@ -196,6 +196,13 @@ def min(x: Any, axis: Axis = None, keepdims: bool = False) -> Tensor:
 def _arg(cls: type[_r.ArgReduce], x: Any, axis: int | None, keepdims: bool) -> Tensor:
     t = _tensor(x)
     if axis is not None:
+        if not isinstance(axis, int | np.integer):  # a tuple would silently use its first axis
+            raise shape_error(
+                cls.name,
+                [t.node],
+                f"axis must be an int or None, not {axis!r}",
+                "reduce one axis, or all of them with axis=None",
+            )
         axis = normalize_axis(cls.name, t.node, axis)[0]
     return apply(cls(axis, keepdims), t)
 
@@ -231,6 +238,7 @@ def transpose(x: Any, axes: Sequence[int] | None = None) -> Tensor:
 def swapaxes(x: Any, a: int, b: int) -> Tensor:
     """Exchange two axes."""
     t = _tensor(x)
+    a, b = (normalize_axis("swapaxes", t.node, axis)[0] for axis in (a, b))  # ShapeError
     perm = list(range(t.ndim))
     perm[a], perm[b] = perm[b], perm[a]
     return transpose(t, perm)
@@ -365,7 +373,7 @@ def _index_arrays(t: Tensor, item: Any) -> list[Any]:
                     "a boolean mask computed by the graph gives a data-dependent shape",
                     "use where(mask, x, 0) instead",
                 )
-            return list(np.nonzero(item.data))
+            return _index_arrays(t, item.data)  # a constant mask: as a numpy one
         if item.dtype.kind not in "iu":
             raise shape_error(
                 "index",
@@ -376,6 +384,13 @@ def _index_arrays(t: Tensor, item: Any) -> list[Any]:
         return [item]
     array = np.asarray(item)
     if array.dtype == np.bool_:
+        if array.ndim == 0:  # np.nonzero refuses 0-d arrays
+            raise shape_error(
+                "index",
+                [t.node],
+                "a scalar boolean index is not supported",
+                "use None to add an axis, or where(mask, x, 0) to select",
+            )
         return list(np.nonzero(array))
     if array.size == 0:
         array = array.astype(np.intp)

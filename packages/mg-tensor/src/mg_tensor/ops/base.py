@@ -23,6 +23,8 @@ class TensorOp(Op):
     (gradient rule, written in Tensor ops so that gradients are differentiable too)."""
 
     differentiable: ClassVar[bool] = True
+    # comparisons take Python ints outside the tensor's range (uint8 < -1), as numpy 2 does
+    exact_scalars: ClassVar[bool] = False
 
     def vjp(self, g: Tensor, out: Tensor, *inputs: Tensor, needed: tuple[bool, ...]) -> Grads:
         """Vector-Jacobian product: the gradient of each input given ``g`` for the output.

@@ -127,6 +127,7 @@ class Compare(Binary):
     """Comparisons give booleans and carry no gradient."""
 
     differentiable: ClassVar[bool] = False
+    exact_scalars: ClassVar[bool] = True
 
 
 @dataclass(frozen=True)

@@ -11,13 +11,20 @@ from mg_graph.source import user_location
 from mg_tensor.tensor import Tensor, as_array
 
 
-def lift(value: Any, like: np.dtype[Any] | None, graph: Graph) -> Node:
+def lift(value: Any, like: np.dtype[Any] | None, graph: Graph, exact: bool = False) -> Node:
     """A constant node for a non-tensor operand. Python scalars are weak: they take the
-    kind of the tensor operands (numpy 2's rule), else float32."""
+    kind of the tensor operands (numpy 2's rule), else float32. A Python int that does
+    not fit is an OverflowError, as in numpy, unless ``exact`` (comparisons) asks for its
+    true value."""
     if isinstance(value, Tensor):
         return value.node
     if isinstance(value, bool | int | float) and like is not None:
-        array = np.asarray(value, dtype=np.result_type(like, value))
+        try:
+            array = np.asarray(value, dtype=np.result_type(like, value))
+        except OverflowError:
+            if not exact:
+                raise
+            array = np.asarray(value)
     else:
         array = as_array(value)
     return graph.leaf(array, location=user_location())
@@ -33,5 +40,6 @@ def apply(op: Any, *operands: Any) -> Tensor:
     tensors = [o.node for o in operands if isinstance(o, Tensor)]
     graph = graph_of(tensors)
     like = np.result_type(*(n.dtype for n in tensors)) if tensors else None
-    nodes = [o.node if isinstance(o, Tensor) else lift(o, like, graph) for o in operands]
+    exact = bool(getattr(op, "exact_scalars", False))
+    nodes = [o.node if isinstance(o, Tensor) else lift(o, like, graph, exact) for o in operands]
     return Tensor.wrap(graph.apply(op, *nodes))

@@ -171,7 +171,9 @@ class StopGradient(Unary):
 
     def forward(self, *arrays: NDArray[Any], out: NDArray[Any] | None = None) -> NDArray[Any]:
         if out is None:
-            return arrays[0]
+            # a view, never the input array itself: Tensor.data marks a computed node's own
+            # (base) array read-only, which must not freeze a parameter's buffer
+            return arrays[0].view()
         np.copyto(out, arrays[0])
         return out
 
