@@ -108,7 +108,7 @@ def blas_threads(threads: int | None) -> Iterator[None]:
     if threads is None:
         yield
         return
-    from threadpoolctl import threadpool_limits
+    from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
     with threadpool_limits(limits=threads):
         yield
@@ -135,7 +135,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def run_train(args: argparse.Namespace) -> int:
     if args.plot:
         try:
-            import matplotlib  # noqa: F401
+            import matplotlib  # type: ignore[import-not-found,unused-ignore]  # noqa: F401
         except ImportError:
             return fail(
                 "--plot needs matplotlib: run `uv run --extra plot mnist ...` "

@@ -14,7 +14,8 @@ def softmax(x: Tensor) -> Tensor:
 
 
 def cross_entropy(y_true: Tensor, y_pred: Tensor) -> Tensor:
-    return -1 * (y_true * (y_pred).log()).sum() / y_true.data.shape[0]
+    loss: Tensor = -1 * (y_true * (y_pred).log()).sum() / y_true.data.shape[0]
+    return loss
 
 
 # MODEL Creation like Pytorch

@@ -9,10 +9,10 @@ import numpy as np
 
 def plot_curves(losses: list[float], path: str, window: int = 50) -> None:
     """Draw the per-step training loss and its moving average to ``path``."""
-    import matplotlib
+    import matplotlib  # type: ignore[import-not-found,unused-ignore]
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # type: ignore[import-not-found,unused-ignore]
 
     steps = np.arange(1, len(losses) + 1)
     smooth = np.convolve(losses, np.ones(window) / window, mode="valid")

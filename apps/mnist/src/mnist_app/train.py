@@ -167,7 +167,8 @@ def evaluate(
 
     @compute_graph
     def predict(x: Tensor) -> Tensor:
-        return model(x).argmax(axis=1)
+        probabilities: Tensor = model(x)
+        return probabilities.argmax(axis=1)
 
     hits = 0
     for start in range(0, len(images), batch_size):

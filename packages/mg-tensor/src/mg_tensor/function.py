@@ -132,7 +132,9 @@ class CompiledFunction(Generic[P, R]):
         self.variants: OrderedDict[Hashable, Variant] = OrderedDict()
         self._signature = inspect.signature(fn)
 
-    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
+    def __call__(self, *args: Any, **kwargs: Any) -> R:
+        """Replay the variant for these arguments' signature (tracing it if new).
+        Arrays and Tensors may be passed wherever the function takes a Tensor."""
         bound = self._signature.bind(*args, **kwargs)
         arrays: list[NDArray[Any]] = []
         names: list[str] = []
