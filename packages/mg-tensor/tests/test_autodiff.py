@@ -220,7 +220,7 @@ def test_backprop_overwrites_instead_of_accumulating(graph: Graph) -> None:
     np.testing.assert_array_equal(w.grad.data, first)  # still 2w, not 6w
     np.testing.assert_array_equal(first, [2.0, -4.0])
     other = (w * 3).sum()
-    other.backprop()  # another output replaces the gradient
+    mt.backprop(other)  # another output replaces the gradient (function form)
     np.testing.assert_array_equal(w.grad.data, [3.0, 3.0])
 
 
@@ -229,11 +229,16 @@ def test_repeated_backprop_adds_no_nodes_and_follows_assign(graph: Graph) -> Non
     x = Tensor(np.array([3.0, -1.0]))
     loss = ((w * x).tanh()).sum()
     loss.backprop()
+    assert w.grad is not None
+    grad_node = w.grad.node
     size = len(graph)
+    ids = {n.id for n in graph.nodes}  # the graph holds nodes weakly: compare identities too
     for value in ([0.5, 0.25], [-1.0, 3.0], [0.0, 0.0]):
         w.assign(value)
         loss.backprop()
         assert len(graph) == size
+        assert {n.id for n in graph.nodes} == ids
+        assert w.grad.node is grad_node  # the same gradient node, recomputed
         z = np.array(value) * np.array([3.0, -1.0])
         np.testing.assert_allclose(w.grad.data, (1 - np.tanh(z) ** 2) * np.array([3.0, -1.0]))
         np.testing.assert_allclose(loss.data, np.tanh(z).sum())
@@ -244,10 +249,10 @@ def test_backprop_with_grad_output_reuses_its_nodes(graph: Graph) -> None:
     y = w * w
     y.backprop(np.array([1.0, 0.0]))
     np.testing.assert_array_equal(w.grad.data, [2.0, 0.0])
-    size = len(graph)
+    ids = {n.id for n in graph.nodes}
     y.backprop(np.array([0.0, 3.0]))
     np.testing.assert_array_equal(w.grad.data, [0.0, 12.0])
-    assert len(graph) == size
+    assert {n.id for n in graph.nodes} == ids
 
 
 # ---------------------------------------------------------------- a two-layer network
@@ -296,16 +301,19 @@ def test_ten_thousand_op_chain_realizes_and_differentiates() -> None:
     limit = sys.getrecursionlimit()
     x = Tensor(np.array([1.0, 2.0]), requires_grad=True)
     y = x
-    for _ in range(5000):
-        y = y * 1.0001 + 0.0  # two ops per step: 10,000 ops
+    for _ in range(10_000):
+        y = y * 1.0001 + 0.0  # 10,000 steps of two ops each
     assert y.node.value is None
-    np.testing.assert_allclose(y.data, np.array([1.0, 2.0]) * 1.0001**5000, rtol=1e-10)
+    factor = 1.0001**10_000
+    np.testing.assert_allclose(y.data, np.array([1.0, 2.0]) * factor, rtol=1e-10)
     loss = y.sum()
     loss.backprop()
     assert x.grad is not None
-    np.testing.assert_allclose(x.grad.data, np.full(2, 1.0001**5000), rtol=1e-10)
+    np.testing.assert_allclose(x.grad.data, np.full(2, factor), rtol=1e-10)
     (d,) = grad(loss, [x])
-    np.testing.assert_allclose(d.data, np.full(2, 1.0001**5000), rtol=1e-10)
+    np.testing.assert_allclose(d.data, np.full(2, factor), rtol=1e-10)
+    (d2,) = grad(d.sum(), [x])  # and the (zero) second derivative of the linear chain
+    np.testing.assert_array_equal(d2.data, np.zeros(2))
     assert sys.getrecursionlimit() == limit
 
 

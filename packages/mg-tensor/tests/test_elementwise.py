@@ -80,6 +80,34 @@ def test_comparisons_are_boolean_like_numpy(name: str, ab: list[np.ndarray]) -> 
     expect(result, theirs(*ab))
 
 
+@SETTINGS
+@given(
+    name=st.sampled_from(sorted(COMPARISONS)),
+    x=arrays(
+        st.sampled_from([np.uint8, np.int8, np.int32, np.int64, np.float32]), shapes(), 0, 100
+    ),
+    scalar=st.integers(-300, 300) | st.integers(-(2**40), 2**40),
+    reflected=st.booleans(),
+)
+def test_comparisons_with_out_of_range_python_ints_match_numpy(
+    name: str, x: np.ndarray, scalar: int, reflected: bool
+) -> None:
+    ours, theirs = COMPARISONS[name]
+    if reflected:
+        expect(ours(scalar, Tensor(x)), theirs(scalar, x))
+    else:
+        expect(ours(Tensor(x), scalar), theirs(x, scalar))
+
+
+def test_arithmetic_with_an_out_of_range_python_int_overflows_like_numpy() -> None:
+    with pytest.raises(OverflowError):
+        np.ones(2, np.int8) + 1000
+    with pytest.raises(OverflowError):
+        Tensor(np.ones(2, np.int8)) + 1000
+    with pytest.raises(OverflowError):
+        1000 * Tensor(np.ones(2, np.uint8))
+
+
 @pytest.mark.parametrize("name", sorted(COMPARISONS))
 def test_comparison_functions_match_operators(name: str) -> None:
     x = np.array([1.0, 2.0, 3.0])

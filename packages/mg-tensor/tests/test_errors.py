@@ -81,6 +81,9 @@ def test_the_location_is_this_file_and_line() -> None:
         ("index", lambda: lazy((2, 3))[2], [(2, 3)]),
         ("index", lambda: lazy((2, 3))[0, 1, 2], [(2, 3)]),
         ("gather", lambda: lazy((2, 3))[:, [0, 3]], [(2, 3)]),
+        ("index", lambda: lazy((2, 3))[True], [(2, 3)]),
+        ("swapaxes", lambda: mt.swapaxes(lazy((2, 3)), 0, 2), [(2, 3)]),
+        ("argmax", lambda: lazy((2, 3)).argmax(axis=(0, 1)), [(2, 3)]),
     ],
 )
 def test_shape_errors(op: str, build, shapes: list[tuple[int, ...]]) -> None:  # type: ignore[no-untyped-def]

@@ -27,7 +27,7 @@ from mg_tensor import Tensor
 from mg_tensor.testing import GradcheckError, gradcheck
 
 F64 = np.float64
-SMALL = shapes(max_dims=3, max_side=3)
+SMALL = shapes(max_dims=3, min_side=1, max_side=3)  # size-0 inputs: see the end
 Fn = Callable[..., Tensor]
 
 
@@ -52,7 +52,8 @@ UNARY: dict[str, Fn] = {
     "rpow": lambda t: 2**t,
     "scalar divide": lambda t: 1.5 / (t * t + 1),
     "rsub": lambda t: 1 - t,
-    "astype64": lambda t: t.astype(F64) * 2,
+    # a cast through the (wider) long double and back: AsType's gradient both ways
+    "astype": lambda t: (t.astype(np.longdouble) * t.astype(np.longdouble)).astype(F64),
 }
 
 
@@ -119,7 +120,7 @@ def test_maximum_minimum_without_ties(drawn: Any, name: str, data: st.DataObject
 # ---------------------------------------------------------------- reductions
 @st.composite
 def reduction_input(draw: st.DrawFn, distinct_values: bool = False) -> tuple[np.ndarray, Any, bool]:
-    shape = draw(shapes(max_dims=3, max_side=3, min_side=1 if distinct_values else 0))
+    shape = draw(shapes(max_dims=3, max_side=3, min_side=1))
     x = draw(distinct(shape)) if distinct_values else draw(arrays(F64, shape, -3, 3))
     return x, draw(axis_args(len(shape))), draw(st.booleans())
 
@@ -140,7 +141,7 @@ def test_max_and_min_without_ties(name: str, case: tuple[np.ndarray, Any, bool])
 
 @st.composite
 def axis_input(draw: st.DrawFn) -> tuple[np.ndarray, int]:
-    x = draw(arrays(F64, shapes(min_dims=1, max_dims=3, max_side=3), -3, 3))
+    x = draw(arrays(F64, shapes(min_dims=1, max_dims=3, min_side=1, max_side=3), -3, 3))
     return x, draw(st.integers(-x.ndim, x.ndim - 1))
 
 
@@ -202,3 +203,26 @@ def test_gradcheck_on_float32_inputs_runs_in_float64() -> None:
     x = np.array([0.1, 0.2], np.float32)
     assert gradcheck(lambda t: (t * t).exp().sum(), x)
     assert Tensor(x).dtype == np.float32
+
+
+@pytest.mark.parametrize(
+    "fn",
+    [
+        lambda t: t.exp() * 2,
+        lambda t: t.sum(axis=0),
+        lambda t: t.mean(axis=1, keepdims=True),
+        lambda t: t.max(axis=1),
+        lambda t: t.T @ t,
+        lambda t: t.softmax(axis=0),
+        lambda t: t.reshape(3, 0).transpose(),
+        lambda t: t[:, [0, 0, 2]],
+        lambda t: mt.concatenate([t, t * 2], axis=0),
+        lambda t: t.expand(2, 0, 3),
+    ],
+)
+def test_size_zero_inputs(fn: Fn) -> None:
+    x = np.ones((0, 3))
+    assert gradcheck(fn, x)
+    t = Tensor(x, requires_grad=True)
+    (d,) = mt.grad(fn(t), [t], grad_output=np.ones(fn(t).shape))
+    assert d.shape == (0, 3) and d.data.shape == (0, 3)

@@ -29,9 +29,9 @@ from mg_tensor.testing import gradcheck
 
 @st.composite
 def where_case(
-    draw: st.DrawFn, dtypes: Any = ALL_DTYPES
+    draw: st.DrawFn, dtypes: Any = ALL_DTYPES, min_side: int = 0
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    drawn = draw(hnp.mutually_broadcastable_shapes(num_shapes=3, max_dims=3, min_side=0))
+    drawn = draw(hnp.mutually_broadcastable_shapes(num_shapes=3, max_dims=3, min_side=min_side))
     c_shape, a_shape, b_shape = drawn.input_shapes
     condition = draw(hnp.arrays(np.bool_, c_shape))
     a = draw(arrays(st.sampled_from(dtypes), a_shape))
@@ -86,7 +86,7 @@ def test_where_gradient_goes_to_the_chosen_side(
 
 
 @GRAD_SETTINGS
-@given(case=where_case(dtypes=(np.dtype(np.float64),)))
+@given(case=where_case(dtypes=(np.dtype(np.float64),), min_side=1))
 def test_where_gradcheck(case: tuple[np.ndarray, np.ndarray, np.ndarray]) -> None:
     condition, a, b = case
     assert gradcheck(lambda x, y: mt.where(condition, x * y, y), a, b)
@@ -110,7 +110,7 @@ def test_clip_matches_numpy(x: np.ndarray, bounds: tuple[Any, Any]) -> None:
 
 @GRAD_SETTINGS
 @given(
-    x=hnp.arrays(np.float64, shapes(), elements=grid(0.25, -6, 6)),  # never on a bound
+    x=hnp.arrays(np.float64, shapes(min_side=1), elements=grid(0.25, -6, 6)),  # off bounds
     bounds=st.sampled_from(BOUNDS),
 )
 def test_clip_gradient_is_one_inside_and_zero_outside(
@@ -122,6 +122,13 @@ def test_clip_gradient_is_one_inside_and_zero_outside(
     inside = (x >= (-np.inf if low is None else low)) & (x <= (np.inf if high is None else high))
     np.testing.assert_array_equal(dx.data, inside.astype(np.float64))
     assert gradcheck(lambda v: v.clip(low, high), x)
+
+
+def test_clip_gradient_passes_on_the_bounds_themselves() -> None:
+    # the documented rule: the gradient passes where low <= x <= high
+    t = Tensor(np.array([-2.0, -1.0, 0.0, 1.0, 2.0]), requires_grad=True)
+    (dx,) = grad(t.clip(-1.0, 1.0).sum(), [t])
+    np.testing.assert_array_equal(dx.data, [0.0, 1.0, 1.0, 1.0, 0.0])
 
 
 def test_clip_examples() -> None:

@@ -92,9 +92,9 @@ def test_reshape_gradcheck(case: tuple[np.ndarray, tuple[int, ...]]) -> None:
 # ---------------------------------------------------------------- transpose
 @st.composite
 def transpose_case(
-    draw: st.DrawFn, dtype: st.SearchStrategy[np.dtype] = ANY
+    draw: st.DrawFn, dtype: st.SearchStrategy[np.dtype] = ANY, min_side: int = 0
 ) -> tuple[np.ndarray, tuple[int, ...]]:
-    x = draw(arrays(dtype, shapes(max_dims=4)))
+    x = draw(arrays(dtype, shapes(max_dims=4, min_side=min_side, max_side=3)))
     perm = draw(st.permutations(list(range(x.ndim))))
     # some axes negative: numpy accepts both spellings
     return x, tuple(a - x.ndim if draw(st.booleans()) else a for a in perm)
@@ -114,7 +114,7 @@ def test_transpose_matches_numpy(case: tuple[np.ndarray, tuple[int, ...]]) -> No
 
 
 @GRAD_SETTINGS
-@given(case=transpose_case(dtype=st.just(np.dtype(F64))))
+@given(case=transpose_case(dtype=st.just(np.dtype(F64)), min_side=1))
 def test_transpose_gradcheck(case: tuple[np.ndarray, tuple[int, ...]]) -> None:
     x, axes = case
     assert gradcheck(
@@ -132,12 +132,12 @@ def test_swapaxes_matches_numpy() -> None:
 # ---------------------------------------------------------------- broadcast_to / expand
 @st.composite
 def expand_case(
-    draw: st.DrawFn, dtype: st.SearchStrategy[np.dtype] = ANY
+    draw: st.DrawFn, dtype: st.SearchStrategy[np.dtype] = ANY, min_side: int = 0
 ) -> tuple[np.ndarray, tuple[int, ...]]:
     """An array and a shape it broadcasts to: new leading axes, its 1s stretched."""
-    x = draw(arrays(dtype, shapes(max_dims=3, max_side=3)))
-    lead = draw(st.lists(st.integers(0, 3), max_size=2))
-    stretched = [draw(st.integers(0, 3)) if n == 1 else n for n in x.shape]
+    x = draw(arrays(dtype, shapes(max_dims=3, min_side=min_side, max_side=3)))
+    lead = draw(st.lists(st.integers(min_side, 3), max_size=2))
+    stretched = [draw(st.integers(min_side, 3)) if n == 1 else n for n in x.shape]
     return x, (*lead, *stretched)
 
 
@@ -154,7 +154,7 @@ def test_expand_and_broadcast_to_match_numpy(case: tuple[np.ndarray, tuple[int, 
 
 
 @GRAD_SETTINGS
-@given(case=expand_case(dtype=st.just(np.dtype(F64))))
+@given(case=expand_case(dtype=st.just(np.dtype(F64)), min_side=1))
 def test_expand_gradcheck(case: tuple[np.ndarray, tuple[int, ...]]) -> None:
     x, target = case
     assert gradcheck(lambda t: t.expand(target), x)
@@ -219,9 +219,9 @@ def test_squeeze_unsqueeze_flatten_gradcheck() -> None:
 # ---------------------------------------------------------------- concatenate / stack
 @st.composite
 def concatenate_case(
-    draw: st.DrawFn, dtype: st.SearchStrategy[np.dtype] = ANY
+    draw: st.DrawFn, dtype: st.SearchStrategy[np.dtype] = ANY, min_side: int = 0
 ) -> tuple[list[np.ndarray], int]:
-    base = draw(shapes(min_dims=1, max_dims=3, max_side=3))
+    base = draw(shapes(min_dims=1, max_dims=3, min_side=min_side, max_side=3))
     axis = draw(st.integers(-len(base), len(base) - 1))
     parts = []
     for _ in range(draw(st.integers(1, 4))):
@@ -239,7 +239,7 @@ def test_concatenate_matches_numpy(case: tuple[list[np.ndarray], int]) -> None:
 
 
 @GRAD_SETTINGS
-@given(case=concatenate_case(dtype=st.just(np.dtype(F64))))
+@given(case=concatenate_case(dtype=st.just(np.dtype(F64)), min_side=1))
 def test_concatenate_gradcheck(case: tuple[list[np.ndarray], int]) -> None:
     parts, axis = case
     assert gradcheck(lambda *ts: mt.concatenate(ts, axis=axis), *parts)
@@ -247,9 +247,9 @@ def test_concatenate_gradcheck(case: tuple[list[np.ndarray], int]) -> None:
 
 @st.composite
 def stack_case(
-    draw: st.DrawFn, dtype: st.SearchStrategy[np.dtype] = ANY
+    draw: st.DrawFn, dtype: st.SearchStrategy[np.dtype] = ANY, min_side: int = 0
 ) -> tuple[list[np.ndarray], int]:
-    shape = draw(shapes(max_dims=3, max_side=3))
+    shape = draw(shapes(max_dims=3, min_side=min_side, max_side=3))
     parts = [draw(arrays(dtype, shape)) for _ in range(draw(st.integers(1, 4)))]
     return parts, draw(st.integers(-len(shape) - 1, len(shape)))
 
@@ -262,7 +262,7 @@ def test_stack_matches_numpy(case: tuple[list[np.ndarray], int]) -> None:
 
 
 @GRAD_SETTINGS
-@given(case=stack_case(dtype=st.just(np.dtype(F64))))
+@given(case=stack_case(dtype=st.just(np.dtype(F64)), min_side=1))
 def test_stack_gradcheck(case: tuple[list[np.ndarray], int]) -> None:
     parts, axis = case
     assert gradcheck(lambda *ts: mt.stack(ts, axis=axis), *parts)

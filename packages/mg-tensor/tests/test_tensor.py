@@ -142,3 +142,25 @@ def test_detach_stops_gradients_but_keeps_values() -> None:
     np.testing.assert_array_equal(y.data, [4.0])
     (dw,) = mt.grad(y.sum(), [w])
     np.testing.assert_array_equal(dw.data, [2.0])  # only through the live factor
+
+
+def test_reading_a_detached_parameter_leaves_it_writable() -> None:
+    w = Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    frozen = w.detach()
+    np.testing.assert_array_equal(frozen.data, [1.0, 2.0])
+    w.assign([5.0, 6.0])  # used to fail: the parameter's own buffer had become read-only
+    np.testing.assert_array_equal(frozen.data, [5.0, 6.0])
+    np.testing.assert_array_equal(w.data, [5.0, 6.0])
+
+
+def test_iteration_yields_rows_and_stops() -> None:
+    x = np.arange(6.0).reshape(3, 2)
+    rows = list(Tensor(x))
+    assert len(rows) == 3 and all(isinstance(r, Tensor) for r in rows)
+    for row, expected in zip(rows, x, strict=True):
+        np.testing.assert_array_equal(row.data, expected)
+    assert sum(Tensor([1.0, 2.0, 3.0])).item() == 6.0  # builtin sum iterates
+    assert 2.0 in Tensor([1.0, 2.0]) and 5.0 not in Tensor([1.0, 2.0])
+    assert list(Tensor(np.ones((0, 2)))) == []
+    with pytest.raises(TypeError, match="0-d"):
+        iter(Tensor(1.0))

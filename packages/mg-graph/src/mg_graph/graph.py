@@ -169,6 +169,9 @@ class Graph:
         own = self._strong if self._strong is not None else list(self._nodes.values())
         return [*self._captures.values(), *own]
 
+    def __bool__(self) -> bool:  # a graph is a graph even when empty (`graph or default`)
+        return True
+
     def __len__(self) -> int:
         return len(self._captures) + (
             len(self._strong) if self._strong is not None else len(self._nodes)

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING
 
 from mg_graph import Node, register_pass, topo_order
 from mg_tensor.ops.binary import Divide
-from mg_tensor.ops.reduce import Sum
 from mg_tensor.ops.linalg import MatMul
+from mg_tensor.ops.reduce import Sum
 from mg_tensor.ops.shape import BroadcastTo, Reshape, Transpose
 from mg_tensor.ops.softmax import LogSoftmax, Softmax
 from mg_tensor.ops.unary import Exp, Log
