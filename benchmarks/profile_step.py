@@ -1,0 +1,112 @@
+"""Where the milliseconds of one training step go: matmuls, other kernels, the
+optimiser, and Python overhead (step time minus the kernels it ran).
+
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE uv run python benchmarks/profile_step.py
+
+Trains the original README's MLP exactly as `mnist` does (same forward, backprop,
+SGD-momentum step) on random data, then times every kernel of the frozen schedule.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from collections import defaultdict
+
+import numpy as np
+
+from macrograd import Tensor
+from macrograd.engine import compute_graph
+from macrograd.nn import manual_seed
+from macrograd.optim import SGD
+from mnist_app.models import MNIST_model, cross_entropy
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--steps", type=int, default=200)
+    p.add_argument("--json", action="store_true")
+    args = p.parse_args()
+    manual_seed(0)
+    model = MNIST_model(784, 10)
+    params = model.parameters()
+    opt = SGD(params, 0.01, momentum=0.9)
+    rng = np.random.default_rng(0)
+    b = args.batch_size
+    x = rng.random((b, 784), dtype=np.float32)
+    y = np.eye(10, dtype=np.float32)[rng.integers(0, 10, b)]
+
+    @compute_graph
+    def forward(x_batch: Tensor, y_batch: Tensor) -> tuple[Tensor, Tensor]:
+        y_pred = model(x_batch)
+        return cross_entropy(y_batch, y_pred), y_pred
+
+    def step() -> None:
+        loss, y_pred = forward(x, y)
+        loss.backprop()
+        float(loss.data)
+        opt.step(params)
+
+    for _ in range(10):
+        step()
+    totals, updates = [], []
+    for _ in range(args.steps):
+        t0 = time.perf_counter()
+        loss, y_pred = forward(x, y)
+        loss.backprop()
+        float(loss.data)
+        t1 = time.perf_counter()
+        opt.step(params)
+        t2 = time.perf_counter()
+        totals.append(t2 - t0)
+        updates.append(t2 - t1)
+
+    plan = forward.graph.executor.plan
+    nodes = {n.id: n for n in plan.order}
+    per_kind: dict[str, float] = defaultdict(float)
+    per_op: dict[str, float] = defaultdict(float)
+    repeats = 20
+    for node_id, kernel in plan.steps:
+        t0 = time.perf_counter()
+        with np.errstate(all="ignore"):  # replaying in-place kernels alone overflows
+            for _ in range(repeats):
+                kernel()
+        dt = (time.perf_counter() - t0) / repeats
+        op = nodes[node_id].op
+        name = op.name if op is not None else "leaf"
+        per_op[name] += dt
+        per_kind[
+            "matmul" if name in {"matmul", "linear"} or "linear" in name else "other kernels"
+        ] += dt
+    step_ms = statistics.median(totals) * 1e3
+    update_ms = statistics.median(updates) * 1e3
+    kernels_ms = sum(per_kind.values()) * 1e3
+    profile = {
+        "batch_size": b,
+        "step_ms": round(step_ms, 3),
+        "matmul_ms": round(per_kind["matmul"] * 1e3, 3),
+        "other_kernels_ms": round(per_kind["other kernels"] * 1e3, 3),
+        "optimizer_ms": round(update_ms, 3),
+        "python_overhead_ms": round(step_ms - update_ms - kernels_ms, 3),
+        "kernels": len(plan.steps),
+        "by_op_ms": {
+            k: round(v * 1e3, 3) for k, v in sorted(per_op.items(), key=lambda kv: -kv[1])
+        },
+    }
+    if args.json:
+        print(json.dumps(profile))
+        return
+    print(f"one training step, batch {b}: {step_ms:.2f} ms (median of {args.steps})")
+    for key in ("matmul_ms", "other_kernels_ms", "optimizer_ms", "python_overhead_ms"):
+        share = profile[key] / step_ms
+        print(f"  {key[:-3].replace('_', ' '):16s} {profile[key]:7.3f} ms  {share:6.1%}")
+    print(f"  ({profile['kernels']} kernels in the schedule)")
+    for name, ms in profile["by_op_ms"].items():
+        print(f"    {name:20s} {ms:7.3f} ms")
+
+
+if __name__ == "__main__":
+    main()
