@@ -45,7 +45,7 @@ def main() -> None:
         return cross_entropy(y_batch, y_pred), y_pred
 
     def step() -> None:
-        loss, y_pred = forward(x, y)
+        loss, _ = forward(x, y)
         loss.backprop()
         float(loss.data)
         opt.step(params)
@@ -55,7 +55,7 @@ def main() -> None:
     totals, updates = [], []
     for _ in range(args.steps):
         t0 = time.perf_counter()
-        loss, y_pred = forward(x, y)
+        loss, _ = forward(x, y)
         loss.backprop()
         float(loss.data)
         t1 = time.perf_counter()
