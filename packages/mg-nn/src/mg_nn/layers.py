@@ -134,12 +134,8 @@ class Conv2d(_Layer):
         )
 
 
-class MaxPool2d(_Layer):
-    """Maximum over ``kernel_size`` windows (stride defaults to the window).
-
-    >>> MaxPool2d(2)(np.zeros((1, 3, 8, 8), np.float32)).shape
-    (1, 3, 4, 4)
-    """
+class _Pool(_Layer):
+    """A pooling layer: ``pool(x, kernel_size, stride)``; stride defaults to the window."""
 
     def __init__(self, kernel_size: IntPair, stride: IntPair | None = None) -> None:
         super().__init__()
@@ -147,13 +143,27 @@ class MaxPool2d(_Layer):
         self.stride = stride
 
     def forward(self, x: Any) -> Tensor:
-        return F.max_pool2d(x, self.kernel_size, self.stride)
+        return self.pool(x, self.kernel_size, self.stride)
+
+    def pool(self, x: Any, kernel_size: IntPair, stride: IntPair | None) -> Tensor:
+        raise NotImplementedError
 
     def extra_repr(self) -> str:
         return f"kernel_size={self.kernel_size}, stride={self.stride}"
 
 
-class AvgPool2d(_Layer):
+class MaxPool2d(_Pool):
+    """Maximum over ``kernel_size`` windows (stride defaults to the window).
+
+    >>> MaxPool2d(2)(np.zeros((1, 3, 8, 8), np.float32)).shape
+    (1, 3, 4, 4)
+    """
+
+    def pool(self, x: Any, kernel_size: IntPair, stride: IntPair | None) -> Tensor:
+        return F.max_pool2d(x, kernel_size, stride)
+
+
+class AvgPool2d(_Pool):
     """Mean over ``kernel_size`` windows (stride defaults to the window).
 
     >>> AvgPool2d(2)(np.ones((1, 1, 4, 4), np.float32)).data[0, 0]
@@ -161,16 +171,8 @@ class AvgPool2d(_Layer):
            [1., 1.]], dtype=float32)
     """
 
-    def __init__(self, kernel_size: IntPair, stride: IntPair | None = None) -> None:
-        super().__init__()
-        self.kernel_size = kernel_size
-        self.stride = stride
-
-    def forward(self, x: Any) -> Tensor:
-        return F.avg_pool2d(x, self.kernel_size, self.stride)
-
-    def extra_repr(self) -> str:
-        return f"kernel_size={self.kernel_size}, stride={self.stride}"
+    def pool(self, x: Any, kernel_size: IntPair, stride: IntPair | None) -> Tensor:
+        return F.avg_pool2d(x, kernel_size, stride)
 
 
 class Flatten(_Layer):

@@ -349,19 +349,13 @@ def _positions(kernel: Pair, stride: Pair, out_hw: Pair) -> Iterator[tuple[Any, 
 
 
 @dataclass(frozen=True)
-class MaxPool2d(TensorOp):
-    """Maximum over ``window`` windows of the last two axes (no padding, floor mode).
-
-    The gradient goes to the first maximum of each window (row-major), as in PyTorch.
-
-    >>> from mg_tensor import Tensor
-    >>> apply(MaxPool2d((1, 2), (1, 2)), Tensor([[1.0, 3.0, 2.0, 0.0]])).data
-    array([[3., 2.]], dtype=float32)
-    """
+class _Pool2d(TensorOp):
+    """Combine ``window`` windows of the last two axes with ``combine`` (no padding,
+    floor mode): one strided view per kernel position, no loop over pixels."""
 
     window: Pair
     stride: Pair
-    name: ClassVar[str] = "max_pool2d"
+    combine: ClassVar[np.ufunc]
 
     def infer(self, *inputs: Node) -> Spec:
         x = inputs[0]
@@ -376,8 +370,23 @@ class MaxPool2d(TensorOp):
         else:
             np.copyto(out, x[spots[0]])
         for spot in spots[1:]:
-            np.maximum(out, x[spot], out=out)
+            type(self).combine(out, x[spot], out=out)
         return out
+
+
+@dataclass(frozen=True)
+class MaxPool2d(_Pool2d):
+    """Maximum over ``window`` windows of the last two axes (no padding, floor mode).
+
+    The gradient goes to the first maximum of each window (row-major), as in PyTorch.
+
+    >>> from mg_tensor import Tensor
+    >>> apply(MaxPool2d((1, 2), (1, 2)), Tensor([[1.0, 3.0, 2.0, 0.0]])).data
+    array([[3., 2.]], dtype=float32)
+    """
+
+    name: ClassVar[str] = "max_pool2d"
+    combine = np.maximum
 
     def vjp(self, g: Tensor, out: Tensor, *inputs: Tensor, needed: tuple[bool, ...]) -> Grads:
         return [apply(MaxPool2dGrad(self.window, self.stride), inputs[0], out, g)]
@@ -474,7 +483,7 @@ class MaxPool2dPick(TensorOp):
 
 
 @dataclass(frozen=True)
-class AvgPool2d(TensorOp):
+class AvgPool2d(_Pool2d):
     """Mean over ``window`` windows of the last two axes (no padding, floor mode).
 
     >>> from mg_tensor import Tensor
@@ -482,25 +491,12 @@ class AvgPool2d(TensorOp):
     array([[2., 1.]], dtype=float32)
     """
 
-    window: Pair
-    stride: Pair
     name: ClassVar[str] = "avg_pool2d"
-
-    def infer(self, *inputs: Node) -> Spec:
-        x = inputs[0]
-        ho, wo = _pool_shape(self.name, inputs, x, self.window, self.stride)
-        return (*x.shape[:-2], ho, wo), _float_dtype(self.name, inputs)
+    combine = np.add
 
     def forward(self, *arrays: Array, out: Array | None = None) -> Array:
-        x = arrays[0]
-        spots = list(_positions(self.window, self.stride, _out_hw(x, self.window, self.stride)))
-        if out is None:
-            out = x[spots[0]].copy()
-        else:
-            np.copyto(out, x[spots[0]])
-        for spot in spots[1:]:
-            np.add(out, x[spot], out=out)
-        out *= 1.0 / len(spots)
+        out = super().forward(*arrays, out=out)
+        out *= 1.0 / (self.window[0] * self.window[1])
         return out
 
     def vjp(self, g: Tensor, out: Tensor, *inputs: Tensor, needed: tuple[bool, ...]) -> Grads:

@@ -68,6 +68,9 @@ class Segment:
         return self._scratch[k]
 
 
+_FLUSH_EVERY = 32  # steps between flushes of subnormal state values
+
+
 class _Group:
     """The parameters of one dtype: flat arrays and each parameter's slot in them."""
 
@@ -84,6 +87,7 @@ class _Group:
         self.grad: NDArray[Any] = np.zeros(self.size, dtype)
         self.state: dict[str, NDArray[Any]] = {}
         self.scratch: list[NDArray[Any]] = []
+        self._small: NDArray[np.bool_] | None = None
         self.steps = [0] * len(params)  # updates each parameter has received
         self.uniform = True  # every entry of self.steps is equal
         self.nodes: list[Node] = []
@@ -113,6 +117,26 @@ class _Group:
         if array is None:
             array = self.state[name] = np.zeros(self.size, self.dtype)
         return array
+
+    def flush_subnormals(self) -> None:
+        """Set subnormal state values to zero.
+
+        A momentum or moment buffer whose gradient is exactly zero (weights of pixels
+        that are always black, dead units) decays geometrically into the subnormal
+        range, where every ufunc pass over it gets several times slower on x86 (measured:
+        the update of the README's MLP went from 2.4 to 6-8 ms per step late in an
+        epoch at batch 32). Values below ~1e-38 change nothing else.
+        """
+        if not self.state or self.dtype.kind != "f":
+            return
+        tiny = np.finfo(self.dtype).tiny
+        magnitude = self.scratch_array(0)
+        if self._small is None:
+            self._small = np.empty(self.size, bool)
+        for array in self.state.values():
+            np.abs(array, out=magnitude)
+            np.less(magnitude, tiny, out=self._small)
+            np.copyto(array, 0, where=self._small)
 
     def scratch_array(self, k: int) -> NDArray[Any]:
         while len(self.scratch) <= k:
@@ -370,6 +394,9 @@ class Optimizer:
         if pins:
             pin(pins)
         self.step_count += 1
+        if self.step_count % _FLUSH_EVERY == 0:
+            for group in self._groups:
+                group.flush_subnormals()
         if touched:
             written(*touched)
 
