@@ -29,6 +29,18 @@ def _through_views(node: Node) -> Node:
     return node
 
 
+def _same(a: Node, b: Node) -> bool:
+    """The same value: one node, or the same pure op on the same inputs (``x.exp()``
+    written twice); common-subexpression elimination has not run yet."""
+    return a is b or (
+        a.op is not None
+        and a.op.pure
+        and a.op == b.op
+        and len(a.inputs) == len(b.inputs)
+        and all(i is j for i, j in zip(a.inputs, b.inputs, strict=True))
+    )
+
+
 def _softmax_axis(node: Node) -> int | None:
     """The axis if ``node`` is exp(x) / sum(exp(x), axis) (keepdims or reshaped)."""
     if not isinstance(node.op, Divide):
@@ -37,7 +49,7 @@ def _softmax_axis(node: Node) -> int | None:
     total = _through_views(denominator)
     if not (isinstance(numerator.op, Exp) and isinstance(total.op, Sum)):
         return None
-    if total.inputs[0] is not numerator or len(total.op.axes) != 1:
+    if not _same(total.inputs[0], numerator) or len(total.op.axes) != 1:
         return None
     if numerator.shape != node.shape:  # the denominator must broadcast, not the numerator
         return None

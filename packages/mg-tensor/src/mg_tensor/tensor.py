@@ -189,7 +189,7 @@ class Tensor:
         """Compute this tensor (and only what it depends on); returns self.
 
         >>> Tensor([1.0]).exp().realize().data
-        array([2.7182817], dtype=float32)
+        array([2.718282], dtype=float32)
         """
         self._node.graph.realize(self._node)
         return self
