@@ -325,40 +325,43 @@ class Sigmoid(_Layer):
         return _t.sigmoid(x)
 
 
-class Softmax(_Layer):
+class _AlongAxis(_Layer):
+    """A layer applying a normalisation along one ``axis``."""
+
+    def __init__(self, axis: int = -1) -> None:
+        super().__init__()
+        self.axis = axis
+
+    def forward(self, x: Any) -> Tensor:
+        return self.along(x, self.axis)
+
+    def along(self, x: Any, axis: int) -> Tensor:
+        raise NotImplementedError
+
+    def extra_repr(self) -> str:
+        return f"axis={self.axis}"
+
+
+class Softmax(_AlongAxis):
     """Stable softmax along ``axis`` as a layer.
 
     >>> Softmax()(np.zeros((1, 4), np.float32)).data
     array([[0.25, 0.25, 0.25, 0.25]], dtype=float32)
     """
 
-    def __init__(self, axis: int = -1) -> None:
-        super().__init__()
-        self.axis = axis
-
-    def forward(self, x: Any) -> Tensor:
-        return _t.softmax(x, self.axis)
-
-    def extra_repr(self) -> str:
-        return f"axis={self.axis}"
+    def along(self, x: Any, axis: int) -> Tensor:
+        return _t.softmax(x, axis)
 
 
-class LogSoftmax(_Layer):
+class LogSoftmax(_AlongAxis):
     """Stable log-softmax along ``axis`` as a layer.
 
     >>> LogSoftmax()(np.array([[1000.0, 0.0]])).data
     array([[    0., -1000.]])
     """
 
-    def __init__(self, axis: int = -1) -> None:
-        super().__init__()
-        self.axis = axis
-
-    def forward(self, x: Any) -> Tensor:
-        return _t.log_softmax(x, self.axis)
-
-    def extra_repr(self) -> str:
-        return f"axis={self.axis}"
+    def along(self, x: Any, axis: int) -> Tensor:
+        return _t.log_softmax(x, axis)
 
 
 class Sequential(Model):
