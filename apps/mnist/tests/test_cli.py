@@ -131,7 +131,7 @@ def test_plot_without_matplotlib_says_which_extra(
 
     monkeypatch.setattr(builtins, "__import__", no_matplotlib)
     assert main(["--plot", "curves.png", "--no-progress"]) == 2
-    assert "--extra plot" in capsys.readouterr().err
+    assert "--with matplotlib" in capsys.readouterr().err
 
 
 def test_help_lists_the_options(capsys: pytest.CaptureFixture[str]) -> None:

@@ -84,7 +84,7 @@ def train_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--plot",
         metavar="FILE",
-        help="draw loss/accuracy curves (needs the `plot` extra: matplotlib)",
+        help="draw loss/accuracy curves (needs matplotlib: uv run --with matplotlib mnist ...)",
     )
     return parser
 
@@ -138,7 +138,7 @@ def run_train(args: argparse.Namespace) -> int:
             import matplotlib  # type: ignore[import-not-found,unused-ignore]  # noqa: F401
         except ImportError:
             return fail(
-                "--plot needs matplotlib: run `uv run --extra plot mnist ...` "
+                "--plot needs matplotlib: run `uv run --with matplotlib mnist ...` "
                 "(or `pip install matplotlib`)"
             )
     config = Config(
@@ -165,7 +165,7 @@ def run_train(args: argparse.Namespace) -> int:
     if args.plot:
         from mnist_app.plot import plot_curves
 
-        plot_curves(summary.losses, args.plot)
+        plot_curves(summary.losses, summary.accuracies, args.plot)
     report(summary.as_json(), args.json)
     return 0
 

@@ -1,4 +1,4 @@
-"""Loss curve to an image file (matplotlib is an optional extra)."""
+"""Loss and accuracy curves to an image file (matplotlib is an optional extra)."""
 
 from __future__ import annotations
 
@@ -7,25 +7,40 @@ import os
 import numpy as np
 
 
-def plot_curves(losses: list[float], path: str, window: int = 50) -> None:
-    """Draw the per-step training loss and its moving average to ``path``."""
+def moving_average(values: list[float], window: int) -> np.ndarray:
+    """Mean of each run of ``window`` consecutive values (fewer if there are fewer).
+
+    >>> moving_average([1.0, 2.0, 3.0], 2).tolist()
+    [1.5, 2.5]
+    """
+    window = max(1, min(window, len(values)))
+    return np.convolve(values, np.ones(window) / window, mode="valid")
+
+
+def plot_curves(losses: list[float], accuracies: list[float], path: str, window: int = 50) -> None:
+    """Draw per-batch training loss and accuracy, with moving averages, to ``path``."""
     import matplotlib  # type: ignore[import-not-found,unused-ignore]
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt  # type: ignore[import-not-found,unused-ignore]
 
     steps = np.arange(1, len(losses) + 1)
-    smooth = np.convolve(losses, np.ones(window) / window, mode="valid")
-    fig, ax = plt.subplots(figsize=(7, 4))
-    ax.plot(steps, losses, alpha=0.3, label="loss per batch")
-    ax.plot(steps[window - 1 :], smooth, label=f"moving average ({window})")
-    ax.set_xlabel("step")
-    ax.set_ylabel("cross-entropy")
-    ax.set_yscale("log")
-    ax.legend()
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(7, 6), sharex=True)
+    for ax, values, label in ((top, losses, "cross-entropy"), (bottom, accuracies, "accuracy")):
+        smooth = moving_average(values, window)
+        ax.plot(steps, values, alpha=0.3, label="per batch")
+        ax.plot(steps[len(steps) - len(smooth) :], smooth, label=f"moving average ({window})")
+        ax.set_ylabel(f"training {label}")
+        ax.legend()
+    top.set_yscale("log")
+    bottom.set_xlabel("step")
     fig.tight_layout()
     stem, ext = os.path.splitext(path)
     partial = f"{stem}.partial{ext}"
-    fig.savefig(partial)
-    plt.close(fig)
-    os.replace(partial, path)
+    try:
+        fig.savefig(partial)
+        os.replace(partial, path)
+    finally:
+        plt.close(fig)
+        if os.path.exists(partial):
+            os.remove(partial)

@@ -50,7 +50,7 @@ class Summary:
     peak_memory_mb: float
     config: dict[str, Any]
     losses: list[float] = field(default_factory=list, repr=False)
-    accuracies: list[float] = field(default_factory=list, repr=False)
+    accuracies: list[float] = field(default_factory=list, repr=False)  # per batch
 
     def as_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -130,6 +130,7 @@ def train(
                 on_first_step(forward)
             seen += len(x_batch)
             correct += hits
+            accuracies.append(hits / len(x_batch))
             if len(losses) % 25 == 0 or seen == len(arrays.x_train):
                 rate = seen / max(time.perf_counter() - start, 1e-9)
                 bar.set_postfix(
@@ -140,7 +141,6 @@ def train(
                 )
             bar.update(1)
         seconds += time.perf_counter() - start
-        accuracies.append(correct / seen)
         bar.close()
 
     test_accuracy = evaluate(model, arrays.x_test, arrays.labels_test)
@@ -150,7 +150,7 @@ def train(
         epoch_seconds=round(epoch_seconds, 3),
         samples_per_second=round(len(arrays.x_train) / epoch_seconds, 1),
         train_loss=round(float(np.mean(losses[-50:])), 5),
-        train_accuracy=round(accuracies[-1], 4),
+        train_accuracy=round(correct / seen, 4),
         peak_memory_mb=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         config=asdict(config),
         losses=losses,
