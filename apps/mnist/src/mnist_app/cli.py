@@ -21,6 +21,7 @@ from mnist_app.models import build
 from mnist_app.train import Config, evaluate, train
 
 DEFAULTS = Config()
+ADAM_LR = 0.001  # Adam's usual step size: SGD's 0.1 would diverge
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -58,8 +59,9 @@ def train_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--lr",
         type=float,
-        default=DEFAULTS.lr,
-        help="initial learning rate (decays linearly to 0 over the run)",
+        default=None,
+        help="initial learning rate, decaying linearly to 0 over the run "
+        f"(default: {DEFAULTS.lr} for sgd, {ADAM_LR} for adam)",
     )
     parser.add_argument("--momentum", type=float, default=DEFAULTS.momentum, help="SGD momentum")
     parser.add_argument(
@@ -144,7 +146,7 @@ def run_train(args: argparse.Namespace) -> int:
     config = Config(
         epochs=args.epochs,
         batch_size=args.batch_size,
-        lr=args.lr,
+        lr=args.lr if args.lr is not None else ADAM_LR if args.optimizer == "adam" else DEFAULTS.lr,
         momentum=args.momentum,
         schedule=args.schedule,
         optimizer=args.optimizer,

@@ -11,7 +11,7 @@ array(30., dtype=float32)
 """
 
 from mg_graph import Graph, Node, Role, get_default_graph, named_scope
-from mg_tensor import Tensor, compute_graph, grad
+from mg_tensor import Tensor, compute_graph, grad, realize
 
 __all__ = [
     "Graph",
@@ -22,5 +22,6 @@ __all__ = [
     "get_default_graph",
     "grad",
     "named_scope",
+    "realize",
 ]
 __version__ = "0.1.0"

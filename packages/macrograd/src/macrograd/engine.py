@@ -6,7 +6,7 @@ True
 """
 
 from mg_graph import Graph, Node, Role, get_default_graph, named_scope
-from mg_tensor import CompiledFunction, compute_graph
+from mg_tensor import CompiledFunction, compute_graph, realize
 
 __all__ = [
     "CompiledFunction",
@@ -16,4 +16,5 @@ __all__ = [
     "compute_graph",
     "get_default_graph",
     "named_scope",
+    "realize",
 ]

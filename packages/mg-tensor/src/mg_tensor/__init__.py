@@ -63,7 +63,7 @@ from mg_tensor.ops import (  # noqa: E402
     transpose,
     where,
 )
-from mg_tensor.tensor import Tensor, TracingWarning, as_array  # noqa: E402
+from mg_tensor.tensor import Tensor, TracingWarning, as_array, realize  # noqa: E402
 
 del _rewrites
 
@@ -108,6 +108,7 @@ __all__ = [
     "negative",
     "not_equal",
     "power",
+    "realize",
     "relu",
     "reshape",
     "sigmoid",
