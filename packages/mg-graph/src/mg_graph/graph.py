@@ -68,7 +68,7 @@ class Graph:
         >>> Graph().leaf(np.ones((2, 3)), Role.PARAMETER, "w").role
         <Role.PARAMETER: 'parameter'>
         """
-        self._check_growth("leaf", location)
+        self.check_open("leaf", location)
         node = Node(
             self,
             None,
@@ -93,7 +93,7 @@ class Graph:
         nodes are re-built inside this graph.
         """
         location = user_location(2)
-        self._check_growth(op.name, location)
+        self.check_open(op.name, location)
         if self.capturing:
             inputs = tuple(self._import(node) for node in inputs)
         else:
@@ -123,7 +123,8 @@ class Graph:
             if self._executor is not None:
                 self._executor.invalidate()
 
-    def _check_growth(self, what: str, location: str | None) -> None:
+    def check_open(self, what: str, location: str | None = None) -> None:
+        """Raise `FrozenGraphError` (naming ``what``) if the graph takes no new nodes."""
         if self.frozen and self._growth == 0:
             raise FrozenGraphError(
                 describe(
