@@ -288,3 +288,22 @@ def test_gradients_of_a_traced_function_with_grad() -> None:
 
     np.testing.assert_array_equal(f(np.array([1.0, 3.0])).data, [2.0, 12.0])
     np.testing.assert_array_equal(f(np.array([2.0, 1.0])).data, [4.0, 4.0])
+
+
+def test_grad_is_a_snapshot_that_parameter_writes_do_not_invalidate() -> None:
+    w = Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    v = Tensor(np.array([3.0, 4.0]), requires_grad=True)
+
+    @compute_graph
+    def loss_fn(x: Tensor) -> Tensor:
+        return (w * w * v * x).sum()
+
+    loss = loss_fn(np.ones(2))
+    loss.backprop()
+    assert w.grad is not None and v.grad is not None
+    np.testing.assert_array_equal(w.grad.data, [6.0, 16.0])  # 2 w v
+    w.assign([10.0, 10.0])  # a plain SGD loop updates parameters one by one...
+    np.testing.assert_array_equal(v.grad.data, [1.0, 4.0])  # ...v's gradient is still w**2
+    assert w.grad.is_gradient
+    loss.backprop()  # the next backprop moves .grad to the new values
+    np.testing.assert_array_equal(v.grad.data, [100.0, 100.0])
