@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from mg_graph import GradientError, Node, Role, describe, topo_order, user_location
+from mg_graph import CLOCK, GradientError, Node, Role, describe, topo_order, user_location
 from mg_tensor.ops.base import TensorOp, is_float
 from mg_tensor.ops.shape import sum_to
 from mg_tensor.tensor import Tensor
@@ -142,7 +142,38 @@ def backprop(output: Tensor, grad_output: Any = None) -> None:
     # in the same pass: reading them afterwards costs nothing.
     graph.realize(node, *grad_nodes, *(graph.outputs if graph.frozen else ()))
     for param, grad_node in zip(params, grad_nodes, strict=True):
-        param.meta["grad"] = grad_node
+        _snapshot(param, grad_node)
+
+
+def _snapshot(param: Node, grad_node: Node) -> None:
+    """Set ``param.grad`` to the gradient's value *now*: a leaf over the array the
+    gradient node just computed (no copy). Later writes to parameters do not make it
+    stale (a loop may update parameters one by one, as in PyTorch); the next backprop
+    moves it to the new value. ``meta["grad_node"]`` keeps the computed node."""
+    value = grad_node.value
+    assert value is not None
+    leaf: Node | None = param.meta.get("grad_leaf")
+    if leaf is None or leaf.shape != value.shape or leaf.dtype != value.dtype:
+        leaf = Node(
+            param.graph,
+            None,
+            (),
+            grad_node.shape,
+            grad_node.dtype,
+            Role.CONSTANT,
+            grad_node.location,
+            name=f"{param.name or 'parameter'}.grad",
+            value=value,
+            is_gradient=True,
+        )
+        param.meta["grad_leaf"] = leaf
+    else:
+        if leaf.value is not value and leaf.meta.get("bound"):
+            CLOCK.layout += 1  # a compiled schedule holds the old array: re-bind
+        leaf.value = value
+        leaf.stamp = CLOCK.tick()
+    param.meta["grad"] = leaf
+    param.meta["grad_node"] = grad_node
 
 
 def _pin(param: Node, grad_node: Node) -> None:
