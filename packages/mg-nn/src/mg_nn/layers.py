@@ -33,6 +33,23 @@ def _parameter(array: Any, name: str) -> Tensor:
     return Tensor(array, requires_grad=True, name=name)
 
 
+def _weight_and_bias(
+    shape: tuple[int, ...],
+    fan_in: int,
+    bias: bool,
+    generator: init.GeneratorLike,
+    dtype: DTypeLike,
+) -> tuple[Tensor, Tensor | None]:
+    """PyTorch's default Linear/Conv2d parameters: weight of ``shape``, bias (shape[0],)."""
+    rng = init.as_generator(generator)
+    weight = _parameter(init.default_weight(shape, generator=rng, dtype=dtype), "weight")
+    if not bias:
+        return weight, None
+    return weight, _parameter(
+        init.default_bias(shape[0], fan_in, generator=rng, dtype=dtype), "bias"
+    )
+
+
 class _Layer(Model):
     """A model of one tensor argument (only narrows the static type of calls)."""
 
@@ -61,17 +78,10 @@ class Linear(_Layer):
         dtype: DTypeLike = np.float32,
     ) -> None:
         super().__init__()
-        rng = init.as_generator(generator)
         self.in_features = in_features
         self.out_features = out_features
-        shape = (out_features, in_features)
-        self.weight = _parameter(init.default_weight(shape, generator=rng, dtype=dtype), "weight")
-        self.bias = (
-            _parameter(
-                init.default_bias(out_features, in_features, generator=rng, dtype=dtype), "bias"
-            )
-            if bias
-            else None
+        self.weight, self.bias = _weight_and_bias(
+            (out_features, in_features), in_features, bias, generator, dtype
         )
 
     def forward(self, x: Any) -> Tensor:
@@ -109,19 +119,17 @@ class Conv2d(_Layer):
         dtype: DTypeLike = np.float32,
     ) -> None:
         super().__init__()
-        rng = init.as_generator(generator)
         self.in_channels = in_channels
         self.out_channels = out_channels
         self.kernel_size = _pair(kernel_size)
         self.stride = _pair(stride)
         self.padding = _pair(padding)
-        shape = (out_channels, in_channels, *self.kernel_size)
-        fan_in = in_channels * self.kernel_size[0] * self.kernel_size[1]
-        self.weight = _parameter(init.default_weight(shape, generator=rng, dtype=dtype), "weight")
-        self.bias = (
-            _parameter(init.default_bias(out_channels, fan_in, generator=rng, dtype=dtype), "bias")
-            if bias
-            else None
+        self.weight, self.bias = _weight_and_bias(
+            (out_channels, in_channels, *self.kernel_size),
+            in_channels * self.kernel_size[0] * self.kernel_size[1],
+            bias,
+            generator,
+            dtype,
         )
 
     def forward(self, x: Any) -> Tensor:
