@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from numpy.typing import NDArray
 
+import mg_optim.axpby as axpby_module
 from mg_optim import SGD, Adam, AdamW, Optimizer, RMSprop, SGD_Momentum
 from mg_tensor import Tensor
 
@@ -127,10 +128,20 @@ CASES: list[Case] = [
 ]
 
 
+@pytest.fixture(params=["blas", "ufuncs"])
+def kernels(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run with numpy's OpenBLAS axpby where it exists, and with the ufunc fallback."""
+    if request.param == "ufuncs":
+        monkeypatch.setattr(axpby_module, "KERNELS", {})
+    elif not axpby_module.KERNELS:
+        pytest.skip("numpy's BLAS exports no axpby here")
+    return str(request.param)
+
+
 @pytest.mark.parametrize("mode", ["eager", "compiled"])
 @pytest.mark.parametrize(("name", "make", "make_ref"), CASES, ids=[c[0] for c in CASES])
 def test_trajectory_matches_update_rule(
-    regression: Any, mode: str, name: str, make: Any, make_ref: Any
+    regression: Any, kernels: str, mode: str, name: str, make: Any, make_ref: Any
 ) -> None:
     params = regression.params()
     opt = make(params)

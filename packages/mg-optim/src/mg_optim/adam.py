@@ -7,6 +7,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from mg_optim.axpby import axpby
 from mg_optim.optimizer import Optimizer, Params, Segment, check_range
 
 
@@ -18,8 +19,8 @@ class Adam(Optimizer):
         v = beta2 * v + (1 - beta2) * g * g
         p = p - lr / (1 - beta1**t) * m / (sqrt(v) / sqrt(1 - beta2**t) + eps)
 
-    The moments ``m`` and ``v`` live in flat arrays: a step is 12 ufunc passes over
-    all parameters of a dtype.
+    The moments ``m`` and ``v`` live in flat arrays: a step is 8 passes over all
+    parameters of a dtype.
 
     >>> from mg_tensor import Tensor
     >>> w = Tensor([1.0, -2.0], requires_grad=True)
@@ -63,31 +64,24 @@ class Adam(Optimizer):
         lr, wd = self._lr, self.weight_decay
         beta1, beta2 = self.betas
         s = seg.scratch(0)
+        d = g
         if wd and self.decoupled:
             np.multiply(p, 1.0 - lr * wd, out=p)
-            d = g
-        elif wd:
-            d = seg.scratch(1)  # d = g + wd * p
-            np.multiply(p, wd, out=d)
-            np.add(d, g, out=d)
-        else:
-            d = g
+        elif wd:  # d = g + wd * p
+            d = seg.scratch(1)
+            np.copyto(d, g)
+            axpby(wd, p, 1.0, d, s)
         m = seg.state("exp_avg")
-        np.multiply(m, beta1, out=m)
-        np.multiply(d, 1.0 - beta1, out=s)
-        np.add(m, s, out=m)
+        axpby(1.0 - beta1, d, beta1, m, s)
         v = seg.state("exp_avg_sq")
-        np.multiply(v, beta2, out=v)
         np.multiply(d, d, out=s)
-        np.multiply(s, 1.0 - beta2, out=s)
-        np.add(v, s, out=v)
+        axpby(1.0 - beta2, s, beta2, v, s)
         # m / (sqrt(v) / c + eps) == c * m / (sqrt(v) + eps * c), with c = sqrt(1 - beta2**t)
         c = math.sqrt(1.0 - beta2**t)
         np.sqrt(v, out=s)
         np.add(s, self.eps * c, out=s)
         np.divide(m, s, out=s)
-        np.multiply(s, lr / (1.0 - beta1**t) * c, out=s)
-        np.subtract(p, s, out=p)
+        axpby(-lr / (1.0 - beta1**t) * c, s, 1.0, p, s)
 
 
 class AdamW(Adam):

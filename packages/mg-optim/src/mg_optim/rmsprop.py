@@ -6,6 +6,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from mg_optim.axpby import axpby
 from mg_optim.optimizer import Optimizer, Params, Segment, check_range
 
 
@@ -60,25 +61,20 @@ class RMSprop(Optimizer):
         p, g = seg.param, seg.grad
         lr, wd, mu = self._lr, self.weight_decay, self.momentum
         s = seg.scratch(0)
-        if wd:
-            d = seg.scratch(1)  # d = g + wd * p
-            np.multiply(p, wd, out=d)
-            np.add(d, g, out=d)
-        else:
-            d = g
+        d = g
+        if wd:  # d = g + wd * p
+            d = seg.scratch(1)
+            np.copyto(d, g)
+            axpby(wd, p, 1.0, d, s)
         v = seg.state("square_avg")
-        np.multiply(v, self.alpha, out=v)
         np.multiply(d, d, out=s)
-        np.multiply(s, 1.0 - self.alpha, out=s)
-        np.add(v, s, out=v)
+        axpby(1.0 - self.alpha, s, self.alpha, v, s)
         np.sqrt(v, out=s)
         np.add(s, self.eps, out=s)
         np.divide(d, s, out=s)
         if mu:
             b = seg.state("momentum_buffer")
-            np.multiply(b, mu, out=b)
-            np.add(b, s, out=b)
-            np.multiply(b, lr, out=s)
+            axpby(1.0, s, mu, b, s)
+            axpby(-lr, b, 1.0, p, s)
         else:
-            np.multiply(s, lr, out=s)
-        np.subtract(p, s, out=p)
+            axpby(-lr, s, 1.0, p, s)

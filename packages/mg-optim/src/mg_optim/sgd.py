@@ -7,6 +7,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from mg_optim.axpby import axpby
 from mg_optim.optimizer import Optimizer, Params, Segment, check_range
 
 
@@ -68,37 +69,27 @@ class SGD(Optimizer):
     def update(self, seg: Segment, t: int) -> None:
         p, g = seg.param, seg.grad
         lr, mu, wd = self._lr, self.momentum, self.weight_decay
-        if wd:
-            d = seg.scratch(0)  # d = g + wd * p
-            np.multiply(p, wd, out=d)
-            np.add(d, g, out=d)
-        else:
-            d = g
+        s = seg.scratch(0)
+        d = g
+        if wd:  # d = g + wd * p
+            d = s
+            np.copyto(d, g)
+            axpby(wd, p, 1.0, d, seg.scratch(1))
         if not mu:
-            s = seg.scratch(0)
-            np.multiply(d, lr, out=s)
-            np.subtract(p, s, out=p)
+            axpby(-lr, d, 1.0, p, s)  # s may hold d: d is not needed afterwards
             return
         b = seg.state("momentum_buffer")
         if t == 1:
             np.copyto(b, d)
         else:
-            np.multiply(b, mu, out=b)
-            if self.dampening:
-                s = seg.scratch(0)  # may hold d: scaling it in place is fine, d is not reused
-                np.multiply(d, 1.0 - self.dampening, out=s)
-                np.add(b, s, out=b)
-            else:
-                np.add(b, d, out=b)
-        s = seg.scratch(0)
-        if self.nesterov:  # p -= lr * (d + mu * b), as two subtractions
-            np.multiply(d, lr, out=s)
-            np.subtract(p, s, out=p)
-            np.multiply(b, lr * mu, out=s)
-            np.subtract(p, s, out=p)
+            # s may hold d, which nesterov reads next; nesterov means no dampening,
+            # so the factor is 1 and the ufunc fallback leaves s alone
+            axpby(1.0 - self.dampening, d, mu, b, s)
+        if self.nesterov:  # p -= lr * (d + mu * b), as two updates
+            axpby(-lr, d, 1.0, p, s)
+            axpby(-lr * mu, b, 1.0, p, s)
         else:
-            np.multiply(b, lr, out=s)
-            np.subtract(p, s, out=p)
+            axpby(-lr, b, 1.0, p, s)
 
 
 class SGD_Momentum(SGD):
