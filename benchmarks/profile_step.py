@@ -17,11 +17,10 @@ from collections import defaultdict
 
 import numpy as np
 
-from macrograd import Tensor
-from macrograd.engine import compute_graph
 from macrograd.nn import manual_seed
 from macrograd.optim import SGD
-from mnist_app.models import MNIST_model, cross_entropy
+from mnist_app.models import MNIST_model
+from mnist_app.train import training_forward
 
 
 def main() -> None:
@@ -39,10 +38,7 @@ def main() -> None:
     x = rng.random((b, 784), dtype=np.float32)
     y = np.eye(10, dtype=np.float32)[rng.integers(0, 10, b)]
 
-    @compute_graph
-    def forward(x_batch: Tensor, y_batch: Tensor) -> tuple[Tensor, Tensor]:
-        y_pred = model(x_batch)
-        return cross_entropy(y_batch, y_pred), y_pred
+    forward = training_forward(model)
 
     def step() -> None:
         loss, _ = forward(x, y)

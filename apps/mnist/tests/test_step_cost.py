@@ -9,36 +9,32 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
-from macrograd import Tensor
-from macrograd.engine import CompiledFunction, compute_graph
+from macrograd.engine import CompiledFunction
 from macrograd.nn import manual_seed
-from macrograd.optim import SGD_Momentum
-from mnist_app.models import MNIST_model, cross_entropy
+from mnist_app.models import build
+from mnist_app.train import Config, make_optimizer, train_step, training_forward
 
 BATCH = 64
+
+
+def _random_batch(rng: np.random.Generator) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
+    images = rng.random((BATCH, 784), dtype=np.float32)
+    return images, np.eye(10, dtype=np.float32)[rng.integers(0, 10, BATCH)]
 
 
 def _training_step() -> tuple[Callable[[], None], CompiledFunction[Any, Any]]:
     """The app's step (forward, backprop, optimiser) and its compiled forward."""
     manual_seed(0)
-    model = MNIST_model(784, 10)
+    model = build("mlp")
     parameters = model.parameters()
-    optimizer = SGD_Momentum(parameters, 0.01, alpha=0.9)
-    rng = np.random.default_rng(0)
-    x = rng.random((BATCH, 784), dtype=np.float32)
-    y = np.eye(10, dtype=np.float32)[rng.integers(0, 10, BATCH)]
-
-    @compute_graph
-    def forward(x_batch: Tensor, y_batch: Tensor) -> tuple[Tensor, Tensor]:
-        y_pred = model(x_batch)
-        return cross_entropy(y_batch, y_pred), y_pred
+    optimizer = make_optimizer(Config(), parameters)  # the app's SGD with momentum
+    x, y = _random_batch(np.random.default_rng(0))
+    forward = training_forward(model)
 
     def step() -> None:
-        loss, _ = forward(x, y)
-        loss.backprop()
-        float(loss.data)
-        optimizer.step(parameters)
+        train_step(forward, optimizer, parameters, x, y)
 
     return step, forward
 

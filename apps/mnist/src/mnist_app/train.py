@@ -16,7 +16,7 @@ from tqdm import tqdm  # type: ignore[import-untyped,unused-ignore]
 
 from macrograd import Tensor
 from macrograd.data import DataLoader
-from macrograd.engine import compute_graph
+from macrograd.engine import CompiledFunction, compute_graph
 from macrograd.nn import Model, manual_seed
 from macrograd.optim import SGD, Adam, LinearLR, Optimizer
 from mnist_app.data import Arrays
@@ -66,6 +66,55 @@ def make_optimizer(config: Config, params: list[Tensor]) -> Optimizer:
     raise ValueError(f"unknown optimizer {config.optimizer!r}: use 'sgd' or 'adam'")
 
 
+def training_forward(model: Model) -> CompiledFunction[[Tensor, Tensor], tuple[Tensor, Tensor]]:
+    """The compiled forward pass of a training step: ``(loss, predictions)``.
+
+    Traced on its first call and frozen; later calls only refill the input buffers (a
+    smaller last batch is a second traced variant).
+
+    >>> import numpy as np
+    >>> from mnist_app.models import build
+    >>> forward = training_forward(build("mlp"))
+    >>> loss, y_pred = forward(np.zeros((2, 784), np.float32), np.eye(10, dtype=np.float32)[:2])
+    >>> y_pred.shape
+    (2, 10)
+    """
+
+    @compute_graph
+    def forward(x_batch: Tensor, y_batch: Tensor) -> tuple[Tensor, Tensor]:
+        y_pred = model(x_batch)
+        loss = cross_entropy(y_batch, y_pred)
+        return loss, y_pred
+
+    return forward
+
+
+def train_step(
+    forward: CompiledFunction[[Tensor, Tensor], tuple[Tensor, Tensor]],
+    optimizer: Optimizer,
+    parameters: list[Tensor],
+    x_batch: NDArray[np.float32],
+    y_batch: NDArray[np.float32],
+) -> tuple[float, NDArray[np.float32]]:
+    """One step as the original README writes it; returns the loss and predictions.
+
+    >>> import numpy as np
+    >>> from mnist_app.models import build
+    >>> model = build("mlp")
+    >>> forward, params = training_forward(model), model.parameters()
+    >>> x, y = np.zeros((2, 784), np.float32), np.eye(10, dtype=np.float32)[:2]
+    >>> loss, predictions = train_step(forward, make_optimizer(Config(), params), params, x, y)
+    >>> round(loss, 2), predictions.shape
+    (2.3, (2, 10))
+    """
+    loss, y_pred = forward(x_batch, y_batch)
+    loss.backprop()  # loss, predictions and gradients in one replay
+    # read both before the step changes the weights (laziness would recompute them)
+    value, predictions = float(loss.data), y_pred.data
+    optimizer.step(parameters)
+    return value, predictions
+
+
 def train(
     config: Config,
     arrays: Arrays,
@@ -94,14 +143,7 @@ def train(
         else None
     )
 
-    # the graph is traced on the first call and frozen; later calls only refill the
-    # input buffers (a smaller last batch is a second traced variant)
-    @compute_graph
-    def forward(x_batch: Tensor, y_batch: Tensor) -> tuple[Tensor, Tensor]:
-        y_pred = model(x_batch)
-        loss = cross_entropy(y_batch, y_pred)
-        return loss, y_pred
-
+    forward = training_forward(model)
     losses: list[float] = []
     accuracies: list[float] = []
     seconds = 0.0
@@ -117,13 +159,9 @@ def train(
         seen = correct = 0
         start = time.perf_counter()
         for x_batch, y_batch in train_minibatches:
-            loss, y_pred = forward(x_batch, y_batch)
-
-            loss.backprop()  # loss, predictions and gradients in one replay
-
-            losses.append(float(loss.data))  # read before the step changes the weights
-            hits = int((y_pred.data.argmax(axis=1) == y_batch.argmax(axis=1)).sum())
-            optimizer.step(parameters)
+            loss, predictions = train_step(forward, optimizer, parameters, x_batch, y_batch)
+            losses.append(loss)
+            hits = int((predictions.argmax(axis=1) == y_batch.argmax(axis=1)).sum())
             if schedule is not None:
                 schedule.step()
             if on_first_step is not None and len(losses) == 1:
