@@ -1,7 +1,9 @@
 """Train the original README's MLP for one epoch in Macrograd (`mnist`), in PyTorch and
 in the hand-written numpy reference, alternating runs; print medians, ratios and peak
-memory per batch size, write a JSON file, and check that weights saved by `mnist` load
-into the equivalent PyTorch model and give the same predictions.
+memory per batch size, with the matmul-only floor (the epoch's matmuls alone, timed in
+numpy at their shapes by ../shared/reference/gemm_peak.py), write a JSON file, and
+check that weights saved by `mnist` load into the equivalent PyTorch model and give the
+same predictions.
 
     uv run python benchmarks/mnist_vs_torch.py --batch-sizes 32 64 256 --repeats 3
 
@@ -77,7 +79,9 @@ def common(args: argparse.Namespace, batch: int) -> list[str]:
     ]
 
 
-def macrograd(args: argparse.Namespace, batch: int, tmp: Path, env: dict[str, str]) -> dict:
+def macrograd(
+    args: argparse.Namespace, batch: int, tmp: Path, env: dict[str, str]
+) -> dict[str, Any]:
     cmd = [
         sys.executable,
         "-m",
@@ -98,7 +102,9 @@ def macrograd(args: argparse.Namespace, batch: int, tmp: Path, env: dict[str, st
     return out
 
 
-def torch_run(args: argparse.Namespace, batch: int, tmp: Path, env: dict[str, str]) -> dict:
+def torch_run(
+    args: argparse.Namespace, batch: int, tmp: Path, env: dict[str, str]
+) -> dict[str, Any]:
     cmd = [
         args.torch_python,
         str(HERE / "torch_side.py"),
@@ -114,7 +120,7 @@ def torch_run(args: argparse.Namespace, batch: int, tmp: Path, env: dict[str, st
     return out
 
 
-def numpy_run(args: argparse.Namespace, batch: int, env: dict[str, str]) -> dict:
+def numpy_run(args: argparse.Namespace, batch: int, env: dict[str, str]) -> dict[str, Any]:
     script = str(Path(args.reference_dir) / "numpy_mlp.py")
     cmd = [
         sys.executable,
@@ -129,6 +135,22 @@ def numpy_run(args: argparse.Namespace, batch: int, env: dict[str, str]) -> dict
     rss = [line.split()[1] for line in err.splitlines() if line.startswith("MAXRSS")]
     out["peak_memory_mb"] = round(int(rss[-1]) / 1024, 1) if rss else None
     return out
+
+
+def matmul_floor(args: argparse.Namespace, batch: int, env: dict[str, str]) -> float | None:
+    """Seconds an epoch's matmuls alone take in numpy at the rates measured for their
+    shapes (../shared/reference/gemm_peak.py): no training loop can beat it."""
+    script = Path(args.reference_dir) / "gemm_peak.py"
+    if not script.exists():
+        return None
+    cmd = [sys.executable, str(script), "--which", "numpy", "--batches", str(batch)]
+    cmd += ["--threads", str(args.threads), "--square", "1024"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True)
+    for line in proc.stdout.splitlines():
+        record = json.loads(line)
+        if record.get("batch") == batch:
+            return float(record["floor_s_at_measured_shape_rates"])
+    return None
 
 
 def export_data(tmp: Path, data_dir: str) -> None:
@@ -225,7 +247,7 @@ def main() -> None:
                     ),
                     flush=True,
                 )
-            summary = {
+            summary: dict[str, Any] = {
                 impl: {
                     key: median(rs, key)
                     for key in (
@@ -243,6 +265,12 @@ def main() -> None:
             for impl in ("numpy", "torch"):
                 if impl in summary:
                     summary[f"ratio_to_{impl}"] = round(ours / summary[impl]["epoch_seconds"], 3)
+            floor = matmul_floor(args, batch, env)
+            if floor is not None:
+                summary["matmul_floor_seconds"] = floor
+                if "torch" in summary:
+                    torch_s = summary["torch"]["epoch_seconds"]
+                    summary["matmul_floor_ratio_to_torch"] = round(floor / torch_s, 3)
             if have_torch:
                 summary["interop"] = same_predictions(args, batch, tmp, env)
             results["batches"][str(batch)] = summary
@@ -269,6 +297,13 @@ def print_table(results: dict[str, Any]) -> None:
                 )
         ratios = ", ".join(f"{k} {v}" for k, v in summary.items() if k.startswith("ratio"))
         print(f"{'':>5} {'':>10} macrograd {ratios}")
+        if "matmul_floor_seconds" in summary:
+            vs_torch = summary.get("matmul_floor_ratio_to_torch")
+            print(
+                f"{'':>5} {'':>10} matmuls alone (numpy, at their shapes' measured rates): "
+                f"{summary['matmul_floor_seconds']:.2f} s"
+                + (f" = {vs_torch} x PyTorch's epoch" if vs_torch is not None else "")
+            )
         if "interop" in summary:
             i = summary["interop"]
             print(
