@@ -69,8 +69,8 @@ class Adam(Optimizer):
             np.multiply(p, 1.0 - lr * wd, out=p)
         elif wd:  # d = g + wd * p
             d = seg.scratch(1)
-            np.copyto(d, g)
-            axpby(wd, p, 1.0, d, s)
+            np.multiply(p, wd, out=d)
+            np.add(d, g, out=d)
         m = seg.state("exp_avg")
         axpby(1.0 - beta1, d, beta1, m, s)
         v = seg.state("exp_avg_sq")

@@ -64,8 +64,8 @@ class RMSprop(Optimizer):
         d = g
         if wd:  # d = g + wd * p
             d = seg.scratch(1)
-            np.copyto(d, g)
-            axpby(wd, p, 1.0, d, s)
+            np.multiply(p, wd, out=d)
+            np.add(d, g, out=d)
         v = seg.state("square_avg")
         np.multiply(d, d, out=s)
         axpby(1.0 - self.alpha, s, self.alpha, v, s)

@@ -71,10 +71,10 @@ class SGD(Optimizer):
         lr, mu, wd = self._lr, self.momentum, self.weight_decay
         s = seg.scratch(0)
         d = g
-        if wd:  # d = g + wd * p
+        if wd:  # d = g + wd * p: two passes either way, and no second scratch array
             d = s
-            np.copyto(d, g)
-            axpby(wd, p, 1.0, d, seg.scratch(1))
+            np.multiply(p, wd, out=d)
+            np.add(d, g, out=d)
         if not mu:
             axpby(-lr, d, 1.0, p, s)  # s may hold d: d is not needed afterwards
             return
