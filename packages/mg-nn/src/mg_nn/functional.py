@@ -143,6 +143,14 @@ def conv2d(
     return apply(op, *operands)
 
 
+def _pool(
+    op: type[_ops.MaxPool2d | _ops.AvgPool2d], x: Any, kernel_size: IntPair, stride: IntPair | None
+) -> Tensor:
+    kernel = _positive_pair(kernel_size, "kernel_size")
+    steps = kernel if stride is None else _positive_pair(stride, "stride")
+    return apply(op(kernel, steps), x)
+
+
 def max_pool2d(x: Any, kernel_size: IntPair, stride: IntPair | None = None) -> Tensor:
     """Maximum over windows of the last two axes; ``stride`` defaults to the window.
 
@@ -150,9 +158,7 @@ def max_pool2d(x: Any, kernel_size: IntPair, stride: IntPair | None = None) -> T
     array([[ 5.,  7.],
            [13., 15.]])
     """
-    kernel = _positive_pair(kernel_size, "kernel_size")
-    steps = kernel if stride is None else _positive_pair(stride, "stride")
-    return apply(_ops.MaxPool2d(kernel, steps), x)
+    return _pool(_ops.MaxPool2d, x, kernel_size, stride)
 
 
 def avg_pool2d(x: Any, kernel_size: IntPair, stride: IntPair | None = None) -> Tensor:
@@ -162,9 +168,7 @@ def avg_pool2d(x: Any, kernel_size: IntPair, stride: IntPair | None = None) -> T
     array([[ 2.5,  4.5],
            [10.5, 12.5]])
     """
-    kernel = _positive_pair(kernel_size, "kernel_size")
-    steps = kernel if stride is None else _positive_pair(stride, "stride")
-    return apply(_ops.AvgPool2d(kernel, steps), x)
+    return _pool(_ops.AvgPool2d, x, kernel_size, stride)
 
 
 def dropout(

@@ -25,7 +25,7 @@ from numpy.typing import NDArray
 
 from mg_graph import Graph, Node, Role, describe, register_internal, user_location
 from mg_tensor import Tensor
-from mg_tensor.inplace import rebind, written
+from mg_tensor.inplace import pinnable, rebind, written
 
 register_internal(os.path.dirname(__file__))
 
@@ -202,14 +202,7 @@ class _Group:
             )
         np.copyto(gview, value, casting="same_kind")
         gnode = self.nodes[i].meta.get("grad_node", gnode)  # the computed node behind .grad
-        if (
-            pins is not None
-            and gnode.op is not None
-            and gnode.graph.frozen
-            and gnode.shape == gview.shape
-            and gnode.dtype == gview.dtype
-            and "buffer" not in gnode.meta
-        ):
+        if pins is not None and pinnable(gnode, gview):
             pins.append((gnode, gview))
         return True
 

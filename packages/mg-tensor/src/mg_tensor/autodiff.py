@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from mg_graph import CLOCK, GradientError, Node, Role, describe, topo_order, user_location
+from mg_tensor.inplace import pinnable
 from mg_tensor.ops.base import TensorOp, is_float
 from mg_tensor.ops.shape import sum_to
 from mg_tensor.tensor import Tensor
@@ -180,12 +181,5 @@ def _pin(param: Node, grad_node: Node) -> None:
     """Let a frozen graph write this gradient straight into the buffer an optimiser
     reserved for it (``param.meta["grad_buffer"]``, a view of one flat gradient array)."""
     reserved = param.meta.get("grad_buffer")
-    if (
-        reserved is not None
-        and grad_node.op is not None
-        and grad_node.graph.frozen
-        and reserved.shape == grad_node.shape
-        and reserved.dtype == grad_node.dtype
-        and "buffer" not in grad_node.meta
-    ):
+    if reserved is not None and pinnable(grad_node, reserved):
         grad_node.meta["buffer"] = reserved

@@ -21,7 +21,7 @@ from typing import Any
 
 from numpy.typing import NDArray
 
-from mg_graph import Graph
+from mg_graph import Graph, Node
 from mg_tensor.tensor import Tensor
 
 
@@ -43,3 +43,22 @@ def rebind(t: Tensor, array: NDArray[Any]) -> None:
     """Make leaf ``t`` use ``array`` (same shape and dtype) as its storage, e.g. a view
     into one flat parameter vector; compiled schedules re-bind automatically."""
     Graph.rebind(t.node, array)
+
+
+def pinnable(node: Node, array: NDArray[Any]) -> bool:
+    """Whether a frozen graph can compute ``node`` straight into ``array`` (set
+    ``node.meta["buffer"] = array``): a computed node of a frozen graph, with the
+    array's shape and dtype, not pinned elsewhere already.
+
+    >>> import numpy as np
+    >>> from mg_tensor import Tensor
+    >>> pinnable(Tensor([1.0]).node, np.zeros(1, np.float32))  # a leaf: nothing to compute
+    False
+    """
+    return (
+        node.op is not None
+        and node.graph.frozen
+        and node.shape == array.shape
+        and node.dtype == array.dtype
+        and "buffer" not in node.meta
+    )
