@@ -41,7 +41,9 @@ def gradcheck(
     direction = np.random.default_rng(seed).standard_normal(out.shape)
     loss = (out * direction).sum() if out.shape else out
     found = grad(loss, leaves, allow_unused=True)
-    symbolic = [np.zeros_like(a) if g is None else g.data for g, a in zip(found, arrays, strict=True)]
+    symbolic = [
+        np.zeros_like(a) if g is None else g.data for g, a in zip(found, arrays, strict=True)
+    ]
 
     def value() -> float:  # realize(): recompute with the perturbed leaf
         return float(np.asarray(loss.realize().data, dtype=np.float64))
