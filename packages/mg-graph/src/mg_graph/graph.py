@@ -130,14 +130,17 @@ class Graph:
         self._add(node)
         if not op.pure and not self.frozen and not self.tracing:
             op.renew()  # a frozen graph renews at every call instead
-        if op.effect and not self.frozen and not self.tracing:
-            self._effects.append(node)
+        if op.effect:  # held here: nothing may depend on it, and nodes are held weakly
+            if self.frozen:
+                self.add_outputs(node)  # grown in (collectives of a gradient subgraph)
+            else:
+                self._effects.append(node)
         return node
 
     def run_effects(self) -> None:
         """Run the open graph's pending effect nodes whose inputs all have values (each
         exactly once: an effect runs with the computation that gave its inputs)."""
-        if not self._effects:
+        if not self._effects or self.tracing:
             return
         ready = [n for n in self._effects if all(i.value is not None for i in n.inputs)]
         if ready:
@@ -335,8 +338,8 @@ class Graph:
         from mg_graph.passes import run_passes
 
         self._strong = list(self._nodes.values())
-        effects = [n for n in self._strong if n.op is not None and n.op.effect]
-        self.outputs = _unique([*outputs, *effects])
+        self.outputs = _unique([*outputs, *self._effects])
+        self._effects = []
         self.tracing = False
         self.frozen = True
         if optimize:

@@ -228,13 +228,12 @@ def backprop(output: Tensor, grad_output: Any = None, accumulate: bool = False) 
     loop stepping D between computing and differentiating G's loss) is an error: its
     gradient would mix old values with new weights. ``realize()`` it first.
     """
-    values = _gradient_values(output, grad_output)
     old: dict[Node, Array] = {}
+    if accumulate:  # before the replay: it may write into the arrays .grad shows
+        old = _current(_plan(source_of(output.node), grad_output is not None).params)
+    values = _gradient_values(output, grad_output)
     if accumulate:
-        for param in values:
-            rec = gradients.record(param)
-            if rec is not None:
-                old[param] = rec.value().copy()
+        old.update(_current([p for p in values if p not in old]))
     frozen = output.graph.frozen
     for param, (value, computed) in values.items():
         previous = old.get(param)
@@ -244,6 +243,12 @@ def backprop(output: Tensor, grad_output: Any = None, accumulate: bool = False) 
             else:
                 value = value + previous
         gradients.set_gradient(param, value, computed)
+
+
+def _current(params: Sequence[Node]) -> dict[Node, Array]:
+    """Copies of the gradients these parameters have now."""
+    found = {p: gradients.record(p) for p in params}
+    return {p: rec.value().copy() for p, rec in found.items() if rec is not None}
 
 
 def _gradient_values(output: Tensor, grad_output: Any) -> dict[Node, tuple[Array, Node | None]]:
