@@ -1,5 +1,5 @@
 """mg-graph: Macrograd's graph runtime. Graphs, nodes, the op protocol, the default
-graph, eager evaluation, frozen-graph execution, passes and visualisation. It knows
+graph, on-demand evaluation, frozen-graph execution, rewrites and visualisation. It knows
 no maths of its own: ops come from mg-tensor.
 
 >>> import numpy as np
@@ -15,6 +15,7 @@ from mg_graph.errors import (
     GradientError,
     GraphError,
     MixedGraphError,
+    RewriteError,
     ShapeError,
     describe,
 )
@@ -22,13 +23,16 @@ from mg_graph.evaluate import topo_order
 from mg_graph.graph import Graph, get_default_graph, graph_of, named_scope
 from mg_graph.node import CLOCK, Node, Role
 from mg_graph.op import Alias, Op
-from mg_graph.passes import register_pass, run_passes
+from mg_graph.passes import GENERIC_PASSES
+from mg_graph.rewrite import Constant, Passes, Rewrite, Rule, Stage, Sweep, rewrite
 from mg_graph.source import register_internal, user_location
 from mg_graph.visualize import GraphvizNotFoundError
 
 __all__ = [
     "CLOCK",
+    "GENERIC_PASSES",
     "Alias",
+    "Constant",
     "DTypeError",
     "FrozenGraphError",
     "GradientError",
@@ -38,15 +42,20 @@ __all__ = [
     "MixedGraphError",
     "Node",
     "Op",
+    "Passes",
+    "Rewrite",
+    "RewriteError",
     "Role",
+    "Rule",
     "ShapeError",
+    "Stage",
+    "Sweep",
     "describe",
     "get_default_graph",
     "graph_of",
     "named_scope",
     "register_internal",
-    "register_pass",
-    "run_passes",
+    "rewrite",
     "topo_order",
     "user_location",
 ]

@@ -1,4 +1,5 @@
-"""Eager evaluation of an open (not frozen) graph: topological order and memoised compute."""
+"""Evaluation of an open (not frozen) graph, on demand: topological order, and compute
+only what has no value or a stale one (memoised)."""
 
 from __future__ import annotations
 
@@ -40,7 +41,7 @@ def topo_order(targets: Iterable[Node]) -> list[Node]:
 
 def is_fresh(node: Node) -> bool:
     """True when the node's cached value is known to be current without any walk."""
-    return node.value is not None and node.checked == CLOCK.writes
+    return node.value is not None and node.fresh_at == CLOCK.writes
 
 
 def evaluate(targets: Sequence[Node]) -> None:
@@ -51,13 +52,13 @@ def evaluate(targets: Sequence[Node]) -> None:
     nodes that depend on it.
     """
     writes = CLOCK.writes
-    pending = [node for node in targets if not (node.value is not None and node.checked == writes)]
+    pending = [node for node in targets if not (node.value is not None and node.fresh_at == writes)]
     if not pending:
         return
     for node in topo_order(pending):
         op = node.op
-        if op is None or (node.checked == writes and node.value is not None):
-            node.checked = writes
+        if op is None or (node.fresh_at == writes and node.value is not None):
+            node.fresh_at = writes
             continue
         stamp = max((i.stamp for i in node.inputs), default=0)
         if node.value is None or node.stamp != stamp or not op.pure:
@@ -65,7 +66,7 @@ def evaluate(targets: Sequence[Node]) -> None:
             # a non-pure op drew a new value from unchanged inputs: a stamp of its own
             # (a tick that counts no write) makes its dependents recompute too
             node.stamp = stamp if op.pure else next(CLOCK.ticks)
-        node.checked = writes
+        node.fresh_at = writes
 
 
 def _value(node: Node) -> NDArray[Any]:

@@ -27,8 +27,9 @@ Step = Callable[[], Any]
 _NEVER = 1 << 62
 
 
-class _Pool:
-    """Free byte buffers, handed out best-fit; counts what it had to allocate."""
+class _ScratchBuffers:
+    """Free byte buffers for intermediate values, handed out best-fit; counts what it
+    had to allocate."""
 
     def __init__(self) -> None:
         self.free: list[NDArray[np.uint8]] = []
@@ -72,8 +73,8 @@ class Plan:
         for node_id in outputs:
             end[root[node_id]] = _NEVER
 
-        pool = _Pool()
-        owned: dict[int, NDArray[np.uint8]] = {}  # pooled owner -> its byte buffer
+        scratch = _ScratchBuffers()
+        owned: dict[int, NDArray[np.uint8]] = {}  # scratch owner -> its byte buffer
         for i, node in enumerate(self.order):
             op = node.op
             if op is None:
@@ -110,7 +111,7 @@ class Plan:
                         break
             if out is None:
                 if root[node.id] == node.id and end.get(node.id, -1) != _NEVER:
-                    owned[node.id] = pool.take(nbytes)
+                    owned[node.id] = scratch.take(nbytes)
                     out = _shaped(owned[node.id], node)
                 else:
                     out = np.empty(node.shape, node.dtype)
@@ -118,10 +119,10 @@ class Plan:
             self.steps.append((node.id, _step(op.kernel(), op.uses_out, ins, out)))
             for r in {root[inp.id] for inp in node.inputs}:
                 if end[r] == i and r in owned:
-                    pool.give(owned.pop(r))
+                    scratch.give(owned.pop(r))
             if end.get(node.id, -1) < i and node.id in owned:  # nobody reads it
-                pool.give(owned.pop(node.id))
-        self.pooled_bytes = pool.allocated
+                scratch.give(owned.pop(node.id))
+        self.scratch_bytes = scratch.allocated
 
     def subrun(self, targets: Sequence[Node], outputs: Sequence[Node]) -> Run:
         needed = {node.id for node in topo_order(targets)}
@@ -190,7 +191,7 @@ class Executor:
     def fresh(self, node: Node, writes: int) -> bool:
         if node.value is None:
             return False
-        if node.checked == writes or node.op is None:
+        if node.fresh_at == writes or node.op is None:
             return True
         leaves = self._leaves.get(node.id)
         if leaves is None:
@@ -212,7 +213,7 @@ class Executor:
         for node, array, leaves in run.outputs:
             node.value = array
             node.stamp = max([leaf.stamp for leaf in leaves], default=0)
-            node.checked = writes
+            node.fresh_at = writes
 
     def _compile_run(self, targets: Sequence[Node], stale: list[Node], writes: int) -> Run:
         self.graph.add_outputs(*stale)  # read nodes get buffers of their own
@@ -230,5 +231,5 @@ class Executor:
         return {
             "steps": len(plan.steps),
             "buffer_bytes_unplanned": plan.unplanned_bytes,
-            "buffer_bytes_planned": plan.pooled_bytes + plan.output_bytes,
+            "buffer_bytes_planned": plan.scratch_bytes + plan.output_bytes,
         }

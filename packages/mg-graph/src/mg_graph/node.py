@@ -48,7 +48,7 @@ class Node:
 
     Leaves (``op is None``) own their ``value``; computed nodes cache it. ``stamp`` is,
     for a leaf, the clock tick of its last write and, for a computed node, the newest
-    leaf stamp its cached value was computed from. ``checked`` is the clock's write
+    leaf stamp its cached value was computed from. ``fresh_at`` is the clock's write
     count when the value was last known fresh.
 
     >>> import numpy as np
@@ -59,8 +59,8 @@ class Node:
 
     __slots__ = (
         "__weakref__",
-        "checked",
         "dtype",
+        "fresh_at",
         "graph",
         "id",
         "inputs",
@@ -104,7 +104,7 @@ class Node:
         self.scope = scope
         self.is_gradient = is_gradient
         self.stamp = CLOCK.tick() if value is not None else 0
-        self.checked = -1
+        self.fresh_at = -1
         self.meta: dict[str, Any] = {}
 
     @property

@@ -35,6 +35,8 @@ class Op:
       executor copies the returned array into the planned buffer.
     * ``pure``: the same inputs always give the same output. Random ops (dropout)
       set it False so they are neither folded nor merged.
+    * ``effect``: the node runs exactly once per computation of its graph (a random
+      draw, a state update, a collective); rewrites never remove, merge or fold it.
 
     >>> from mg_graph import Graph
     >>> import numpy as np
@@ -54,6 +56,7 @@ class Op:
     view: ClassVar[bool] = False
     uses_out: ClassVar[bool] = True
     pure: ClassVar[bool] = True
+    effect: ClassVar[bool] = False
 
     def infer(self, *inputs: Node) -> tuple[tuple[int, ...], np.dtype[Any]]:
         """Return the output's (shape, dtype); raise `ShapeError`/`DTypeError` if invalid."""
@@ -78,8 +81,8 @@ class Op:
 
     def key(self) -> Any:
         """Hashable identity of the op for common-subexpression elimination (which
-        never merges nodes of non-pure ops, whatever their key)."""
-        return self if self.pure else id(self)
+        never sees nodes of non-pure or effect ops)."""
+        return self
 
 
 @dataclasses.dataclass(frozen=True)
