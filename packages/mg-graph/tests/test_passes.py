@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import pytest
 from mg_graph_testops import CALLS, Add, Exp, Mul, Noise, Reshape, Scale, Sum, calls
 
 from mg_graph import Alias, Graph, Node, Role, rewrite

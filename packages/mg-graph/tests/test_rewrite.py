@@ -88,7 +88,7 @@ def test_replace_refuses_a_change_of_shape_naming_the_rule(op: Op, problem: str)
 
 
 def test_replace_refuses_a_change_of_dtype() -> None:
-    g, x, (y,) = _frozen()
+    g, _, (y,) = _frozen()
     with pytest.raises(RewriteError, match="dtype float32"):
         g.replace(y, None, value=np.ones(3, np.float32), rule="cast")
 
@@ -128,7 +128,7 @@ def test_passes_are_chosen_per_freeze_and_run_in_their_order() -> None:
 
 
 def test_optimize_false_runs_no_passes_even_for_gradients() -> None:
-    g, x, (y, z) = _frozen(2)
+    g, _, (y, z) = _frozen(2)
     g.freeze([y, z], optimize=False)
     with g.gradients():
         g.add_outputs(g.apply(Exp(), y), g.apply(Exp(), y))
@@ -200,7 +200,7 @@ def test_a_rule_may_build_nodes_and_the_use_index_follows() -> None:
 
 
 def test_rules_that_never_settle_are_an_error() -> None:
-    g, x, (y,) = _frozen()
+    g, _, (y,) = _frozen()
 
     def flip(node: Node, sweep: Sweep) -> Rewrite | None:
         if isinstance(node.op, Scale):
@@ -218,7 +218,7 @@ def test_a_rule_returning_a_node_of_another_shape_is_an_error() -> None:
     def wrong(node: Node, sweep: Sweep) -> Node | None:
         return total if node is y else None
 
-    with pytest.raises(RewriteError, match="^wrong: rule returned"):
+    with pytest.raises(RewriteError, match=r"^wrong: rule returned"):
         g.freeze([y, total], passes=[Stage("s", (wrong,))])
 
 
@@ -251,7 +251,7 @@ def test_rewrite_counts_add_up_over_freeze_and_gradients() -> None:
 
 
 def test_rewrite_by_hand_on_a_frozen_graph() -> None:
-    g, x, (y,) = _frozen()
+    g, _, (y,) = _frozen()
     g.freeze([y], optimize=False)
     rewrite(g, [Stage("s", (exp_to_scale,)), FOLD, CSE])
     assert y.op == Scale(2.0)

@@ -14,7 +14,6 @@ from mg_graph import Graph, get_default_graph, named_scope, register_internal
 
 register_internal(_os.path.dirname(__file__))
 
-from mg_tensor import rewrites as _rewrites  # noqa: E402  (registers the stability pass)
 from mg_tensor.autodiff import backprop, grad  # noqa: E402
 from mg_tensor.function import CompiledFunction, compute_graph  # noqa: E402
 from mg_tensor.ops import (  # noqa: E402
@@ -64,8 +63,6 @@ from mg_tensor.ops import (  # noqa: E402
     where,
 )
 from mg_tensor.tensor import Tensor, TracingWarning, as_array, realize  # noqa: E402
-
-del _rewrites
 
 __all__ = [
     "CompiledFunction",

@@ -2,10 +2,11 @@
 
 The first call with a given *signature* (shapes and dtypes of the array arguments,
 values of the others) runs the function on input-buffer tensors, recording a new
-graph. The graph is frozen: passes run (dead code, common subexpressions, constant
-folding, numerical stability) and later calls only copy the new arrays into the
-buffers and return the same output tensors. A frozen graph refuses new operations,
-except the gradient subgraph that ``backprop()`` adds once.
+graph. The graph is frozen: rewrite passes run (constant folding, common
+subexpressions, numerical stability, dead code: `DEFAULT_PASSES`) and later calls
+only copy the new arrays into the buffers and return the same output tensors. A
+frozen graph refuses new operations, except the gradient subgraph that ``backprop()``
+adds once.
 
 Captured from the enclosing scope:
 
@@ -28,20 +29,12 @@ from typing import Any, Generic, ParamSpec, TypeVar, overload
 import numpy as np
 from numpy.typing import NDArray
 
-from mg_graph import Graph, Node, describe, user_location
+from mg_graph import Graph, Node, Passes, describe, user_location
+from mg_tensor.rewrites import DEFAULT_PASSES
 from mg_tensor.tensor import Tensor
 
 P = ParamSpec("P")
 R = TypeVar("R")
-
-
-class _Array:
-    """Marks where an array argument sits in the flattened call."""
-
-    __slots__ = ()
-
-
-_ARRAY = _Array()
 
 
 def _flatten(value: Any, arrays: list[NDArray[Any]], names: list[str], path: str) -> Hashable:
@@ -123,11 +116,18 @@ class CompiledFunction(Generic[P, R]):
     1
     """
 
-    def __init__(self, fn: Callable[P, R], optimize: bool = True, max_variants: int = 8) -> None:
+    def __init__(
+        self,
+        fn: Callable[P, R],
+        optimize: bool = True,
+        max_variants: int = 8,
+        passes: Passes | None = None,
+    ) -> None:
         functools.update_wrapper(self, fn)
         self.__name__: str = getattr(fn, "__name__", type(fn).__name__)
         self.fn = fn
         self.optimize = optimize
+        self.passes = tuple(DEFAULT_PASSES if passes is None else passes)
         self.max_variants = max_variants
         self.variants: OrderedDict[Hashable, Variant] = OrderedDict()
         self._signature = inspect.signature(fn)
@@ -163,7 +163,8 @@ class CompiledFunction(Generic[P, R]):
             rebuilt = {k: _rebuild(v, feed) for k, v in bound.arguments.items()}
             call = inspect.BoundArguments(self._signature, OrderedDict(rebuilt))
             result = self.fn(*call.args, **call.kwargs)
-        graph.freeze([t.node for t in _outputs(result)], optimize=self.optimize)
+        outputs = [t.node for t in _outputs(result)]
+        graph.freeze(outputs, optimize=self.optimize, passes=self.passes)
         return Variant(graph, [t.node for t in inputs], result)
 
     @property
@@ -180,18 +181,24 @@ def compute_graph(fn: Callable[P, R], /) -> CompiledFunction[P, R]: ...
 
 @overload
 def compute_graph(
-    *, optimize: bool = True, max_variants: int = 8
+    *, optimize: bool = True, max_variants: int = 8, passes: Passes | None = None
 ) -> Callable[[Callable[P, R]], CompiledFunction[P, R]]: ...
 
 
 def compute_graph(
-    fn: Callable[P, R] | None = None, /, *, optimize: bool = True, max_variants: int = 8
+    fn: Callable[P, R] | None = None,
+    /,
+    *,
+    optimize: bool = True,
+    max_variants: int = 8,
+    passes: Passes | None = None,
 ) -> CompiledFunction[P, R] | Callable[[Callable[P, R]], CompiledFunction[P, R]]:
     """Decorator: trace ``fn`` into a frozen graph per input signature and replay it.
 
-    ``optimize=False`` skips the graph passes; ``max_variants`` bounds how many traced
-    signatures are kept (least recently used are dropped), e.g. the smaller last batch
-    of an epoch is a second variant.
+    ``passes`` are the rewrite stages run on each traced graph, in order (default
+    `DEFAULT_PASSES`; see ``mg_graph.rewrite``); ``optimize=False`` runs none.
+    ``max_variants`` bounds how many traced signatures are kept (least recently used
+    are dropped), e.g. the smaller last batch of an epoch is a second variant.
 
     >>> @compute_graph(optimize=False)
     ... def f(x):
@@ -200,5 +207,5 @@ def compute_graph(
     5.0
     """
     if fn is None:
-        return lambda f: CompiledFunction(f, optimize, max_variants)
-    return CompiledFunction(fn, optimize, max_variants)
+        return lambda f: CompiledFunction(f, optimize, max_variants, passes)
+    return CompiledFunction(fn, optimize, max_variants, passes)
