@@ -101,9 +101,10 @@ class Sweep:
         roots = [*graph.outputs, *(n for n in graph.nodes if n.op is not None and is_fixed(n))]
         self.order = topo_order(roots)
         self._outputs = {node.id for node in graph.outputs}
-        self._consumers: dict[int, list[Node]] = {node.id: [] for node in self.order}
+        self._consumers: dict[int, list[Node]] = {}
         self._first: dict[Hashable, Node] = {}
-        for node in self.order:
+        for node in self.order:  # inputs come first: their lists exist when users arrive
+            self._consumers[node.id] = []
             for inp in node.inputs:
                 self._consumers[inp.id].append(node)
 

@@ -13,8 +13,9 @@ _SMALL = 16  # constants up to this many elements are merged by value
 
 def _key(node: Node) -> Any:
     if node.op is None:
-        if node.role is Role.CONSTANT and node.value is not None and node.size <= _SMALL:
-            return ("constant", node.dtype.str, node.shape, node.value.tobytes())
+        value = node.value
+        if node.role is Role.CONSTANT and value is not None and value.size <= _SMALL:
+            return ("constant", value.dtype.str, value.shape, value.tobytes())
         return None
     if isinstance(node.op, Alias):  # an output's own copy of another node: keep it
         return None
