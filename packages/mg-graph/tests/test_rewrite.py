@@ -31,7 +31,7 @@ from mg_graph.rewrite import FREEZE
 
 @dataclass(frozen=True)
 class Record(Op):
-    """An effect: appends its input to ``LOG`` every time it runs; returns it unchanged."""
+    """An effect op (a stand-in for a state update): passes its input through."""
 
     name: ClassVar[str] = "record"
     effect: ClassVar[bool] = True
@@ -40,7 +40,10 @@ class Record(Op):
         return inputs[0].shape, inputs[0].dtype
 
     def forward(self, *arrays: NDArray[Any], out: NDArray[Any] | None = None) -> NDArray[Any]:
-        return np.copyto(out, arrays[0]) or out if out is not None else arrays[0].copy()
+        if out is None:
+            return arrays[0].copy()
+        np.copyto(out, arrays[0])
+        return out
 
 
 def exp_to_scale(node: Node, sweep: Sweep) -> Rewrite | None:
