@@ -1,8 +1,8 @@
 """`Model`: the base class of layers and networks.
 
-A model's parameters (tensors with ``requires_grad=True``) and sub-models are found
-through its attributes, also inside lists, tuples and dicts, in attribute definition
-order, with PyTorch's dotted names (``hidden_1.weight``, ``layers.0.bias``). Those names
+A model's parameters (tensors created with ``requires_grad=True``, frozen ones too)
+and sub-models are found through its attributes, also inside lists, tuples and dicts,
+in attribute definition order, with PyTorch's dotted names (``hidden_1.weight``, ``layers.0.bias``). Those names
 are also given to the parameter nodes, so they show up in drawn graphs; since a name is
 known only once a model is attached to its parent, naming is lazy: it happens whenever a
 model is called from outside any model call, and in `Model.named_parameters` and
@@ -39,7 +39,7 @@ from typing import Any, NamedTuple, Self
 import numpy as np
 from numpy.typing import NDArray
 
-from mg_graph import get_default_graph, named_scope
+from mg_graph import Role, get_default_graph, named_scope
 from mg_tensor.function import guard, invalidate_guards
 from mg_tensor.inplace import buffer
 from mg_tensor.tensor import Tensor
@@ -86,7 +86,7 @@ def _flatten(name: str, value: Any, containers: set[int]) -> Iterator[tuple[str,
     if isinstance(value, Model):
         yield name, value
     elif isinstance(value, Tensor):
-        if value.requires_grad:
+        if value.role is Role.PARAMETER:  # frozen ones too, not values computed from them
             yield name, value
     elif isinstance(value, list | tuple | dict):
         if id(value) in containers:  # a container holding itself
@@ -101,7 +101,7 @@ def _flatten(name: str, value: Any, containers: set[int]) -> Iterator[tuple[str,
 def _structural(value: Any) -> bool:
     """Whether assigning ``value`` may change a model's sub-models or parameters."""
     if isinstance(value, Tensor):
-        return value.requires_grad
+        return value.role is Role.PARAMETER
     return isinstance(value, Model | list | tuple | dict)
 
 
@@ -123,6 +123,7 @@ class Model:
 
     training: bool = True
     _mg_parent: tuple[weakref.ref[Model], str] | None = None
+    _mg_version = 0  # bumped by every assignment of a sub-model or parameter
 
     def __init__(self) -> None:
         self.training = True
@@ -150,7 +151,10 @@ class Model:
 
     def __setattr__(self, name: str, value: Any) -> None:
         super().__setattr__(name, value)
-        if name == "training" or _structural(value):
+        structural = not name.startswith(_PREFIX) and _structural(value)
+        if structural:
+            super().__setattr__("_mg_version", self._mg_version + 1)
+        if structural or name == "training":
             invalidate_guards()  # compiled functions that called this model check again
 
     @contextlib.contextmanager
@@ -170,11 +174,11 @@ class Model:
         finally:
             active.pop()
 
-    def _mg_guard_key(self) -> tuple[Any, ...]:
-        """What a trace that called this model depends on: its mode and the identity of
-        its direct sub-models and parameters."""
-        members = tuple((name, id(m)) for name, m in self._mg_entries())
-        return (self.training, members)
+    def _mg_guard_key(self) -> tuple[bool, int]:
+        """What a trace that called this model depends on: its mode, and its direct
+        sub-models and parameters as a version bumped whenever one is assigned (changes
+        inside a list or dict attribute are not seen: assign the container again)."""
+        return (self.training, self._mg_version)
 
     def _mg_scope_name(self) -> str:
         link = self._mg_parent
