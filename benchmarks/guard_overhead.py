@@ -60,7 +60,7 @@ def median_us(run: Callable[[], Any], repeats: int) -> float:
 def measure(model: Model, width: int, repeats: int) -> dict[str, float]:
     x = np.ones((1, width), np.float32)
     forward = compute_graph(lambda x: model(x))
-    forward(x).data
+    _ = forward(x).data
     (variant,) = forward.variants
     other = Linear(1, 1)
 
@@ -90,9 +90,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(json.dumps(results, indent=2))
         return 0
-    print(
-        f"{'model':<18} {'modules':>7} {'guards':>6} {'steady µs':>10} {'changed µs':>11} {'call µs':>8}"
-    )
+    head = f"{'model':<18} {'modules':>7} {'guards':>6} {'steady µs':>10} {'changed µs':>11}"
+    print(f"{head} {'call µs':>8}")
     for name in ("readme_mlp", "deep_64_modules"):
         r = results[name]
         assert isinstance(r, dict)

@@ -2,11 +2,12 @@
 
 A model's parameters (tensors created with ``requires_grad=True``, frozen ones too)
 and sub-models are found through its attributes, also inside lists, tuples and dicts,
-in attribute definition order, with PyTorch's dotted names (``hidden_1.weight``, ``layers.0.bias``). Those names
-are also given to the parameter nodes, so they show up in drawn graphs; since a name is
-known only once a model is attached to its parent, naming is lazy: it happens whenever a
-model is called from outside any model call, and in `Model.named_parameters` and
-friends, walking from the outermost model known to contain this one.
+in attribute definition order, with PyTorch's dotted names (``hidden_1.weight``,
+``layers.0.bias``). Those names are also given to the parameter nodes, so they show up
+in drawn graphs; since a name is known only once a model is attached to its parent,
+naming is lazy: it happens whenever a model is called from outside any model call, and
+in `Model.named_parameters` and friends, walking from the outermost model known to
+contain this one.
 
 Subclasses define ``forward`` or override ``__call__``; either way each call of a
 sub-model is recorded as a named scope (its attribute name, or its class name for the
