@@ -313,7 +313,7 @@ class Graph:
     def rebind(node: Node, array: NDArray[Any]) -> None:
         """Give a leaf a new array of the same shape and dtype (e.g. a view into one flat
         parameter vector); exactly the compiled schedules that bind this leaf re-bind,
-        keeping the values they computed.
+        keeping the values they computed. Moving equal values is not a write.
 
         >>> import numpy as np
         >>> g = Graph(); w = g.leaf(np.zeros(2), Role.PARAMETER)
@@ -322,8 +322,9 @@ class Graph:
         """
         if node.op is not None or array.shape != node.shape or array.dtype != node.dtype:
             raise ValueError(f"rebind: {node!r} needs a leaf and an array of its shape/dtype")
+        if node.value is None or not np.array_equal(node.value, array):
+            node.stamp = CLOCK.tick()  # a new value: what was computed from it is stale
         node.value = array
-        node.stamp = CLOCK.tick()
         from mg_graph.executor import leaf_moved
 
         leaf_moved(node)
