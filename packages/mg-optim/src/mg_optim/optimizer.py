@@ -72,6 +72,9 @@ class Segment:
         return self._scratch[k]
 
 
+_STATE_KEYS = frozenset(
+    {"optimizer", "hyperparameters", "initial_lr", "step_count", "steps", "params", "state"}
+)
 _FLUSH_EVERY = 32  # steps between flushes of subnormal state values
 
 
@@ -443,21 +446,40 @@ class Optimizer:
         """Restore a `state_dict` of an optimiser of the same class over parameters of
         the same shapes and dtypes; anything else raises a ValueError saying what differs.
         Hyperparameters (``lr`` included) are restored too."""
+        self._check_state(state_dict)
+        previous = self._hyper_values()
+        hyper = dict(state_dict["hyperparameters"])
+        try:
+            for h in self.hyperparameters:
+                setattr(self, h, hyper[h])
+            self._validate()
+        except (ValueError, TypeError) as error:
+            for h, v in previous.items():
+                setattr(self, h, v)
+            raise self._state_error(f"invalid hyperparameters: {error}") from error
+        self.initial_lr = state_dict["initial_lr"]
+        self.step_count = int(state_dict["step_count"])
+        steps = [int(s) for s in state_dict["steps"]]
+        state = state_dict["state"]
+        for group in self._groups:
+            for name in list(group.state):
+                if name not in state:
+                    group.state[name].fill(0)
+            for i, k in enumerate(group.indices):
+                group.steps[i] = steps[k]
+                for name, arrays in state.items():
+                    flat = group.state_array(name)
+                    flat[group.bounds[i] : group.bounds[i + 1]] = np.asarray(arrays[k]).ravel()
+            group.uniform = len(set(group.steps)) == 1
+
+    def _state_error(self, problem: str) -> ValueError:
         what = f"{type(self).__name__}.load_state_dict"
+        return ValueError(describe(what, problem, user_location()))
 
-        def fail(problem: str) -> ValueError:
-            return ValueError(describe(what, problem, user_location()))
-
-        expected_keys = {
-            "optimizer",
-            "hyperparameters",
-            "initial_lr",
-            "step_count",
-            "steps",
-            "params",
-            "state",
-        }
-        if set(state_dict) != expected_keys:
+    def _check_state(self, state_dict: Mapping[str, Any]) -> None:
+        """Raise a ValueError naming the first way ``state_dict`` does not fit."""
+        fail = self._state_error
+        if set(state_dict) != _STATE_KEYS:
             raise fail(f"keys {sorted(state_dict)} are not those of a state_dict()")
         if state_dict["optimizer"] != type(self).__name__:
             raise fail(f"the state is of a {state_dict['optimizer']}, not a {type(self).__name__}")
@@ -474,7 +496,10 @@ class Optimizer:
         steps = [int(s) for s in state_dict["steps"]]
         if len(steps) != len(ours) or min(steps) < 0:
             raise fail("'steps' needs one non-negative count per parameter")
-        state = state_dict["state"]
+        self._check_arrays(state_dict["state"], ours)
+
+    def _check_arrays(self, state: Mapping[str, Any], ours: list[tuple[Any, str]]) -> None:
+        fail = self._state_error
         for name, arrays in state.items():
             if name not in self.state_names:
                 raise fail(f"state {name!r} is not used by {type(self).__name__}")
@@ -487,28 +512,6 @@ class Optimizer:
                         f"state {name!r} of parameter {k} is {a.shape} {a.dtype}, "
                         f"expected {shape} {np.dtype(dtype)}"
                     )
-        previous = self._hyper_values()
-        try:
-            for h in self.hyperparameters:
-                setattr(self, h, hyper[h])
-            self._validate()
-        except (ValueError, TypeError) as error:
-            for h, v in previous.items():
-                setattr(self, h, v)
-            raise fail(f"invalid hyperparameters: {error}") from error
-        self.initial_lr = state_dict["initial_lr"]
-        self.step_count = int(state_dict["step_count"])
-        for group in self._groups:
-            for name in list(group.state):
-                if name not in state:
-                    group.state[name].fill(0)
-        for group in self._groups:
-            for i, k in enumerate(group.indices):
-                group.steps[i] = steps[k]
-                for name, arrays in state.items():
-                    flat = group.state_array(name)
-                    flat[group.bounds[i] : group.bounds[i + 1]] = np.asarray(arrays[k]).ravel()
-            group.uniform = len(set(group.steps)) == 1
 
     def _validate(self) -> None:
         """Check hyperparameter values (subclasses); raise ValueError if invalid."""
