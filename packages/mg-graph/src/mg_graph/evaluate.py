@@ -111,7 +111,7 @@ def _run(order: list[Node], targets: Sequence[Node], only_stale: bool) -> None:
             if aliases and not np.may_share_memory(node.value, _value(node.inputs[0])):
                 aliases = False  # the op had to copy
             elif aliases and node.id in wanted:
-                node.value = node.value.copy()  # kept as a value: it must not follow the leaf
+                node.value = _value(node).copy()  # kept as a value: it must not follow the leaf
             elif aliases:
                 dropped.append(node)
         if aliases and node.id not in wanted:
