@@ -111,9 +111,14 @@ def exp(x: Any) -> Tensor:
     return apply(_u.Exp(), x)
 
 
-def log(x: Any) -> Tensor:
-    """Natural logarithm (numpy's warnings for x <= 0 are kept)."""
-    return apply(_u.Log(), x)
+def log(x: Any, base: float | None = None) -> Tensor:
+    """Natural logarithm, or to ``base`` (numpy's warnings for x <= 0 are kept).
+
+    >>> log(Tensor([8.0]), base=2).data
+    array([3.], dtype=float32)
+    """
+    result = apply(_u.Log(), x)
+    return result if base is None else result / float(np.log(base))
 
 
 def sqrt(x: Any) -> Tensor:
@@ -420,10 +425,48 @@ def getitem(x: Any, index: Any) -> Tensor:
     return apply(_i.Gather(template), t, *nodes)
 
 
+# ---------------------------------------------------------------- the families of issue 13
+# (each family file holds its ops and their functions; re-exported here)
+from mg_tensor.ops.einsum import einsum, outer  # noqa: E402
+from mg_tensor.ops.gather import gather, one_hot, scatter_add, take_along_axis  # noqa: E402
+from mg_tensor.ops.join import array_split, cat, chunk, split  # noqa: E402
+from mg_tensor.ops.logical import (  # noqa: E402
+    bitwise_and,
+    bitwise_or,
+    bitwise_xor,
+    invert,
+    isfinite,
+    isinf,
+    isnan,
+    logical_and,
+    logical_not,
+    logical_or,
+    logical_xor,
+)
+from mg_tensor.ops.mask import masked_fill, tril, triu  # noqa: E402
+from mg_tensor.ops.pad import pad  # noqa: E402
+from mg_tensor.ops.rearrange import copy, flip, repeat, roll, tile  # noqa: E402
+from mg_tensor.ops.rounding import ceil, floor, floor_divide, remainder, round, sign  # noqa: E402
+from mg_tensor.ops.scan import cumprod, cumsum  # noqa: E402
+from mg_tensor.ops.sort import ValuesIndices, argsort, sort, sort_with_indices, topk  # noqa: E402
+from mg_tensor.ops.special import (  # noqa: E402
+    erf,
+    expm1,
+    log1p,
+    log2,
+    log10,
+    reciprocal,
+    rsqrt,
+    square,
+)
+from mg_tensor.ops.stats import all, any, logsumexp, norm, prod, std, var  # noqa: E402
+from mg_tensor.ops.trig import cos, sin, tan  # noqa: E402
+
 __all__ = [
     name
     for name in dir()
     if not name.startswith("_")
+    and not isinstance(globals()[name], type(np))  # the family modules
     and name
     not in {
         "annotations",

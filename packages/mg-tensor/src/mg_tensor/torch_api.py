@@ -1,0 +1,641 @@
+"""The Tensor methods of the op families, in numpy's and PyTorch's spellings.
+
+`Tensor` inherits `TensorMethods`. The rules where the two libraries disagree (the
+table is docs/pytorch-spellings.md):
+
+* The Tensor speaks numpy by default: ``axis=``/``keepdims=``, and a positional call
+  the two read differently (``t.max(1)``, ``t.repeat(2, 1)``, ``t.transpose(0, 1)``)
+  follows numpy.
+* PyTorch's keywords (``dim=``, ``keepdim=``, ``correction=``, ``unbiased=``,
+  ``dim0=``/``dim1=``) give PyTorch's behaviour and return type: ``t.max(dim=1)`` is a
+  ``(values, indices)`` pair, ``t.var(dim=0)`` divides by ``n - 1``.
+* Methods numpy's ndarray lacks (``split``, ``chunk``, ``topk``, ``permute``, ``view``,
+  ``gather``, ``masked_fill``, ``flip``, ``roll``, ``tile``, ``norm``...) follow PyTorch.
+* ``t.size`` is numpy's element count, and callable as PyTorch's ``t.size()``.
+* ``np.mean(t)``, ``np.sum(t)``, ``np.exp(t)``... build graph nodes (numpy's meaning);
+  a numpy function without a Tensor version computes on the values and returns an array.
+
+>>> from mg_tensor import Tensor
+>>> t = Tensor([[1.0, 5.0], [7.0, 3.0]])
+>>> t.max(1).data
+array([5., 7.], dtype=float32)
+>>> values, indices = t.max(dim=1)
+>>> indices.data
+array([1, 0])
+>>> t.size, t.size(), t.size(0)
+(4, (2, 2), 2)
+"""
+
+from __future__ import annotations
+
+import builtins
+import math
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from numpy.typing import DTypeLike, NDArray
+
+from mg_graph import describe, user_location
+
+if TYPE_CHECKING:
+    from mg_tensor.ops.sort import ValuesIndices
+    from mg_tensor.tensor import Tensor
+
+AxisArg = int | Sequence[int] | None
+
+
+class Size(int):
+    """numpy's ``size`` (an int: the element count) that PyTorch code may call:
+    ``t.size()`` is the shape, ``t.size(i)`` one dimension.
+
+    >>> s = Size((2, 3))
+    >>> s, s(), s(-1)
+    (6, (2, 3), 3)
+    """
+
+    shape: tuple[int, ...]
+
+    def __new__(cls, shape: tuple[int, ...]) -> Size:
+        self = super().__new__(cls, math.prod(shape))
+        self.shape = shape
+        return self
+
+    def __call__(self, dim: int | None = None) -> Any:
+        return self.shape if dim is None else self.shape[dim]
+
+
+def _pick(op: str, numpy_value: Any, torch_value: Any, numpy_name: str, torch_name: str) -> Any:
+    if numpy_value is not None and torch_value is not None:
+        raise TypeError(
+            describe(
+                op,
+                f"got both {numpy_name}= and {torch_name}=",
+                user_location(),
+                f"pass one of them ({numpy_name}= numpy's, {torch_name}= PyTorch's)",
+            )
+        )
+    return torch_value if torch_value is not None else numpy_value
+
+
+def _axes(
+    op: str, axis: Any, keepdims: bool | None, dim: Any, keepdim: bool | None
+) -> tuple[Any, bool]:
+    return _pick(op, axis, dim, "axis", "dim"), bool(
+        _pick(op, keepdims, keepdim, "keepdims", "keepdim")
+    )
+
+
+def _shape_args(args: tuple[Any, ...]) -> Any:
+    """``f(2, 3)`` and ``f((2, 3))`` alike."""
+    return args[0] if len(args) == 1 and not isinstance(args[0], int | np.integer) else args
+
+
+class TensorMethods:
+    """Methods of `Tensor` for the op families (see the module docstring for the rules)."""
+
+    __slots__ = ()
+
+    # ------------------------------------------------------------- metadata
+    @property
+    def size(self: Tensor) -> Size:  # type: ignore[misc]
+        """The element count (numpy); ``t.size()`` the shape, ``t.size(i)`` one dim."""
+        return Size(self.shape)
+
+    def numel(self: Tensor) -> int:
+        """The element count (PyTorch's name)."""
+        return math.prod(self.shape)
+
+    def dim(self: Tensor) -> int:
+        """The number of dimensions (PyTorch's name for ``ndim``)."""
+        return len(self.shape)
+
+    def tolist(self: Tensor) -> Any:
+        """The value as nested Python lists (a number for a 0-d tensor)."""
+        return self.data.tolist()
+
+    def __format__(self: Tensor, spec: str) -> str:
+        """``f"{t:.3f}"``: a one-element tensor formats as its number; others format
+        each element."""
+        if not spec:
+            return str(self)
+        value = self.data
+        if value.size == 1:
+            return format(value.item(), spec)
+        return np.array2string(value, separator=", ", formatter={"all": lambda v: format(v, spec)})
+
+    # ------------------------------------------------------------- numpy protocol
+    def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        from mg_tensor.numpy_protocol import call_ufunc
+
+        return call_ufunc(ufunc, method, inputs, kwargs)
+
+    def __array_function__(
+        self, func: Callable[..., Any], types: Any, args: Any, kwargs: Any
+    ) -> Any:
+        from mg_tensor.numpy_protocol import call_function
+
+        return call_function(func, args, kwargs)
+
+    # ------------------------------------------------------------- operators
+    def __and__(self, other: Any) -> Tensor:
+        return _ops.bitwise_and(self, other)
+
+    def __rand__(self, other: Any) -> Tensor:
+        return _ops.bitwise_and(other, self)
+
+    def __or__(self, other: Any) -> Tensor:
+        return _ops.bitwise_or(self, other)
+
+    def __ror__(self, other: Any) -> Tensor:
+        return _ops.bitwise_or(other, self)
+
+    def __xor__(self, other: Any) -> Tensor:
+        return _ops.bitwise_xor(self, other)
+
+    def __rxor__(self, other: Any) -> Tensor:
+        return _ops.bitwise_xor(other, self)
+
+    def __invert__(self) -> Tensor:
+        return _ops.invert(self)
+
+    def __floordiv__(self, other: Any) -> Tensor:
+        return _ops.floor_divide(self, other)
+
+    def __rfloordiv__(self, other: Any) -> Tensor:
+        return _ops.floor_divide(other, self)
+
+    def __mod__(self, other: Any) -> Tensor:
+        return _ops.remainder(self, other)
+
+    def __rmod__(self, other: Any) -> Tensor:
+        return _ops.remainder(other, self)
+
+    # ------------------------------------------------------------- elementwise
+    def log(self, base: float | None = None) -> Tensor:
+        return _ops.log(self, base)
+
+    def sin(self) -> Tensor:
+        return _ops.sin(self)
+
+    def cos(self) -> Tensor:
+        return _ops.cos(self)
+
+    def tan(self) -> Tensor:
+        return _ops.tan(self)
+
+    def erf(self) -> Tensor:
+        return _ops.erf(self)
+
+    def log1p(self) -> Tensor:
+        return _ops.log1p(self)
+
+    def expm1(self) -> Tensor:
+        return _ops.expm1(self)
+
+    def log2(self) -> Tensor:
+        return _ops.log2(self)
+
+    def log10(self) -> Tensor:
+        return _ops.log10(self)
+
+    def sign(self) -> Tensor:
+        return _ops.sign(self)
+
+    def floor(self) -> Tensor:
+        return _ops.floor(self)
+
+    def ceil(self) -> Tensor:
+        return _ops.ceil(self)
+
+    def round(self, decimals: int = 0) -> Tensor:
+        return _ops.round(self, decimals)
+
+    def reciprocal(self) -> Tensor:
+        return _ops.reciprocal(self)
+
+    def rsqrt(self) -> Tensor:
+        return _ops.rsqrt(self)
+
+    def square(self) -> Tensor:
+        return _ops.square(self)
+
+    def isnan(self) -> Tensor:
+        return _ops.isnan(self)
+
+    def isinf(self) -> Tensor:
+        return _ops.isinf(self)
+
+    def isfinite(self) -> Tensor:
+        return _ops.isfinite(self)
+
+    def logical_and(self, other: Any) -> Tensor:
+        return _ops.logical_and(self, other)
+
+    def logical_or(self, other: Any) -> Tensor:
+        return _ops.logical_or(self, other)
+
+    def logical_xor(self, other: Any) -> Tensor:
+        return _ops.logical_xor(self, other)
+
+    def logical_not(self) -> Tensor:
+        return _ops.logical_not(self)
+
+    def clamp(self, min: float | None = None, max: float | None = None) -> Tensor:
+        """PyTorch's name for ``clip``."""
+        return _ops.clip(self, min, max)
+
+    def softmax(self, axis: int | None = None, *, dim: int | None = None) -> Tensor:
+        picked = _pick("softmax", axis, dim, "axis", "dim")
+        return _ops.softmax(self, -1 if picked is None else picked)
+
+    def log_softmax(self, axis: int | None = None, *, dim: int | None = None) -> Tensor:
+        picked = _pick("log_softmax", axis, dim, "axis", "dim")
+        return _ops.log_softmax(self, -1 if picked is None else picked)
+
+    # ------------------------------------------------------------- reductions
+    def sum(
+        self,
+        axis: AxisArg = None,
+        keepdims: bool | None = None,
+        *,
+        dim: AxisArg = None,
+        keepdim: bool | None = None,
+    ) -> Tensor:
+        return _ops.sum(self, *_axes("sum", axis, keepdims, dim, keepdim))
+
+    def mean(
+        self,
+        axis: AxisArg = None,
+        keepdims: bool | None = None,
+        *,
+        dim: AxisArg = None,
+        keepdim: bool | None = None,
+    ) -> Tensor:
+        return _ops.mean(self, *_axes("mean", axis, keepdims, dim, keepdim))
+
+    def prod(
+        self,
+        axis: AxisArg = None,
+        keepdims: bool | None = None,
+        *,
+        dim: AxisArg = None,
+        keepdim: bool | None = None,
+    ) -> Tensor:
+        return _ops.prod(self, *_axes("prod", axis, keepdims, dim, keepdim))
+
+    def logsumexp(
+        self,
+        axis: AxisArg = None,
+        keepdims: bool | None = None,
+        *,
+        dim: AxisArg = None,
+        keepdim: bool | None = None,
+    ) -> Tensor:
+        return _ops.logsumexp(self, *_axes("logsumexp", axis, keepdims, dim, keepdim))
+
+    def any(
+        self,
+        axis: AxisArg = None,
+        keepdims: bool | None = None,
+        *,
+        dim: AxisArg = None,
+        keepdim: bool | None = None,
+    ) -> Tensor:
+        return _ops.any(self, *_axes("any", axis, keepdims, dim, keepdim))
+
+    def all(
+        self,
+        axis: AxisArg = None,
+        keepdims: bool | None = None,
+        *,
+        dim: AxisArg = None,
+        keepdim: bool | None = None,
+    ) -> Tensor:
+        return _ops.all(self, *_axes("all", axis, keepdims, dim, keepdim))
+
+    def max(
+        self,
+        axis: Any = None,
+        keepdims: bool | None = None,
+        *,
+        dim: int | None = None,
+        keepdim: bool | None = None,
+    ) -> Any:
+        """numpy's ``max``; with ``dim=`` PyTorch's ``(values, indices)``; with a tensor
+        PyTorch's elementwise ``maximum``."""
+        return self._extremum("max", axis, keepdims, dim, keepdim)
+
+    def min(
+        self,
+        axis: Any = None,
+        keepdims: bool | None = None,
+        *,
+        dim: int | None = None,
+        keepdim: bool | None = None,
+    ) -> Any:
+        """numpy's ``min``; with ``dim=`` PyTorch's ``(values, indices)``; with a tensor
+        PyTorch's elementwise ``minimum``."""
+        return self._extremum("min", axis, keepdims, dim, keepdim)
+
+    def _extremum(
+        self: Tensor, op: str, axis: Any, keepdims: Any, dim: Any, keepdim: Any
+    ) -> Tensor | ValuesIndices:
+        from mg_tensor.ops.sort import ValuesIndices
+        from mg_tensor.tensor import Tensor
+
+        if isinstance(axis, Tensor):  # PyTorch's t.max(other)
+            return _ops.maximum(self, axis) if op == "max" else _ops.minimum(self, axis)
+        picked, keep = _axes(op, axis, keepdims, dim, keepdim)
+        reduce, arg = (_ops.max, _ops.argmax) if op == "max" else (_ops.min, _ops.argmin)
+        if dim is None:
+            return reduce(self, picked, keep)
+        return ValuesIndices(reduce(self, dim, keep), arg(self, dim, keep))
+
+    def argmax(
+        self,
+        axis: int | None = None,
+        keepdims: bool | None = None,
+        *,
+        dim: int | None = None,
+        keepdim: bool | None = None,
+    ) -> Tensor:
+        return _ops.argmax(self, *_axes("argmax", axis, keepdims, dim, keepdim))
+
+    def argmin(
+        self,
+        axis: int | None = None,
+        keepdims: bool | None = None,
+        *,
+        dim: int | None = None,
+        keepdim: bool | None = None,
+    ) -> Tensor:
+        return _ops.argmin(self, *_axes("argmin", axis, keepdims, dim, keepdim))
+
+    def var(
+        self,
+        axis: AxisArg = None,
+        *,
+        ddof: float | None = None,
+        keepdims: bool | None = None,
+        dim: AxisArg = None,
+        keepdim: bool | None = None,
+        correction: float | None = None,
+        unbiased: bool | None = None,
+    ) -> Tensor:
+        """numpy's ``var`` (``ddof`` 0); PyTorch's with ``dim=``/``correction=``/
+        ``unbiased=`` (correction 1 unless told)."""
+        picked, keep = _axes("var", axis, keepdims, dim, keepdim)
+        c = _correction("var", ddof, dim, correction, unbiased)
+        return _ops.var(self, picked, keep, c)
+
+    def std(
+        self,
+        axis: AxisArg = None,
+        *,
+        ddof: float | None = None,
+        keepdims: bool | None = None,
+        dim: AxisArg = None,
+        keepdim: bool | None = None,
+        correction: float | None = None,
+        unbiased: bool | None = None,
+    ) -> Tensor:
+        """numpy's ``std`` (``ddof`` 0); PyTorch's with ``dim=``/``correction=``/
+        ``unbiased=`` (correction 1 unless told)."""
+        picked, keep = _axes("std", axis, keepdims, dim, keepdim)
+        c = _correction("std", ddof, dim, correction, unbiased)
+        return _ops.std(self, picked, keep, c)
+
+    def norm(
+        self,
+        p: Any = 2,
+        dim: AxisArg = None,
+        keepdim: bool | None = None,
+        *,
+        axis: AxisArg = None,
+        keepdims: bool | None = None,
+    ) -> Tensor:
+        """PyTorch's ``norm`` (ndarray has none): the vector p-norm over ``dim``."""
+        picked, keep = _axes("norm", axis, keepdims, dim, keepdim)
+        return _ops.norm(self, p, picked, keep)
+
+    def cumsum(self, axis: int | None = None, *, dim: int | None = None) -> Tensor:
+        return _ops.cumsum(self, _pick("cumsum", axis, dim, "axis", "dim"))
+
+    def cumprod(self, axis: int | None = None, *, dim: int | None = None) -> Tensor:
+        return _ops.cumprod(self, _pick("cumprod", axis, dim, "axis", "dim"))
+
+    def sort(
+        self, axis: int | None = None, *, dim: int | None = None, descending: bool = False
+    ) -> Any:
+        """numpy's ``np.sort`` (values) along ``axis`` (-1); with ``dim=`` PyTorch's
+        ``(values, indices)``."""
+        if dim is not None:
+            _pick("sort", axis, dim, "axis", "dim")
+            return _ops.sort_with_indices(self, dim, descending)
+        return _ops.sort(self, -1 if axis is None else axis, descending)
+
+    def argsort(
+        self, axis: int | None = None, *, dim: int | None = None, descending: bool = False
+    ) -> Tensor:
+        picked = _pick("argsort", axis, dim, "axis", "dim")
+        return _ops.argsort(self, -1 if picked is None else picked, descending)
+
+    def topk(
+        self,
+        k: int,
+        dim: int | None = None,
+        largest: bool = True,
+        sorted: bool = True,
+        *,
+        axis: int | None = None,
+    ) -> ValuesIndices:
+        """The ``k`` largest (or smallest) values along ``dim`` (-1) and their indices."""
+        picked = _pick("topk", axis, dim, "axis", "dim")
+        return _ops.topk(self, k, -1 if picked is None else picked, largest, sorted)
+
+    # ------------------------------------------------------------- shapes
+    def transpose(self: Tensor, *axes: Any, dim0: int | None = None, dim1: int | None = None) -> Tensor:
+        """numpy's ``transpose(*axes)`` (a permutation); PyTorch's ``transpose(dim0,
+        dim1)`` (a swap) with those keywords, or with two axes of a tensor that is not
+        2-d (numpy would refuse those)."""
+        if dim0 is not None or dim1 is not None:
+            if axes or dim0 is None or dim1 is None:
+                raise TypeError("transpose: pass both dim0= and dim1= (and no axes)")
+            return _ops.swapaxes(self, dim0, dim1)
+        if len(axes) == 1 and not isinstance(axes[0], int | np.integer):
+            return _ops.transpose(self, tuple(axes[0]))
+        if len(axes) == 2 and self.ndim != 2:
+            return _ops.swapaxes(self, axes[0], axes[1])
+        return _ops.transpose(self, tuple(axes) if axes else None)
+
+    def swapaxes(self, axis1: int, axis2: int) -> Tensor:
+        return _ops.swapaxes(self, axis1, axis2)
+
+    def permute(self, *dims: Any) -> Tensor:
+        """PyTorch's ``permute(*dims)``: the axes in this order."""
+        return _ops.transpose(self, tuple(_shape_args(dims)))
+
+    def view(self, *shape: Any) -> Tensor:
+        """PyTorch's ``view``: ``reshape`` (a view when the layout allows, else a copy)."""
+        return _ops.reshape(self, _shape_args(shape))
+
+    def view_as(self, other: Tensor) -> Tensor:
+        return _ops.reshape(self, other.shape)
+
+    def expand_as(self, other: Tensor) -> Tensor:
+        return _ops.broadcast_to(self, other.shape)
+
+    def contiguous(self: Tensor) -> Tensor:
+        """The tensor itself: layouts are the runtime's business here."""
+        return self
+
+    def squeeze(self, axis: AxisArg = None, *, dim: AxisArg = None) -> Tensor:
+        return _ops.squeeze(self, _pick("squeeze", axis, dim, "axis", "dim"))
+
+    def unsqueeze(self, axis: int | None = None, *, dim: int | None = None) -> Tensor:
+        picked = _pick("unsqueeze", axis, dim, "axis", "dim")
+        if picked is None:
+            raise TypeError("unsqueeze: missing the axis (dim) to insert")
+        return _ops.expand_dims(self, picked)
+
+    def flatten(self: Tensor, start_axis: int = 0, end_dim: int = -1, *, start_dim: int | None = None) -> Tensor:
+        """Merge axes ``start_dim..end_dim`` (PyTorch's; numpy's ``flatten()`` is the
+        default: every axis)."""
+        start = _pick("flatten", start_axis if start_axis else None, start_dim, "start_axis", "start_dim")
+        start = 0 if start is None else start % builtins.max(self.ndim, 1)
+        end = end_dim % builtins.max(self.ndim, 1)
+        if end == builtins.max(self.ndim, 1) - 1:
+            return _ops.flatten(self, start)
+        merged = math.prod(self.shape[start : end + 1])
+        return _ops.reshape(self, (*self.shape[:start], merged, *self.shape[end + 1 :]))
+
+    def split(self, split_size_or_sections: int | Sequence[int], dim: int = 0) -> list[Tensor]:
+        """PyTorch's ``split`` (pieces of a size, or of the given sizes)."""
+        return _ops.split(self, split_size_or_sections, dim)
+
+    def chunk(self, chunks: int, dim: int = 0) -> list[Tensor]:
+        """PyTorch's ``chunk`` (at most ``chunks`` equal pieces, the last shorter)."""
+        return _ops.chunk(self, chunks, dim)
+
+    def gather(self, dim: int, index: Any) -> Tensor:
+        """PyTorch's ``gather``."""
+        return _ops.gather(self, dim, index)
+
+    def take_along_axis(self, indices: Any, axis: int) -> Tensor:
+        return _ops.take_along_axis(self, indices, axis)
+
+    def scatter_add(self, dim: int, index: Any, src: Any) -> Tensor:
+        """PyTorch's ``scatter_add`` (out of place)."""
+        return _ops.scatter_add(self, dim, index, src)
+
+    def masked_fill(self, mask: Any, value: Any) -> Tensor:
+        """PyTorch's ``masked_fill`` (out of place)."""
+        return _ops.masked_fill(self, mask, value)
+
+    def where(self, condition: Any, other: Any) -> Tensor:
+        """PyTorch's ``t.where(condition, other)``: ``t`` where the condition holds."""
+        return _ops.where(condition, self, other)
+
+    def tril(self, diagonal: int = 0) -> Tensor:
+        return _ops.tril(self, diagonal)
+
+    def triu(self, diagonal: int = 0) -> Tensor:
+        return _ops.triu(self, diagonal)
+
+    def flip(self, *dims: Any) -> Tensor:
+        """PyTorch's ``flip(dims)``; with no dims every axis (numpy's)."""
+        return _ops.flip(self, _shape_args(dims) if dims else None)
+
+    def roll(self, shifts: int | Sequence[int], dims: AxisArg = None) -> Tensor:
+        return _ops.roll(self, shifts, dims)
+
+    def tile(self, *reps: Any) -> Tensor:
+        """``np.tile`` (PyTorch's ``tile``, and what PyTorch's ``repeat`` does)."""
+        return _ops.tile(self, _shape_args(reps))
+
+    def repeat(self, repeats: int | Sequence[int], axis: int | None = None) -> Tensor:
+        """numpy's ``repeat`` (each element); PyTorch's ``repeat`` is ``tile`` here."""
+        return _ops.repeat(self, repeats, axis)
+
+    def repeat_interleave(self, repeats: int | Sequence[int], dim: int | None = None) -> Tensor:
+        return _ops.repeat(self, repeats, dim)
+
+    def outer(self, other: Any) -> Tensor:
+        return _ops.outer(self, other)
+
+    def clone(self) -> Tensor:
+        """A copy; gradients flow through it."""
+        return _ops.copy(self)
+
+    # ------------------------------------------------------------- dtypes
+    def to(self: Tensor, target: Any) -> Tensor:
+        """``to(dtype)`` casts; ``to(other_tensor)`` takes its dtype; ``to("cpu")`` is
+        the tensor itself (everything lives in host memory)."""
+        from mg_tensor.tensor import Tensor
+
+        if isinstance(target, Tensor):
+            return _ops.astype(self, target.dtype)
+        if isinstance(target, str) and target.split(":")[0] == "cpu":
+            return self
+        try:
+            dtype = np.dtype(target)
+        except TypeError:
+            raise TypeError(
+                describe(
+                    "to",
+                    f"{target!r} is neither a dtype nor the cpu device",
+                    user_location(),
+                    "pass a dtype (np.float32) or 'cpu'",
+                )
+            ) from None
+        return _ops.astype(self, dtype)
+
+    def type_as(self, other: Tensor) -> Tensor:
+        return _ops.astype(self, other.dtype)
+
+    def half(self) -> Tensor:
+        return _ops.astype(self, np.float16)
+
+    def double(self) -> Tensor:
+        return _ops.astype(self, np.float64)
+
+    def long(self) -> Tensor:
+        return _ops.astype(self, np.int64)
+
+    # last: a method named ``float`` would shadow the builtin in later annotations
+    def float(self) -> Tensor:
+        return _ops.astype(self, np.float32)
+
+
+def _correction(
+    op: str, ddof: Any, dim: Any, correction: Any, unbiased: bool | None
+) -> builtins.float:
+    torch_value = correction
+    if unbiased is not None:
+        if correction is not None:
+            raise TypeError(f"{op}: pass correction= or unbiased=, not both")
+        torch_value = 1 if unbiased else 0
+    picked = _pick(op, ddof, torch_value, "ddof", "correction")
+    if picked is None:
+        picked = 1 if dim is not None else 0  # PyTorch's default with dim=, numpy's without
+    return builtins.float(picked)
+
+
+
+class _LazyOps:
+    """``mg_tensor.ops``, imported on first use: ops import Tensor, which imports this
+    module. Each function is cached on first lookup."""
+
+    def __getattr__(self, name: str) -> Any:
+        from mg_tensor import ops
+
+        value = getattr(ops, name)
+        setattr(self, name, value)
+        return value
+
+
+if TYPE_CHECKING:
+    from mg_tensor import ops as _ops
+else:
+    _ops = _LazyOps()
