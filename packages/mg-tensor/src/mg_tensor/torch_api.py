@@ -499,14 +499,15 @@ class TensorMethods:
             raise TypeError("unsqueeze: missing the axis (dim) to insert")
         return _ops.expand_dims(self, picked)
 
-    def flatten(self: Tensor, start_axis: int = 0, end_dim: int = -1, *, start_dim: int | None = None) -> Tensor:
-        """Merge axes ``start_dim..end_dim`` (PyTorch's; numpy's ``flatten()`` is the
-        default: every axis)."""
-        start = _pick("flatten", start_axis if start_axis else None, start_dim, "start_axis", "start_dim")
-        start = 0 if start is None else start % builtins.max(self.ndim, 1)
-        end = end_dim % builtins.max(self.ndim, 1)
-        if end == builtins.max(self.ndim, 1) - 1:
+    def flatten(
+        self: Tensor, start_axis: int = 0, end_dim: int = -1, *, start_dim: int | None = None
+    ) -> Tensor:
+        """Merge axes ``start_dim..end_dim`` into one (PyTorch's; numpy's ``flatten()``,
+        every axis, is the default)."""
+        start = start_axis if start_dim is None else start_dim
+        if end_dim == -1 or end_dim == self.ndim - 1:
             return _ops.flatten(self, start)
+        start, end = (int(a) % self.ndim for a in (start, end_dim))
         merged = math.prod(self.shape[start : end + 1])
         return _ops.reshape(self, (*self.shape[:start], merged, *self.shape[end + 1 :]))
 

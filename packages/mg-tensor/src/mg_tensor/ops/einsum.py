@@ -6,6 +6,7 @@ implicit output is made explicit, so the op is one equation ``"ij,jk->ik"``.
 
 from __future__ import annotations
 
+import functools
 import string
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -18,6 +19,11 @@ from mg_tensor.ops.base import Grads, Spec, TensorOp, probe_dtype, shape_error
 
 if TYPE_CHECKING:
     from mg_tensor.tensor import Tensor
+
+
+def _product(*arrays: NDArray[Any]) -> NDArray[Any]:
+    """The dtype rule: that of the operands' product."""
+    return functools.reduce(np.multiply, arrays)
 
 
 def _parse(equation: str) -> tuple[list[str], str]:
@@ -53,7 +59,7 @@ class Einsum(TensorOp):
                         "make the axes that share a letter equal",
                     )
                 sizes[letter] = max(seen, n) if 1 in (seen, n) else n
-        return tuple(sizes[c] for c in out), probe_dtype("einsum", np.multiply, inputs)
+        return tuple(sizes[c] for c in out), probe_dtype("einsum", _product, inputs)
 
     def forward(self, *arrays: NDArray[Any], out: NDArray[Any] | None = None) -> NDArray[Any]:
         # optimize: contractions go through BLAS (tensordot) in a good pairwise order

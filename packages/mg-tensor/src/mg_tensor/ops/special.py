@@ -188,8 +188,8 @@ def log10(x: Any) -> Tensor:
     """Base-10 logarithm.
 
     >>> from mg_tensor import Tensor
-    >>> log10(Tensor([100.0])).data
-    array([2.], dtype=float32)
+    >>> log10(Tensor([10.0])).data
+    array([1.], dtype=float32)
     """
     return apply(Log10(), x)
 
