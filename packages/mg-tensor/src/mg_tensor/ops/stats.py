@@ -120,7 +120,7 @@ class VectorNorm(Reduce):
     function = np.sqrt  # the dtype rule: float, as sqrt's
 
     def forward(self, *arrays: NDArray[Any], out: NDArray[Any] | None = None) -> NDArray[Any]:
-        x = np.abs(arrays[0])
+        x = np.asarray(np.abs(arrays[0]))  # a 0-d input gives a scalar: make it an array
         x = x.astype(np.result_type(x.dtype, np.float16), copy=False)
         kw: dict[str, Any] = {"axis": self.axes, "keepdims": self.keepdims, "out": out}
         p = self.p
