@@ -84,7 +84,9 @@ def _values(value: Any) -> Any:
     return value
 
 
-def call_ufunc(ufunc: np.ufunc, method: str, inputs: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+def call_ufunc(
+    ufunc: np.ufunc, method: str, inputs: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Any:
     """``Tensor.__array_ufunc__``."""
     ours = UFUNCS.get(ufunc)
     if "out" in kwargs:

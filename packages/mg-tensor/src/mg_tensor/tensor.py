@@ -434,7 +434,6 @@ class Tensor(TensorMethods):
         return _ops.broadcast_to(self, tuple(target))  # type: ignore[arg-type]
 
 
-
 def realize(*tensors: Tensor) -> tuple[Tensor, ...]:
     """Compute several tensors in one pass per graph (shared work is done once; in a
     frozen graph, one replay). Returns the tensors.

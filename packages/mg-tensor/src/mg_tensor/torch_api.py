@@ -31,10 +31,10 @@ from __future__ import annotations
 import builtins
 import math
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
-from numpy.typing import DTypeLike, NDArray
+from numpy.typing import NDArray
 
 from mg_graph import describe, user_location
 
@@ -96,25 +96,36 @@ class TensorMethods:
 
     __slots__ = ()
 
+    if TYPE_CHECKING:  # provided by Tensor
+
+        @property
+        def shape(self) -> tuple[int, ...]: ...
+        @property
+        def ndim(self) -> int: ...
+        @property
+        def dtype(self) -> np.dtype[Any]: ...
+        @property
+        def data(self) -> NDArray[Any]: ...
+
     # ------------------------------------------------------------- metadata
     @property
-    def size(self: Tensor) -> Size:  # type: ignore[misc]
+    def size(self) -> Size:
         """The element count (numpy); ``t.size()`` the shape, ``t.size(i)`` one dim."""
         return Size(self.shape)
 
-    def numel(self: Tensor) -> int:
+    def numel(self) -> int:
         """The element count (PyTorch's name)."""
         return math.prod(self.shape)
 
-    def dim(self: Tensor) -> int:
+    def dim(self) -> int:
         """The number of dimensions (PyTorch's name for ``ndim``)."""
         return len(self.shape)
 
-    def tolist(self: Tensor) -> Any:
+    def tolist(self) -> Any:
         """The value as nested Python lists (a number for a 0-d tensor)."""
         return self.data.tolist()
 
-    def __format__(self: Tensor, spec: str) -> str:
+    def __format__(self, spec: str) -> str:
         """``f"{t:.3f}"``: a one-element tensor formats as its number; others format
         each element."""
         if not spec:
@@ -339,7 +350,7 @@ class TensorMethods:
         return self._extremum("min", axis, keepdims, dim, keepdim)
 
     def _extremum(
-        self: Tensor, op: str, axis: Any, keepdims: Any, dim: Any, keepdim: Any
+        self, op: str, axis: Any, keepdims: Any, dim: Any, keepdim: Any
     ) -> Tensor | ValuesIndices:
         from mg_tensor.ops.sort import ValuesIndices
         from mg_tensor.tensor import Tensor
@@ -455,7 +466,7 @@ class TensorMethods:
         return _ops.topk(self, k, -1 if picked is None else picked, largest, sorted)
 
     # ------------------------------------------------------------- shapes
-    def transpose(self: Tensor, *axes: Any, dim0: int | None = None, dim1: int | None = None) -> Tensor:
+    def transpose(self, *axes: Any, dim0: int | None = None, dim1: int | None = None) -> Tensor:
         """numpy's ``transpose(*axes)`` (a permutation); PyTorch's ``transpose(dim0,
         dim1)`` (a swap) with those keywords, or with two axes of a tensor that is not
         2-d (numpy would refuse those)."""
@@ -486,9 +497,9 @@ class TensorMethods:
     def expand_as(self, other: Tensor) -> Tensor:
         return _ops.broadcast_to(self, other.shape)
 
-    def contiguous(self: Tensor) -> Tensor:
+    def contiguous(self) -> Tensor:
         """The tensor itself: layouts are the runtime's business here."""
-        return self
+        return cast("Tensor", self)
 
     def squeeze(self, axis: AxisArg = None, *, dim: AxisArg = None) -> Tensor:
         return _ops.squeeze(self, _pick("squeeze", axis, dim, "axis", "dim"))
@@ -500,7 +511,7 @@ class TensorMethods:
         return _ops.expand_dims(self, picked)
 
     def flatten(
-        self: Tensor, start_axis: int = 0, end_dim: int = -1, *, start_dim: int | None = None
+        self, start_axis: int = 0, end_dim: int = -1, *, start_dim: int | None = None
     ) -> Tensor:
         """Merge axes ``start_dim..end_dim`` into one (PyTorch's; numpy's ``flatten()``,
         every axis, is the default)."""
@@ -570,7 +581,7 @@ class TensorMethods:
         return _ops.copy(self)
 
     # ------------------------------------------------------------- dtypes
-    def to(self: Tensor, target: Any) -> Tensor:
+    def to(self, target: Any) -> Tensor:
         """``to(dtype)`` casts; ``to(other_tensor)`` takes its dtype; ``to("cpu")`` is
         the tensor itself (everything lives in host memory)."""
         from mg_tensor.tensor import Tensor
@@ -578,7 +589,7 @@ class TensorMethods:
         if isinstance(target, Tensor):
             return _ops.astype(self, target.dtype)
         if isinstance(target, str) and target.split(":")[0] == "cpu":
-            return self
+            return cast("Tensor", self)
         try:
             dtype = np.dtype(target)
         except TypeError:
@@ -621,7 +632,6 @@ def _correction(
     if picked is None:
         picked = 1 if dim is not None else 0  # PyTorch's default with dim=, numpy's without
     return builtins.float(picked)
-
 
 
 class _LazyOps:

@@ -25,7 +25,22 @@ from mg_tensor.ops import softmax as _sm
 from mg_tensor.ops import unary as _u
 from mg_tensor.ops.base import normalize_axis, shape_error
 from mg_tensor.ops.core import apply, lift
+
+# issue 13's families: each file holds its ops and their functions (its __all__)
+from mg_tensor.ops.einsum import *  # noqa: F403
+from mg_tensor.ops.gather import *  # noqa: F403
+from mg_tensor.ops.join import *  # noqa: F403
 from mg_tensor.ops.linalg import MatMul
+from mg_tensor.ops.logical import *  # noqa: F403
+from mg_tensor.ops.mask import *  # noqa: F403
+from mg_tensor.ops.pad import *  # noqa: F403
+from mg_tensor.ops.rearrange import *  # noqa: F403
+from mg_tensor.ops.rounding import *  # noqa: F403
+from mg_tensor.ops.scan import *  # noqa: F403
+from mg_tensor.ops.sort import *  # noqa: F403
+from mg_tensor.ops.special import *  # noqa: F403
+from mg_tensor.ops.stats import *  # noqa: F403
+from mg_tensor.ops.trig import *  # noqa: F403
 from mg_tensor.tensor import Tensor
 
 Axis = int | Sequence[int] | None
@@ -424,43 +439,6 @@ def getitem(x: Any, index: Any) -> Tensor:
     nodes = [a if isinstance(a, Tensor) else Tensor.wrap(lift(a, None, graph)) for a in arrays]
     return apply(_i.Gather(template), t, *nodes)
 
-
-# ---------------------------------------------------------------- the families of issue 13
-# (each family file holds its ops and their functions; re-exported here)
-from mg_tensor.ops.einsum import einsum, outer  # noqa: E402
-from mg_tensor.ops.gather import gather, one_hot, scatter_add, take_along_axis  # noqa: E402
-from mg_tensor.ops.join import array_split, cat, chunk, split  # noqa: E402
-from mg_tensor.ops.logical import (  # noqa: E402
-    bitwise_and,
-    bitwise_or,
-    bitwise_xor,
-    invert,
-    isfinite,
-    isinf,
-    isnan,
-    logical_and,
-    logical_not,
-    logical_or,
-    logical_xor,
-)
-from mg_tensor.ops.mask import masked_fill, tril, triu  # noqa: E402
-from mg_tensor.ops.pad import pad  # noqa: E402
-from mg_tensor.ops.rearrange import copy, flip, repeat, roll, tile  # noqa: E402
-from mg_tensor.ops.rounding import ceil, floor, floor_divide, remainder, round, sign  # noqa: E402
-from mg_tensor.ops.scan import cumprod, cumsum  # noqa: E402
-from mg_tensor.ops.sort import ValuesIndices, argsort, sort, sort_with_indices, topk  # noqa: E402
-from mg_tensor.ops.special import (  # noqa: E402
-    erf,
-    expm1,
-    log1p,
-    log2,
-    log10,
-    reciprocal,
-    rsqrt,
-    square,
-)
-from mg_tensor.ops.stats import all, any, logsumexp, norm, prod, std, var  # noqa: E402
-from mg_tensor.ops.trig import cos, sin, tan  # noqa: E402
 
 __all__ = [
     name

@@ -21,6 +21,9 @@ if TYPE_CHECKING:
     from mg_tensor.tensor import Tensor
 
 
+__all__ = ["einsum", "outer"]
+
+
 def _product(*arrays: NDArray[Any]) -> NDArray[Any]:
     """The dtype rule: that of the operands' product."""
     return functools.reduce(np.multiply, arrays)
@@ -63,7 +66,8 @@ class Einsum(TensorOp):
 
     def forward(self, *arrays: NDArray[Any], out: NDArray[Any] | None = None) -> NDArray[Any]:
         # optimize: contractions go through BLAS (tensordot) in a good pairwise order
-        return np.einsum(self.equation, *arrays, out=out, optimize=True)  # type: ignore[no-any-return]
+        result: NDArray[Any] = np.einsum(self.equation, *arrays, out=out, optimize=True)
+        return result
 
     def vjp(self, g: Tensor, out: Tensor, *inputs: Tensor, needed: tuple[bool, ...]) -> Grads:
         from mg_tensor.ops import broadcast_to
@@ -104,7 +108,10 @@ def _normalise(subscripts: str, ndims: list[int]) -> str:
             f"einsum: {len(terms)} operand terms in {subscripts!r} for {len(ndims)} operands"
         )
     free = [c for c in string.ascii_letters if c not in spec]
-    width = max((n - len(t.replace("...", "")) for t, n in zip(terms, ndims) if "..." in t), default=0)
+    width = max(
+        (n - len(t.replace("...", "")) for t, n in zip(terms, ndims, strict=True) if "..." in t),
+        default=0,
+    )
     ell = "".join(free[:width])
     terms = [
         t.replace("...", ell[width - (n - len(t.replace("...", ""))) :]) if "..." in t else t

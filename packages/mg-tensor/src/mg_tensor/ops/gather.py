@@ -20,6 +20,9 @@ if TYPE_CHECKING:
     from mg_tensor.tensor import Tensor
 
 
+__all__ = ["gather", "one_hot", "scatter_add", "take_along_axis"]
+
+
 def _check_index(op: str, inputs: tuple[Node, ...], index: Node) -> None:
     if index.dtype.kind not in "iu":
         raise dtype_error(op, inputs, "the index must be integers", "cast with .astype(np.int64)")
@@ -54,7 +57,8 @@ class TakeAlongAxis(TensorOp):
 
     def forward(self, *arrays: NDArray[Any], out: NDArray[Any] | None = None) -> NDArray[Any]:
         x, index = arrays
-        return np.take_along_axis(x, index, self.axis)
+        result: NDArray[Any] = np.take_along_axis(x, index, self.axis)
+        return result
 
     def vjp(self, g: Tensor, out: Tensor, *inputs: Tensor, needed: tuple[bool, ...]) -> Grads:
         from mg_tensor import ops
@@ -87,7 +91,11 @@ class ScatterAddAlongAxis(TensorOp):
                 "index and src need the same shape, with as many dimensions as the tensor",
                 "slice src to the index's shape",
             )
-        if any(i > n for a, (i, n) in enumerate(zip(index.shape, base.shape)) if a != self.axis):
+        if any(
+            i > n
+            for a, (i, n) in enumerate(zip(index.shape, base.shape, strict=True))
+            if a != self.axis
+        ):
             raise shape_error(
                 self.name,
                 inputs,
@@ -138,7 +146,8 @@ class OneHot(TensorOp):
             )
         classes = np.arange(self.num_classes)
         if out is None:
-            return (index[..., None] == classes).astype(np.int64)
+            result: NDArray[Any] = (index[..., None] == classes).astype(np.int64)
+            return result
         np.equal(index[..., None], classes, out=out, casting="unsafe")
         return out
 

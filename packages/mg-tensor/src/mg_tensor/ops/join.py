@@ -5,6 +5,7 @@ The pieces are basic-index views of the input, so splitting copies nothing.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -16,14 +17,15 @@ if TYPE_CHECKING:
     from mg_tensor.tensor import Tensor
 
 
+__all__ = ["array_split", "cat", "chunk", "split"]
+
+
 def _pieces(t: Tensor, sizes: Sequence[int], axis: int) -> list[Tensor]:
     from mg_tensor.ops import getitem
 
     bounds = np.cumsum([0, *sizes])
     lead = (slice(None),) * axis
-    return [
-        getitem(t, (*lead, slice(int(a), int(b)))) for a, b in zip(bounds[:-1], bounds[1:])
-    ]
+    return [getitem(t, (*lead, slice(int(a), int(b)))) for a, b in itertools.pairwise(bounds)]
 
 
 def split(x: Any, split_size_or_sections: int | Sequence[int], axis: int = 0) -> list[Tensor]:

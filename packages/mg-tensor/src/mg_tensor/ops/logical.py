@@ -20,6 +20,21 @@ if TYPE_CHECKING:
     from mg_tensor.tensor import Tensor
 
 
+__all__ = [
+    "bitwise_and",
+    "bitwise_or",
+    "bitwise_xor",
+    "invert",
+    "isfinite",
+    "isinf",
+    "isnan",
+    "logical_and",
+    "logical_not",
+    "logical_or",
+    "logical_xor",
+]
+
+
 @dataclass(frozen=True)
 class Test(Unary):
     """A boolean test of each element."""

@@ -12,6 +12,9 @@ if TYPE_CHECKING:
     from mg_tensor.tensor import Tensor
 
 
+__all__ = ["masked_fill", "tril", "triu"]
+
+
 def _triangle(op: str, x: Any, k: int, lower: bool) -> Tensor:
     from mg_tensor import ops
     from mg_tensor.tensor import Tensor

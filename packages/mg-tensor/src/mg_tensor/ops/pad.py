@@ -21,6 +21,8 @@ from mg_tensor.ops.base import Grads, Spec, TensorOp, shape_error
 if TYPE_CHECKING:
     from mg_tensor.tensor import Tensor
 
+__all__ = ["pad"]
+
 Widths = tuple[tuple[int, int], ...]
 GATHER_MODES = ("reflect", "symmetric", "edge", "wrap")
 
@@ -45,7 +47,9 @@ class Pad(TensorOp):
     def forward(self, *arrays: NDArray[Any], out: NDArray[Any] | None = None) -> NDArray[Any]:
         x = arrays[0]
         if out is None:
-            out = np.empty(tuple(n + b + a for n, (b, a) in zip(x.shape, self.widths)), x.dtype)
+            out = np.empty(
+                tuple(n + b + a for n, (b, a) in zip(x.shape, self.widths, strict=True)), x.dtype
+            )
         out.fill(self.value)
         out[_interior(self.widths, x.shape)] = x
         return out

@@ -17,6 +17,8 @@ from mg_tensor.ops.shape import View
 if TYPE_CHECKING:
     from mg_tensor.tensor import Tensor
 
+__all__ = ["copy", "flip", "repeat", "roll", "tile"]
+
 Axis = int | Sequence[int] | None
 
 

@@ -22,6 +22,9 @@ if TYPE_CHECKING:
     from mg_tensor.tensor import Tensor
 
 
+__all__ = ["ceil", "floor", "floor_divide", "remainder", "round", "sign"]
+
+
 @dataclass(frozen=True)
 class Floor(Unary):
     name: ClassVar[str] = "floor"

@@ -15,6 +15,9 @@ if TYPE_CHECKING:
     from mg_tensor.tensor import Tensor
 
 
+__all__ = ["cumprod", "cumsum"]
+
+
 @dataclass(frozen=True)
 class Scan(TensorOp):
     axis: int

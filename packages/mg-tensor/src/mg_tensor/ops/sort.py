@@ -20,6 +20,9 @@ if TYPE_CHECKING:
     from mg_tensor.tensor import Tensor
 
 
+__all__ = ["ValuesIndices", "argsort", "sort", "sort_with_indices", "topk"]
+
+
 class ValuesIndices(NamedTuple):
     """What PyTorch's max/min/sort/topk with ``dim`` return: ``values, indices = ...``."""
 

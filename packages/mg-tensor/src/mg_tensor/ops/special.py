@@ -21,6 +21,8 @@ from mg_tensor.ops.unary import Exp, Unary
 if TYPE_CHECKING:
     from mg_tensor.tensor import Tensor
 
+__all__ = ["erf", "expm1", "log1p", "log2", "log10", "reciprocal", "rsqrt", "square"]
+
 _SQRT_PI = math.sqrt(math.pi)
 # |x| < 3: erf(x) = x * f(x*x) with f smooth (entire): a Chebyshev interpolant of f on
 # t = x*x in [0, 9], fitted once at import from math.erf.
@@ -32,7 +34,7 @@ def _erf_over_x(u: NDArray[np.float64]) -> NDArray[np.float64]:
     return np.array([math.erf(v) / v for v in x])
 
 
-_ERF_CHEB = chebyshev.chebinterpolate(_erf_over_x, 24)
+_ERF_CHEB = chebyshev.chebinterpolate(_erf_over_x, 24)  # type: ignore[type-var]
 # |x| >= 3: erfc(x) = exp(-x^2) / (sqrt(pi) K(x)), K(x) = x + (1/2)/(x + 1/(x + (3/2)/...));
 # 20 terms of the continued fraction, evaluated backwards, reach double precision there.
 _CF_TERMS = 20

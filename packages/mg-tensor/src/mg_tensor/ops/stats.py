@@ -23,6 +23,8 @@ from mg_tensor.ops.unary import Sign
 if TYPE_CHECKING:
     from mg_tensor.tensor import Tensor
 
+__all__ = ["all", "any", "logsumexp", "norm", "prod", "std", "var"]
+
 Axis = int | tuple[int, ...] | list[int] | None
 
 
@@ -100,7 +102,8 @@ class LogSumExp(Reduce):
             s = np.log(np.sum(np.exp(x - m), axis=self.axes, keepdims=True)) + m
         result = s if self.keepdims else s.reshape(reduced_shape(x.shape, self.axes, False))
         if out is None:
-            return result.astype(np.result_type(x.dtype, np.float16), copy=False)
+            cast: NDArray[Any] = result.astype(np.result_type(x.dtype, np.float16), copy=False)
+            return cast
         np.copyto(out, result, casting="unsafe")
         return out
 
@@ -224,7 +227,7 @@ def logsumexp(x: Any, axis: Axis = None, keepdims: bool = False) -> Tensor:
     return _reduce(LogSumExp, x, axis, keepdims)
 
 
-def norm(x: Any, p: float = 2, axis: Axis = None, keepdims: bool = False) -> Tensor:
+def norm(x: Any, p: float | str = 2, axis: Axis = None, keepdims: bool = False) -> Tensor:
     """Vector p-norm of the elements over ``axis`` (all by default): p = 2, 1, inf, -inf,
     0 (count of nonzeros) or any other float. The gradient at 0 is 0.
 

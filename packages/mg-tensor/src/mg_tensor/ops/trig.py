@@ -15,6 +15,9 @@ if TYPE_CHECKING:
     from mg_tensor.tensor import Tensor
 
 
+__all__ = ["cos", "sin", "tan"]
+
+
 @dataclass(frozen=True)
 class Sin(Unary):
     name: ClassVar[str] = "sin"
