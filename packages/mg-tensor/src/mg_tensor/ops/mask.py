@@ -68,12 +68,15 @@ def masked_fill(x: Any, mask: Any, value: Any) -> Tensor:
         )
     if not isinstance(value, Tensor):
         value = np.asarray(value, t.dtype)  # PyTorch: the value takes the tensor's dtype
-    result = ops.where(m, value, t)
-    if result.shape != t.shape:
+    try:
+        fits = np.broadcast_shapes(m.shape, t.shape) == t.shape
+    except ValueError:
+        fits = False
+    if not fits:
         raise shape_error(
             "masked_fill",
             [t.node, m.node],
             "the mask does not broadcast to the tensor's shape",
             "give the mask the tensor's shape (or 1s where it broadcasts)",
         )
-    return result
+    return ops.where(m, value, t)

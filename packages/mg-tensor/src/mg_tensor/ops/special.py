@@ -1,7 +1,7 @@
 """Special functions and powers: erf, log1p, expm1, log2, log10, reciprocal, rsqrt, square.
 
 numpy has no ``erf``; its kernel here is vectorised (no Python loop over elements) and
-accurate to a few float64 ulps (tested against ``math.erf``).
+within 1e-14 relative of ``math.erf`` (tested).
 """
 
 from __future__ import annotations
@@ -24,9 +24,9 @@ if TYPE_CHECKING:
 __all__ = ["erf", "expm1", "log1p", "log2", "log10", "reciprocal", "rsqrt", "square"]
 
 _SQRT_PI = math.sqrt(math.pi)
-# |x| < 3: erf(x) = x * f(x*x) with f smooth (entire): a Chebyshev interpolant of f on
-# t = x*x in [0, 9], fitted once at import from math.erf.
-_T_MAX = 9.0
+# |x| < 2: erf(x) = x * f(x*x) with f smooth (entire): a Chebyshev interpolant of f on
+# t = x*x in [0, 4], fitted once at import from math.erf.
+_T_MAX = 4.0
 
 
 def _erf_over_x(u: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -34,16 +34,16 @@ def _erf_over_x(u: NDArray[np.float64]) -> NDArray[np.float64]:
     return np.array([math.erf(v) / v for v in x])
 
 
-_ERF_CHEB = chebyshev.chebinterpolate(_erf_over_x, 24)  # type: ignore[type-var]
-# |x| >= 3: erfc(x) = exp(-x^2) / (sqrt(pi) K(x)), K(x) = x + (1/2)/(x + 1/(x + (3/2)/...));
-# 20 terms of the continued fraction, evaluated backwards, reach double precision there.
-_CF_TERMS = 20
+_ERF_CHEB = chebyshev.chebinterpolate(_erf_over_x, 18)  # type: ignore[type-var]
+# |x| >= 2: erfc(x) = exp(-x^2) / (sqrt(pi) K(x)), K(x) = x + (1/2)/(x + 1/(x + (3/2)/...));
+# 40 terms of the continued fraction, evaluated backwards, reach double precision there.
+_CF_TERMS = 40
 
 
 def _erf(x: NDArray[Any], out: NDArray[Any] | None = None) -> NDArray[Any]:
     x64 = np.asarray(x, np.float64)
     result = np.empty(x64.shape, np.float64)
-    near = np.abs(x64) < 3.0  # NaN goes to the tail, which keeps it NaN
+    near = np.abs(x64) < math.sqrt(_T_MAX)  # NaN goes to the tail, which keeps it NaN
     xn = x64[near]
     result[near] = xn * chebyshev.chebval(xn * xn * (2 / _T_MAX) - 1, _ERF_CHEB)
     far = ~near
