@@ -321,8 +321,9 @@ def concatenate(tensors: Sequence[Any], axis: int = 0) -> Tensor:
     return apply(_sh.Concatenate(axis), *ts)
 
 
-def stack(tensors: Sequence[Any], axis: int = 0) -> Tensor:
-    """Join tensors along a new axis."""
+def stack(tensors: Sequence[Any], axis: int = 0, *, dim: int | None = None) -> Tensor:
+    """Join tensors along a new axis (``dim`` is PyTorch's name for ``axis``)."""
+    axis = axis if dim is None else dim
     ts = [_tensor(t) for t in tensors]
     if not ts:
         raise ValueError("stack: need at least one tensor")

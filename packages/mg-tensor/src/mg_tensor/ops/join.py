@@ -110,8 +110,9 @@ def array_split(x: Any, indices_or_sections: int | Sequence[int], axis: int = 0)
     return _pieces(t, sizes, axis)
 
 
-def cat(tensors: Sequence[Any], axis: int = 0) -> Tensor:
-    """Join tensors along an existing axis (PyTorch's name for ``concatenate``).
+def cat(tensors: Sequence[Any], axis: int = 0, *, dim: int | None = None) -> Tensor:
+    """Join tensors along an existing axis (PyTorch's name for ``concatenate``; ``dim``
+    is ``axis``).
 
     >>> from mg_tensor import Tensor
     >>> cat([Tensor([1.0]), Tensor([2.0, 3.0])]).data
@@ -119,4 +120,4 @@ def cat(tensors: Sequence[Any], axis: int = 0) -> Tensor:
     """
     from mg_tensor.ops import concatenate
 
-    return concatenate(tensors, axis)
+    return concatenate(tensors, axis if dim is None else dim)
