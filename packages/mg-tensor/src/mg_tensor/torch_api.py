@@ -91,6 +91,41 @@ def _shape_args(args: tuple[Any, ...]) -> Any:
     return args[0] if len(args) == 1 and not isinstance(args[0], int | np.integer) else args
 
 
+def _method(name: str, reflected: bool = False) -> Callable[..., Tensor]:
+    """A method calling ``ops.<name>(self, *args)`` (``ops.<name>(other, self)`` when
+    ``reflected``: the ``__r*__`` operators)."""
+
+    def method(self: Any, *args: Any, **kwargs: Any) -> Tensor:
+        return getattr(_ops, name)(self, *args, **kwargs)  # type: ignore[no-any-return]
+
+    def reflected_method(self: Any, other: Any) -> Tensor:
+        return getattr(_ops, name)(other, self)  # type: ignore[no-any-return]
+
+    chosen = reflected_method if reflected else method
+    chosen.__name__ = name
+    chosen.__doc__ = f"``{name}`` (see `mg_tensor.ops.{name}`)."
+    return chosen
+
+
+def _reduction(name: str) -> Callable[..., Tensor]:
+    """A reduction method taking numpy's ``axis``/``keepdims`` or PyTorch's ``dim``/
+    ``keepdim`` (one axis or several)."""
+
+    def method(
+        self: Any,
+        axis: AxisArg = None,
+        keepdims: bool | None = None,
+        *,
+        dim: AxisArg = None,
+        keepdim: bool | None = None,
+    ) -> Tensor:
+        return getattr(_ops, name)(self, *_axes(name, axis, keepdims, dim, keepdim))  # type: ignore[no-any-return]
+
+    method.__name__ = name
+    method.__doc__ = f"``{name}`` over ``axis``/``dim`` (see `mg_tensor.ops.{name}`)."
+    return method
+
+
 class TensorMethods:
     """Methods of `Tensor` for the op families (see the module docstring for the rules)."""
 
@@ -149,108 +184,43 @@ class TensorMethods:
         return call_function(func, args, kwargs)
 
     # ------------------------------------------------------------- operators
-    def __and__(self, other: Any) -> Tensor:
-        return _ops.bitwise_and(self, other)
-
-    def __rand__(self, other: Any) -> Tensor:
-        return _ops.bitwise_and(other, self)
-
-    def __or__(self, other: Any) -> Tensor:
-        return _ops.bitwise_or(self, other)
-
-    def __ror__(self, other: Any) -> Tensor:
-        return _ops.bitwise_or(other, self)
-
-    def __xor__(self, other: Any) -> Tensor:
-        return _ops.bitwise_xor(self, other)
-
-    def __rxor__(self, other: Any) -> Tensor:
-        return _ops.bitwise_xor(other, self)
-
-    def __invert__(self) -> Tensor:
-        return _ops.invert(self)
-
-    def __floordiv__(self, other: Any) -> Tensor:
-        return _ops.floor_divide(self, other)
-
-    def __rfloordiv__(self, other: Any) -> Tensor:
-        return _ops.floor_divide(other, self)
-
-    def __mod__(self, other: Any) -> Tensor:
-        return _ops.remainder(self, other)
-
-    def __rmod__(self, other: Any) -> Tensor:
-        return _ops.remainder(other, self)
+    __and__ = _method("bitwise_and")
+    __rand__ = _method("bitwise_and", reflected=True)
+    __or__ = _method("bitwise_or")
+    __ror__ = _method("bitwise_or", reflected=True)
+    __xor__ = _method("bitwise_xor")
+    __rxor__ = _method("bitwise_xor", reflected=True)
+    __invert__ = _method("invert")
+    __floordiv__ = _method("floor_divide")
+    __rfloordiv__ = _method("floor_divide", reflected=True)
+    __mod__ = _method("remainder")
+    __rmod__ = _method("remainder", reflected=True)
 
     # ------------------------------------------------------------- elementwise
-    def log(self, base: float | None = None) -> Tensor:
-        return _ops.log(self, base)
+    log = _method("log")  # log(base=None)
+    sin = _method("sin")
+    cos = _method("cos")
+    tan = _method("tan")
+    erf = _method("erf")
+    log1p = _method("log1p")
+    expm1 = _method("expm1")
+    log2 = _method("log2")
+    log10 = _method("log10")
+    sign = _method("sign")
+    floor = _method("floor")
+    ceil = _method("ceil")
 
-    def sin(self) -> Tensor:
-        return _ops.sin(self)
-
-    def cos(self) -> Tensor:
-        return _ops.cos(self)
-
-    def tan(self) -> Tensor:
-        return _ops.tan(self)
-
-    def erf(self) -> Tensor:
-        return _ops.erf(self)
-
-    def log1p(self) -> Tensor:
-        return _ops.log1p(self)
-
-    def expm1(self) -> Tensor:
-        return _ops.expm1(self)
-
-    def log2(self) -> Tensor:
-        return _ops.log2(self)
-
-    def log10(self) -> Tensor:
-        return _ops.log10(self)
-
-    def sign(self) -> Tensor:
-        return _ops.sign(self)
-
-    def floor(self) -> Tensor:
-        return _ops.floor(self)
-
-    def ceil(self) -> Tensor:
-        return _ops.ceil(self)
-
-    def round(self, decimals: int = 0) -> Tensor:
-        return _ops.round(self, decimals)
-
-    def reciprocal(self) -> Tensor:
-        return _ops.reciprocal(self)
-
-    def rsqrt(self) -> Tensor:
-        return _ops.rsqrt(self)
-
-    def square(self) -> Tensor:
-        return _ops.square(self)
-
-    def isnan(self) -> Tensor:
-        return _ops.isnan(self)
-
-    def isinf(self) -> Tensor:
-        return _ops.isinf(self)
-
-    def isfinite(self) -> Tensor:
-        return _ops.isfinite(self)
-
-    def logical_and(self, other: Any) -> Tensor:
-        return _ops.logical_and(self, other)
-
-    def logical_or(self, other: Any) -> Tensor:
-        return _ops.logical_or(self, other)
-
-    def logical_xor(self, other: Any) -> Tensor:
-        return _ops.logical_xor(self, other)
-
-    def logical_not(self) -> Tensor:
-        return _ops.logical_not(self)
+    round = _method("round")  # round(decimals=0)
+    reciprocal = _method("reciprocal")
+    rsqrt = _method("rsqrt")
+    square = _method("square")
+    isnan = _method("isnan")
+    isinf = _method("isinf")
+    isfinite = _method("isfinite")
+    logical_and = _method("logical_and")
+    logical_or = _method("logical_or")
+    logical_xor = _method("logical_xor")
+    logical_not = _method("logical_not")
 
     def clamp(self, min: float | None = None, max: float | None = None) -> Tensor:
         """PyTorch's name for ``clip``."""
@@ -265,65 +235,12 @@ class TensorMethods:
         return _ops.log_softmax(self, -1 if picked is None else picked)
 
     # ------------------------------------------------------------- reductions
-    def sum(
-        self,
-        axis: AxisArg = None,
-        keepdims: bool | None = None,
-        *,
-        dim: AxisArg = None,
-        keepdim: bool | None = None,
-    ) -> Tensor:
-        return _ops.sum(self, *_axes("sum", axis, keepdims, dim, keepdim))
-
-    def mean(
-        self,
-        axis: AxisArg = None,
-        keepdims: bool | None = None,
-        *,
-        dim: AxisArg = None,
-        keepdim: bool | None = None,
-    ) -> Tensor:
-        return _ops.mean(self, *_axes("mean", axis, keepdims, dim, keepdim))
-
-    def prod(
-        self,
-        axis: AxisArg = None,
-        keepdims: bool | None = None,
-        *,
-        dim: AxisArg = None,
-        keepdim: bool | None = None,
-    ) -> Tensor:
-        return _ops.prod(self, *_axes("prod", axis, keepdims, dim, keepdim))
-
-    def logsumexp(
-        self,
-        axis: AxisArg = None,
-        keepdims: bool | None = None,
-        *,
-        dim: AxisArg = None,
-        keepdim: bool | None = None,
-    ) -> Tensor:
-        return _ops.logsumexp(self, *_axes("logsumexp", axis, keepdims, dim, keepdim))
-
-    def any(
-        self,
-        axis: AxisArg = None,
-        keepdims: bool | None = None,
-        *,
-        dim: AxisArg = None,
-        keepdim: bool | None = None,
-    ) -> Tensor:
-        return _ops.any(self, *_axes("any", axis, keepdims, dim, keepdim))
-
-    def all(
-        self,
-        axis: AxisArg = None,
-        keepdims: bool | None = None,
-        *,
-        dim: AxisArg = None,
-        keepdim: bool | None = None,
-    ) -> Tensor:
-        return _ops.all(self, *_axes("all", axis, keepdims, dim, keepdim))
+    sum = _reduction("sum")
+    mean = _reduction("mean")
+    prod = _reduction("prod")
+    logsumexp = _reduction("logsumexp")
+    any = _reduction("any")
+    all = _reduction("all")
 
     def max(
         self,
@@ -363,25 +280,8 @@ class TensorMethods:
             return reduce(self, picked, keep)
         return ValuesIndices(reduce(self, dim, keep), arg(self, dim, keep))
 
-    def argmax(
-        self,
-        axis: int | None = None,
-        keepdims: bool | None = None,
-        *,
-        dim: int | None = None,
-        keepdim: bool | None = None,
-    ) -> Tensor:
-        return _ops.argmax(self, *_axes("argmax", axis, keepdims, dim, keepdim))
-
-    def argmin(
-        self,
-        axis: int | None = None,
-        keepdims: bool | None = None,
-        *,
-        dim: int | None = None,
-        keepdim: bool | None = None,
-    ) -> Tensor:
-        return _ops.argmin(self, *_axes("argmin", axis, keepdims, dim, keepdim))
+    argmax = _reduction("argmax")
+    argmin = _reduction("argmin")
 
     def var(
         self,
