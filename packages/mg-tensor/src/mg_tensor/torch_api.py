@@ -126,6 +126,30 @@ def _reduction(name: str) -> Callable[..., Tensor]:
     return method
 
 
+def _spread(name: str) -> Callable[..., Tensor]:
+    """``var``/``std``: numpy's (``ddof`` 0) unless PyTorch's ``dim=``, ``correction=`` or
+    ``unbiased=`` is given (then correction 1 unless told)."""
+
+    def method(
+        self: Any,
+        axis: AxisArg = None,
+        *,
+        ddof: float | None = None,
+        keepdims: bool | None = None,
+        dim: AxisArg = None,
+        keepdim: bool | None = None,
+        correction: float | None = None,
+        unbiased: bool | None = None,
+    ) -> Tensor:
+        picked, keep = _axes(name, axis, keepdims, dim, keepdim)
+        c = _correction(name, ddof, dim, correction, unbiased)
+        return getattr(_ops, name)(self, picked, keep, c)  # type: ignore[no-any-return]
+
+    method.__name__ = name
+    method.__doc__ = _spread.__doc__
+    return method
+
+
 class TensorMethods:
     """Methods of `Tensor` for the op families (see the module docstring for the rules)."""
 
@@ -283,39 +307,8 @@ class TensorMethods:
     argmax = _reduction("argmax")
     argmin = _reduction("argmin")
 
-    def var(
-        self,
-        axis: AxisArg = None,
-        *,
-        ddof: float | None = None,
-        keepdims: bool | None = None,
-        dim: AxisArg = None,
-        keepdim: bool | None = None,
-        correction: float | None = None,
-        unbiased: bool | None = None,
-    ) -> Tensor:
-        """numpy's ``var`` (``ddof`` 0); PyTorch's with ``dim=``/``correction=``/
-        ``unbiased=`` (correction 1 unless told)."""
-        picked, keep = _axes("var", axis, keepdims, dim, keepdim)
-        c = _correction("var", ddof, dim, correction, unbiased)
-        return _ops.var(self, picked, keep, c)
-
-    def std(
-        self,
-        axis: AxisArg = None,
-        *,
-        ddof: float | None = None,
-        keepdims: bool | None = None,
-        dim: AxisArg = None,
-        keepdim: bool | None = None,
-        correction: float | None = None,
-        unbiased: bool | None = None,
-    ) -> Tensor:
-        """numpy's ``std`` (``ddof`` 0); PyTorch's with ``dim=``/``correction=``/
-        ``unbiased=`` (correction 1 unless told)."""
-        picked, keep = _axes("std", axis, keepdims, dim, keepdim)
-        c = _correction("std", ddof, dim, correction, unbiased)
-        return _ops.std(self, picked, keep, c)
+    var = _spread("var")
+    std = _spread("std")
 
     def norm(
         self,

@@ -20,10 +20,19 @@ if TYPE_CHECKING:
 __all__ = ["array_split", "cat", "chunk", "split"]
 
 
-def _pieces(t: Tensor, sizes: Sequence[int], axis: int) -> list[Tensor]:
+def _along(op: str, x: Any, axis: int) -> tuple[Tensor, int, int]:
+    """The tensor, its normalised axis and that axis's length."""
+    from mg_tensor.ops import _tensor
+
+    t = _tensor(x)
+    axis = normalize_axis(op, t.node, axis)[0]
+    return t, axis, t.shape[axis]
+
+
+def _pieces(t: Tensor, bounds: Sequence[int], axis: int) -> list[Tensor]:
+    """``t[bounds[i]:bounds[i + 1]]`` along ``axis``: views, no copy."""
     from mg_tensor.ops import getitem
 
-    bounds = np.cumsum([0, *sizes])
     lead = (slice(None),) * axis
     return [getitem(t, (*lead, slice(int(a), int(b)))) for a, b in itertools.pairwise(bounds)]
 
@@ -39,11 +48,7 @@ def split(x: Any, split_size_or_sections: int | Sequence[int], axis: int = 0) ->
     >>> [p.shape for p in split(Tensor(np.zeros((5, 2))), [1, 4])]
     [(1, 2), (4, 2)]
     """
-    from mg_tensor.ops import _tensor
-
-    t = _tensor(x)
-    axis = normalize_axis("split", t.node, axis)[0]
-    n = t.shape[axis]
+    t, axis, n = _along("split", x, axis)
     if isinstance(split_size_or_sections, int | np.integer):
         size = int(split_size_or_sections)
         if size <= 0:
@@ -58,7 +63,7 @@ def split(x: Any, split_size_or_sections: int | Sequence[int], axis: int = 0) ->
                 f"sizes {sizes} do not add up to {n}, the length of axis {axis}",
                 "give non-negative sizes that sum to the axis length",
             )
-    return _pieces(t, sizes, axis)
+    return _pieces(t, np.cumsum([0, *sizes]).tolist(), axis)
 
 
 def chunk(x: Any, chunks: int, axis: int = 0) -> list[Tensor]:
@@ -68,13 +73,9 @@ def chunk(x: Any, chunks: int, axis: int = 0) -> list[Tensor]:
     >>> [p.shape for p in chunk(Tensor(np.zeros(5)), 3)]
     [(2,), (2,), (1,)]
     """
-    from mg_tensor.ops import _tensor
-
-    t = _tensor(x)
+    t, axis, n = _along("chunk", x, axis)
     if chunks <= 0:
         raise shape_error("chunk", [t.node], f"{chunks} chunks", "ask for at least one")
-    axis = normalize_axis("chunk", t.node, axis)[0]
-    n = t.shape[axis]
     return split(t, max(-(-n // chunks), 1), axis)
 
 
@@ -86,28 +87,15 @@ def array_split(x: Any, indices_or_sections: int | Sequence[int], axis: int = 0)
     >>> [p.shape for p in array_split(Tensor(np.zeros(5)), [1, 3])]
     [(1,), (2,), (2,)]
     """
-    from mg_tensor.ops import _tensor
-
-    t = _tensor(x)
-    axis = normalize_axis("split", t.node, axis)[0]
-    n = t.shape[axis]
+    t, axis, n = _along("split", x, axis)
     if isinstance(indices_or_sections, int | np.integer):
         k = int(indices_or_sections)
         if k <= 0:
             raise shape_error("split", [t.node], f"{k} sections", "ask for at least one")
-        sizes = [n // k + (i < n % k) for i in range(k)]
-    else:
-        # numpy's rule: piece i is t[points[i-1]:points[i]] (empty when they decrease)
-        points = [min(max(int(p), 0), n) for p in indices_or_sections]
-        starts = [0, *points]
-        ends = [*points, n]
-        sizes = [max(b - a, 0) for a, b in zip(starts, ends, strict=True)]
-        if any(a > b for a, b in zip(starts, ends, strict=True)):
-            from mg_tensor.ops import getitem
-
-            lead = (slice(None),) * axis
-            return [getitem(t, (*lead, slice(a, b))) for a, b in zip(starts, ends, strict=True)]
-    return _pieces(t, sizes, axis)
+        return _pieces(t, np.cumsum([0, *(n // k + (i < n % k) for i in range(k))]).tolist(), axis)
+    # numpy's rule: piece i is t[points[i-1]:points[i]] (empty when they decrease)
+    points = [min(max(int(p), 0), n) for p in indices_or_sections]
+    return _pieces(t, [0, *points, n], axis)
 
 
 def cat(tensors: Sequence[Any], axis: int = 0, *, dim: int | None = None) -> Tensor:

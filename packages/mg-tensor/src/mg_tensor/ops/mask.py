@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from mg_tensor.ops.base import dtype_error, shape_error
+from mg_tensor.ops.base import broadcasts_to, dtype_error, shape_error
 
 if TYPE_CHECKING:
     from mg_tensor.tensor import Tensor
@@ -68,11 +68,7 @@ def masked_fill(x: Any, mask: Any, value: Any) -> Tensor:
         )
     if not isinstance(value, Tensor):
         value = np.asarray(value, t.dtype)  # PyTorch: the value takes the tensor's dtype
-    try:
-        fits = np.broadcast_shapes(m.shape, t.shape) == t.shape
-    except ValueError:
-        fits = False
-    if not fits:
+    if not broadcasts_to(m.shape, t.shape):
         raise shape_error(
             "masked_fill",
             [t.node, m.node],
