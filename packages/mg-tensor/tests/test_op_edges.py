@@ -178,3 +178,22 @@ def test_rearranging_ops_match_numpy(x: np.ndarray, data: st.DataObject) -> None
         k = data.draw(st.integers(-3, 3))
         expect(mt.tril(Tensor(x), k), np.tril(x, k), lazy=False)
         expect(mt.triu(Tensor(x), k), np.triu(x, k), lazy=False)
+
+
+@SETTINGS
+@given(data=st.data())
+def test_einsum_of_two_operands_matches_numpy(data: st.DataObject) -> None:
+    """Random equations (batch, free, contracted and summed-away letters, size-1
+    broadcasting): the matmul form and numpy's einsum agree, values and gradients."""
+    letters = "abcde"
+    sizes = {c: data.draw(st.integers(1, 3)) for c in letters}
+    la = "".join(data.draw(st.permutations(letters))[: data.draw(st.integers(0, 4))])
+    lb = "".join(data.draw(st.permutations(letters))[: data.draw(st.integers(0, 4))])
+    present = sorted(set(la + lb))
+    lo = "".join(c for c in data.draw(st.permutations(present)) if data.draw(st.booleans()))
+    shape_a = tuple(1 if data.draw(st.booleans()) and c in lb else sizes[c] for c in la)
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal(shape_a), rng.standard_normal(tuple(sizes[c] for c in lb))
+    equation = f"{la},{lb}->{lo}"
+    expect(mt.einsum(equation, Tensor(a), Tensor(b)), np.einsum(equation, a, b))
+    assert gradcheck(lambda x, y: mt.einsum(equation, x, y), a, b)

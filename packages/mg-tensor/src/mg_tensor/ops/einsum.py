@@ -7,6 +7,7 @@ implicit output is made explicit, so the op is one equation ``"ij,jk->ik"``.
 from __future__ import annotations
 
 import functools
+import math
 import string
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -27,6 +28,83 @@ __all__ = ["einsum", "outer"]
 def _product(*arrays: NDArray[Any]) -> NDArray[Any]:
     """The dtype rule: that of the operands' product."""
     return functools.reduce(np.multiply, arrays)
+
+
+@dataclass(frozen=True)
+class _MatmulPlan:
+    """A two-operand einsum as one batched matmul (BLAS), as PyTorch computes it: each
+    operand summed over its own letters, transposed to (batch, free, contracted) and
+    reshaped to 3 groups; the product reshaped and transposed to the output's order."""
+
+    sum_a: tuple[int, ...]
+    sum_b: tuple[int, ...]
+    perm_a: tuple[int, ...]
+    perm_b: tuple[int, ...]
+    shape_a: tuple[int, ...]
+    shape_b: tuple[int, ...]
+    product: tuple[int, ...]  # (batch..., left, right): the matmul's result
+    grouped: tuple[int, ...]  # (batch..., left..., right...) sizes of the product
+    perm_out: tuple[int, ...]
+
+    def run(self, a: NDArray[Any], b: NDArray[Any], out: NDArray[Any] | None) -> NDArray[Any]:
+        if self.sum_a:
+            a = a.sum(self.sum_a)
+        if self.sum_b:
+            b = b.sum(self.sum_b)
+        a3 = a.transpose(self.perm_a).reshape(self.shape_a)
+        b3 = b.transpose(self.perm_b).reshape(self.shape_b)
+        if out is not None and out.flags.c_contiguous and self.perm_out == tuple(range(out.ndim)):
+            np.matmul(a3, b3, out=out.reshape(self.product))  # straight into the buffer
+            return out
+        product: NDArray[Any] = np.matmul(a3, b3).reshape(self.grouped).transpose(self.perm_out)
+        if out is None:
+            return product
+        np.copyto(out, product)
+        return out
+
+
+@functools.lru_cache(maxsize=1024)
+def _matmul_plan(equation: str, shapes: tuple[tuple[int, ...], ...]) -> _MatmulPlan | None:
+    """The matmul form of a two-operand equation, or None (repeated letters in an operand,
+    or a contracted axis that broadcasts: numpy's einsum does those)."""
+    (la, lb), lo = _parse(equation)
+    if len(set(la)) != len(la) or len(set(lb)) != len(lb):
+        return None
+    sa = dict(zip(la, shapes[0], strict=True))
+    sb = dict(zip(lb, shapes[1], strict=True))
+    batch = [c for c in lo if c in sa and c in sb]
+    left = [c for c in lo if c in sa and c not in sb]
+    right = [c for c in lo if c in sb and c not in sa]
+    inner = [c for c in la if c in sb and c not in lo]
+    if any(sa[c] != sb[c] for c in inner):
+        return None
+    kept_a = [c for c in la if c in lo or c in sb]
+    kept_b = [c for c in lb if c in lo or c in sa]
+    size = math.prod
+    batch_a = tuple(sa[c] for c in batch)
+    batch_b = tuple(sb[c] for c in batch)
+    k = size(sa[c] for c in inner)
+    grouped_batch = tuple(max(sa[c], sb[c]) for c in batch)
+    return _MatmulPlan(
+        sum_a=tuple(i for i, c in enumerate(la) if c not in kept_a),
+        sum_b=tuple(i for i, c in enumerate(lb) if c not in kept_b),
+        perm_a=tuple(kept_a.index(c) for c in (*batch, *left, *inner)),
+        perm_b=tuple(kept_b.index(c) for c in (*batch, *inner, *right)),
+        shape_a=(*batch_a, size(sa[c] for c in left), k),
+        shape_b=(*batch_b, k, size(sb[c] for c in right)),
+        product=(*grouped_batch, size(sa[c] for c in left), size(sb[c] for c in right)),
+        grouped=(*grouped_batch, *(sa[c] for c in left), *(sb[c] for c in right)),
+        perm_out=tuple((*batch, *left, *right).index(c) for c in lo),
+    )
+
+
+@functools.lru_cache(maxsize=1024)
+def _path(equation: str, shapes: tuple[tuple[int, ...], ...]) -> list[Any]:
+    """numpy's contraction order for these shapes, found once (not on every replay): its
+    pairwise steps go through BLAS (tensordot) where they can."""
+    dummies = [np.broadcast_to(np.zeros(()), shape) for shape in shapes]
+    path: list[Any] = np.einsum_path(equation, *dummies, optimize="greedy")[0]
+    return path
 
 
 def _parse(equation: str) -> tuple[list[str], str]:
@@ -65,8 +143,12 @@ class Einsum(TensorOp):
         return tuple(sizes[c] for c in out), probe_dtype("einsum", _product, inputs)
 
     def forward(self, *arrays: NDArray[Any], out: NDArray[Any] | None = None) -> NDArray[Any]:
-        # optimize: contractions go through BLAS (tensordot) in a good pairwise order
-        result: NDArray[Any] = np.einsum(self.equation, *arrays, out=out, optimize=True)
+        shapes = tuple(a.shape for a in arrays)
+        plan = _matmul_plan(self.equation, shapes) if len(arrays) == 2 else None
+        if plan is not None:
+            return plan.run(arrays[0], arrays[1], out)
+        path = _path(self.equation, shapes)
+        result: NDArray[Any] = np.einsum(self.equation, *arrays, out=out, optimize=path)
         return result
 
     def vjp(self, g: Tensor, out: Tensor, *inputs: Tensor, needed: tuple[bool, ...]) -> Grads:
@@ -93,8 +175,12 @@ class Einsum(TensorOp):
             kept = "".join(c for c in letters if c in known)  # the rest were summed away
             equation = ",".join([result, *(ls for ls, _ in others)]) + "->" + kept
             part = apply(Einsum(equation), g, *(t for _, t in others))
-            shape = tuple(n if c in known else 1 for c, n in zip(letters, x.shape, strict=True))
-            grads.append(broadcast_to(part.reshape(shape), x.shape) if kept != letters else part)
+            # letters summed away, or of size 1 in the others, are spread back over x;
+            # where x had size 1 and the others more, autodiff sums the excess
+            sizes = dict(zip(kept, part.shape, strict=True))
+            part = part.reshape(tuple(sizes.get(c, 1) for c in letters))
+            target = tuple(max(sizes.get(c, 1), n) for c, n in zip(letters, x.shape, strict=True))
+            grads.append(broadcast_to(part, target))
         return grads
 
 
