@@ -151,7 +151,11 @@ def test_numpy_functions_without_a_tensor_version_compute_on_values() -> None:
     np.testing.assert_allclose(np.median(t), np.median(X))
     np.testing.assert_allclose(np.linalg.norm(t), np.linalg.norm(X), rtol=1e-6)
     with pytest.raises(TypeError, match="out="):
-        np.exp(t, out=np.empty_like(X))
+        np.exp(X, out=t)  # type: ignore[call-overload]
+    array = X.copy()
+    array += t  # numpy's in-place update reads the values
+    np.testing.assert_array_equal(array, 2 * X)
+    np.testing.assert_allclose(np.exp(t, out=np.empty_like(X)), np.exp(X))
 
 
 def test_numpy_functions_trace_in_compute_graph() -> None:

@@ -3,7 +3,8 @@
 
 A numpy function or ufunc with a Tensor version here gets it (numpy's meaning and
 signature). Any other computes on the values (``.data``) and returns a numpy array, as
-numpy does for any array-like; ``out=`` arguments are refused for tensors.
+numpy does for any array-like (``array += t`` updates the array); a Tensor cannot be an
+``out=`` argument.
 
 >>> import numpy as np
 >>> from mg_tensor import Tensor
@@ -89,10 +90,12 @@ def call_ufunc(
 ) -> Any:
     """``Tensor.__array_ufunc__``."""
     ours = UFUNCS.get(ufunc)
-    if "out" in kwargs:
+    if any(isinstance(o, Tensor) for o in kwargs.get("out", ())):
         raise _unsupported_out(ufunc.__name__)
     if ours is not None and method == "__call__" and not kwargs:
         return ours(*inputs)
+    # other methods (reduce, at...), other ufuncs and numpy outputs (``array += t``): on
+    # the values, as for any array-like
     return getattr(ufunc, method)(*_values(inputs), **_values(kwargs))
 
 
