@@ -197,3 +197,13 @@ def test_einsum_of_two_operands_matches_numpy(data: st.DataObject) -> None:
     equation = f"{la},{lb}->{lo}"
     expect(mt.einsum(equation, Tensor(a), Tensor(b)), np.einsum(equation, a, b))
     assert gradcheck(lambda x, y: mt.einsum(equation, x, y), a, b)
+
+
+def test_degenerate_reductions_build_gradients() -> None:
+    with quiet():
+        t = Tensor(np.array([2.0]), requires_grad=True)
+        (g,) = grad(mt.var(t, correction=1), [t])
+        assert np.isnan(g.data).all()  # 0 * inf, as the variance itself is nan
+        e = Tensor(np.zeros((0, 3)), requires_grad=True)
+        (g,) = grad(mt.prod(e, axis=1).sum() + mt.prod(e, axis=0).sum(), [e])
+        assert g.shape == (0, 3)

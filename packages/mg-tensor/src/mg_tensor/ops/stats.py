@@ -14,8 +14,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 from numpy.typing import NDArray
 
-from mg_graph import Node
-from mg_tensor.ops.base import Grads, Spec, normalize_axis, probe_dtype, shape_error
+from mg_tensor.ops.base import Grads, normalize_axis, shape_error
 from mg_tensor.ops.core import apply
 from mg_tensor.ops.reduce import Reduce, reduced_shape
 from mg_tensor.ops.unary import Sign
@@ -51,7 +50,9 @@ class Var(Reduce):
     def vjp(self, g: Tensor, out: Tensor, *inputs: Tensor, needed: tuple[bool, ...]) -> Grads:
         x = inputs[0]
         centred = x - x.mean(self.axes, keepdims=True)
-        return [self.kept(g) * centred * (2 / (_count(x, self.axes) - self.correction))]
+        divisor = _count(x, self.axes) - self.correction
+        scale = 2 / divisor if divisor else math.inf  # n == correction: inf/nan, as forward
+        return [self.kept(g) * centred * scale]
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,9 @@ class Prod(Reduce):
         x = inputs[0]
         others = [a for a in range(x.ndim) if a not in self.axes]
         perm = (*others, *self.axes)
-        lined = ops.transpose(x, perm).reshape((*(x.shape[a] for a in others), -1))
+        lined = ops.transpose(x, perm).reshape(
+            (*(x.shape[a] for a in others), _count(x, self.axes))
+        )
         if lined.shape[-1] == 0:
             return [x * 0]
         # product of the other elements = (exclusive cumprod from the left) * (from the right)
@@ -87,12 +90,7 @@ class LogSumExp(Reduce):
     """``log(sum(exp(x)))`` computed with the maximum subtracted (no overflow)."""
 
     name: ClassVar[str] = "logsumexp"
-    function = np.exp  # the dtype rule: float, as exp's
-
-    def infer(self, *inputs: Node) -> Spec:
-        x = inputs[0]
-        dtype = probe_dtype(self.name, np.exp, inputs)
-        return reduced_shape(x.shape, self.axes, self.keepdims), dtype
+    function = np.exp  # the dtype rule (Reduce.infer): float, as exp's
 
     def forward(self, *arrays: NDArray[Any], out: NDArray[Any] | None = None) -> NDArray[Any]:
         x = arrays[0]
