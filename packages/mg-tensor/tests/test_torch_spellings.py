@@ -267,3 +267,11 @@ def test_errors_name_the_op_and_the_users_line() -> None:
         where = location_of_next_line()
         t.cumsum(axis=2)
     assert where in str(err.value)
+
+
+def test_max_with_dim_sends_the_gradient_to_the_index_like_pytorch() -> None:
+    x = Tensor(np.array([[2.0, 2.0, 1.0]]), requires_grad=True)
+    (g,) = grad(x.max(dim=1).values.sum(), [x])
+    np.testing.assert_array_equal(g.data, [[1.0, 0.0, 0.0]])  # the first maximum
+    (g,) = grad(x.max(axis=1).sum(), [x])
+    np.testing.assert_array_equal(g.data, [[0.5, 0.5, 0.0]])  # numpy-style: ties share

@@ -302,7 +302,13 @@ class TensorMethods:
         reduce, arg = (_ops.max, _ops.argmax) if op == "max" else (_ops.min, _ops.argmin)
         if dim is None:
             return reduce(self, picked, keep)
-        return ValuesIndices(reduce(self, dim, keep), arg(self, dim, keep))
+        # values gathered at the indices: the gradient goes to that element, as PyTorch's
+        # (numpy's max shares it among ties)
+        index = arg(self, dim, True)
+        values = _ops.take_along_axis(self, index, dim)
+        if keep:
+            return ValuesIndices(values, index)
+        return ValuesIndices(values.squeeze(dim), index.squeeze(dim))
 
     argmax = _reduction("argmax")
     argmin = _reduction("argmin")
