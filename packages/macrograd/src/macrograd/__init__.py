@@ -13,8 +13,36 @@ array(30., dtype=float32)
 (4, 2)
 """
 
-from mg_graph import Graph, Node, Role, get_default_graph, named_scope
-from mg_tensor import Tensor, compute_graph, grad, realize
+from mg_graph import (
+    AnomalyError,
+    Graph,
+    Node,
+    Role,
+    detect_anomaly,
+    get_default_graph,
+    named_scope,
+)
+from mg_tensor import (
+    Tensor,
+    bernoulli,
+    bernoulli_like,
+    compute_graph,
+    grad,
+    is_grad_enabled,
+    manual_seed,
+    no_grad,
+    normal,
+    normal_like,
+    rand,
+    rand_like,
+    randint,
+    randint_like,
+    randn,
+    randn_like,
+    realize,
+    uniform,
+    uniform_like,
+)
 
 # the op library, numpy-style functions (PyTorch's names too: cat, gather, topk...)
 from mg_tensor.ops import (
@@ -126,12 +154,12 @@ from mg_tensor.ops import (
 )
 
 __all__ = [
+    "AnomalyError",
     "Graph",
     "Node",
     "Role",
     "Tensor",
     "ValuesIndices",
-    # the op library
     "absolute",
     "add",
     "all",
@@ -141,6 +169,8 @@ __all__ = [
     "argsort",
     "array_split",
     "astype",
+    "bernoulli",
+    "bernoulli_like",
     "bitwise_and",
     "bitwise_or",
     "bitwise_xor",
@@ -155,6 +185,7 @@ __all__ = [
     "cos",
     "cumprod",
     "cumsum",
+    "detect_anomaly",
     "divide",
     "einsum",
     "equal",
@@ -173,6 +204,7 @@ __all__ = [
     "greater",
     "greater_equal",
     "invert",
+    "is_grad_enabled",
     "isfinite",
     "isinf",
     "isnan",
@@ -188,6 +220,7 @@ __all__ = [
     "logical_or",
     "logical_xor",
     "logsumexp",
+    "manual_seed",
     "masked_fill",
     "matmul",
     "max",
@@ -198,13 +231,22 @@ __all__ = [
     "multiply",
     "named_scope",
     "negative",
+    "no_grad",
     "norm",
+    "normal",
+    "normal_like",
     "not_equal",
     "one_hot",
     "outer",
     "pad",
     "power",
     "prod",
+    "rand",
+    "rand_like",
+    "randint",
+    "randint_like",
+    "randn",
+    "randn_like",
     "realize",
     "reciprocal",
     "relu",
@@ -239,6 +281,8 @@ __all__ = [
     "transpose",
     "tril",
     "triu",
+    "uniform",
+    "uniform_like",
     "var",
     "where",
 ]

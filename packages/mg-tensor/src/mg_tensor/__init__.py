@@ -14,10 +14,11 @@ from mg_graph import Graph, get_default_graph, named_scope, register_internal
 
 register_internal(_os.path.dirname(__file__))
 
-from mg_tensor import rewrites as _rewrites  # noqa: E402  (registers the stability pass)
+from mg_tensor import gradients  # noqa: E402
 from mg_tensor.autodiff import backprop, grad  # noqa: E402
 from mg_tensor.function import CompiledFunction, compute_graph  # noqa: E402
-from mg_tensor.ops import (  # noqa: E402  # noqa: E402  (issue 13's op families)
+from mg_tensor.grad_mode import is_grad_enabled, no_grad  # noqa: E402
+from mg_tensor.ops import (  # noqa: E402
     ValuesIndices,
     absolute,
     add,
@@ -124,16 +125,28 @@ from mg_tensor.ops import (  # noqa: E402  # noqa: E402  (issue 13's op families
     var,
     where,
 )
+from mg_tensor.random import (  # noqa: E402
+    bernoulli,
+    bernoulli_like,
+    manual_seed,
+    normal,
+    normal_like,
+    rand,
+    rand_like,
+    randint,
+    randint_like,
+    randn,
+    randn_like,
+    uniform,
+    uniform_like,
+)
 from mg_tensor.tensor import Tensor, TracingWarning, as_array, realize  # noqa: E402
-
-del _rewrites
 
 __all__ = [
     "CompiledFunction",
     "Graph",
     "Tensor",
     "TracingWarning",
-    # issue 13's op families
     "ValuesIndices",
     "absolute",
     "add",
@@ -146,6 +159,8 @@ __all__ = [
     "as_array",
     "astype",
     "backprop",
+    "bernoulli",
+    "bernoulli_like",
     "bitwise_and",
     "bitwise_or",
     "bitwise_xor",
@@ -175,9 +190,11 @@ __all__ = [
     "get_default_graph",
     "getitem",
     "grad",
+    "gradients",
     "greater",
     "greater_equal",
     "invert",
+    "is_grad_enabled",
     "isfinite",
     "isinf",
     "isnan",
@@ -193,6 +210,7 @@ __all__ = [
     "logical_or",
     "logical_xor",
     "logsumexp",
+    "manual_seed",
     "masked_fill",
     "matmul",
     "max",
@@ -203,13 +221,22 @@ __all__ = [
     "multiply",
     "named_scope",
     "negative",
+    "no_grad",
     "norm",
+    "normal",
+    "normal_like",
     "not_equal",
     "one_hot",
     "outer",
     "pad",
     "power",
     "prod",
+    "rand",
+    "rand_like",
+    "randint",
+    "randint_like",
+    "randn",
+    "randn_like",
     "realize",
     "reciprocal",
     "relu",
@@ -244,6 +271,8 @@ __all__ = [
     "transpose",
     "tril",
     "triu",
+    "uniform",
+    "uniform_like",
     "var",
     "where",
 ]

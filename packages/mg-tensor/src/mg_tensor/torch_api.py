@@ -65,6 +65,11 @@ class Size(int):
         return self.shape if dim is None else self.shape[dim]
 
 
+def _as_tensor(methods: TensorMethods) -> Tensor:
+    """``self`` of a mixin method: always a Tensor (the only class using the mixin)."""
+    return cast("Tensor", methods)
+
+
 def _pick(op: str, numpy_value: Any, torch_value: Any, numpy_name: str, torch_name: str) -> Any:
     if numpy_value is not None and torch_value is not None:
         raise TypeError(
@@ -248,15 +253,15 @@ class TensorMethods:
 
     def clamp(self, min: float | None = None, max: float | None = None) -> Tensor:
         """PyTorch's name for ``clip``."""
-        return _ops.clip(self, min, max)
+        return _ops.clip(_as_tensor(self), min, max)
 
     def softmax(self, axis: int | None = None, *, dim: int | None = None) -> Tensor:
         picked = _pick("softmax", axis, dim, "axis", "dim")
-        return _ops.softmax(self, -1 if picked is None else picked)
+        return _ops.softmax(_as_tensor(self), -1 if picked is None else picked)
 
     def log_softmax(self, axis: int | None = None, *, dim: int | None = None) -> Tensor:
         picked = _pick("log_softmax", axis, dim, "axis", "dim")
-        return _ops.log_softmax(self, -1 if picked is None else picked)
+        return _ops.log_softmax(_as_tensor(self), -1 if picked is None else picked)
 
     # ------------------------------------------------------------- reductions
     sum = _reduction("sum")
@@ -296,16 +301,17 @@ class TensorMethods:
         from mg_tensor.ops.sort import ValuesIndices
         from mg_tensor.tensor import Tensor
 
+        me = _as_tensor(self)
         if isinstance(axis, Tensor):  # PyTorch's t.max(other)
-            return _ops.maximum(self, axis) if op == "max" else _ops.minimum(self, axis)
+            return _ops.maximum(me, axis) if op == "max" else _ops.minimum(me, axis)
         picked, keep = _axes(op, axis, keepdims, dim, keepdim)
         reduce, arg = (_ops.max, _ops.argmax) if op == "max" else (_ops.min, _ops.argmin)
         if dim is None:
-            return reduce(self, picked, keep)
+            return reduce(me, picked, keep)
         # values gathered at the indices: the gradient goes to that element, as PyTorch's
         # (numpy's max shares it among ties)
-        index = arg(self, dim, True)
-        values = _ops.take_along_axis(self, index, dim)
+        index = arg(me, dim, True)
+        values = _ops.take_along_axis(me, index, dim)
         if keep:
             return ValuesIndices(values, index)
         return ValuesIndices(values.squeeze(dim), index.squeeze(dim))
@@ -327,13 +333,13 @@ class TensorMethods:
     ) -> Tensor:
         """PyTorch's ``norm`` (ndarray has none): the vector p-norm over ``dim``."""
         picked, keep = _axes("norm", axis, keepdims, dim, keepdim)
-        return _ops.norm(self, p, picked, keep)
+        return _ops.norm(_as_tensor(self), p, picked, keep)
 
     def cumsum(self, axis: int | None = None, *, dim: int | None = None) -> Tensor:
-        return _ops.cumsum(self, _pick("cumsum", axis, dim, "axis", "dim"))
+        return _ops.cumsum(_as_tensor(self), _pick("cumsum", axis, dim, "axis", "dim"))
 
     def cumprod(self, axis: int | None = None, *, dim: int | None = None) -> Tensor:
-        return _ops.cumprod(self, _pick("cumprod", axis, dim, "axis", "dim"))
+        return _ops.cumprod(_as_tensor(self), _pick("cumprod", axis, dim, "axis", "dim"))
 
     def sort(
         self, axis: int | None = None, *, dim: int | None = None, descending: bool = False
@@ -342,14 +348,14 @@ class TensorMethods:
         ``(values, indices)``."""
         if dim is not None:
             _pick("sort", axis, dim, "axis", "dim")
-            return _ops.sort_with_indices(self, dim, descending)
-        return _ops.sort(self, -1 if axis is None else axis, descending)
+            return _ops.sort_with_indices(_as_tensor(self), dim, descending)
+        return _ops.sort(_as_tensor(self), -1 if axis is None else axis, descending)
 
     def argsort(
         self, axis: int | None = None, *, dim: int | None = None, descending: bool = False
     ) -> Tensor:
         picked = _pick("argsort", axis, dim, "axis", "dim")
-        return _ops.argsort(self, -1 if picked is None else picked, descending)
+        return _ops.argsort(_as_tensor(self), -1 if picked is None else picked, descending)
 
     def topk(
         self,
@@ -362,7 +368,7 @@ class TensorMethods:
     ) -> ValuesIndices:
         """The ``k`` largest (or smallest) values along ``dim`` (-1) and their indices."""
         picked = _pick("topk", axis, dim, "axis", "dim")
-        return _ops.topk(self, k, -1 if picked is None else picked, largest, sorted)
+        return _ops.topk(_as_tensor(self), k, -1 if picked is None else picked, largest, sorted)
 
     # ------------------------------------------------------------- shapes
     def transpose(self, *axes: Any, dim0: int | None = None, dim1: int | None = None) -> Tensor:
@@ -372,42 +378,42 @@ class TensorMethods:
         if dim0 is not None or dim1 is not None:
             if axes or dim0 is None or dim1 is None:
                 raise TypeError("transpose: pass both dim0= and dim1= (and no axes)")
-            return _ops.swapaxes(self, dim0, dim1)
+            return _ops.swapaxes(_as_tensor(self), dim0, dim1)
         if len(axes) == 1 and not isinstance(axes[0], int | np.integer):
-            return _ops.transpose(self, tuple(axes[0]))
+            return _ops.transpose(_as_tensor(self), tuple(axes[0]))
         if len(axes) == 2 and self.ndim != 2:
-            return _ops.swapaxes(self, axes[0], axes[1])
-        return _ops.transpose(self, tuple(axes) if axes else None)
+            return _ops.swapaxes(_as_tensor(self), axes[0], axes[1])
+        return _ops.transpose(_as_tensor(self), tuple(axes) if axes else None)
 
     def swapaxes(self, axis1: int, axis2: int) -> Tensor:
-        return _ops.swapaxes(self, axis1, axis2)
+        return _ops.swapaxes(_as_tensor(self), axis1, axis2)
 
     def permute(self, *dims: Any) -> Tensor:
         """PyTorch's ``permute(*dims)``: the axes in this order."""
-        return _ops.transpose(self, tuple(_shape_args(dims)))
+        return _ops.transpose(_as_tensor(self), tuple(_shape_args(dims)))
 
     def view(self, *shape: Any) -> Tensor:
         """PyTorch's ``view``: ``reshape`` (a view when the layout allows, else a copy)."""
-        return _ops.reshape(self, _shape_args(shape))
+        return _ops.reshape(_as_tensor(self), _shape_args(shape))
 
     def view_as(self, other: Tensor) -> Tensor:
-        return _ops.reshape(self, other.shape)
+        return _ops.reshape(_as_tensor(self), other.shape)
 
     def expand_as(self, other: Tensor) -> Tensor:
-        return _ops.broadcast_to(self, other.shape)
+        return _ops.broadcast_to(_as_tensor(self), other.shape)
 
     def contiguous(self) -> Tensor:
         """The tensor itself: layouts are the runtime's business here."""
         return cast("Tensor", self)
 
     def squeeze(self, axis: AxisArg = None, *, dim: AxisArg = None) -> Tensor:
-        return _ops.squeeze(self, _pick("squeeze", axis, dim, "axis", "dim"))
+        return _ops.squeeze(_as_tensor(self), _pick("squeeze", axis, dim, "axis", "dim"))
 
     def unsqueeze(self, axis: int | None = None, *, dim: int | None = None) -> Tensor:
         picked = _pick("unsqueeze", axis, dim, "axis", "dim")
         if picked is None:
             raise TypeError("unsqueeze: missing the axis (dim) to insert")
-        return _ops.expand_dims(self, picked)
+        return _ops.expand_dims(_as_tensor(self), picked)
 
     def flatten(
         self, start_axis: int = 0, end_dim: int = -1, *, start_dim: int | None = None
@@ -416,68 +422,68 @@ class TensorMethods:
         every axis, is the default)."""
         start = start_axis if start_dim is None else start_dim
         if end_dim == -1 or end_dim == self.ndim - 1:
-            return _ops.flatten(self, start)
+            return _ops.flatten(_as_tensor(self), start)
         start, end = (int(a) % self.ndim for a in (start, end_dim))
         merged = math.prod(self.shape[start : end + 1])
-        return _ops.reshape(self, (*self.shape[:start], merged, *self.shape[end + 1 :]))
+        return _ops.reshape(_as_tensor(self), (*self.shape[:start], merged, *self.shape[end + 1 :]))
 
     def split(self, split_size_or_sections: int | Sequence[int], dim: int = 0) -> list[Tensor]:
         """PyTorch's ``split`` (pieces of a size, or of the given sizes)."""
-        return _ops.split(self, split_size_or_sections, dim)
+        return _ops.split(_as_tensor(self), split_size_or_sections, dim)
 
     def chunk(self, chunks: int, dim: int = 0) -> list[Tensor]:
         """PyTorch's ``chunk`` (at most ``chunks`` equal pieces, the last shorter)."""
-        return _ops.chunk(self, chunks, dim)
+        return _ops.chunk(_as_tensor(self), chunks, dim)
 
     def gather(self, dim: int, index: Any) -> Tensor:
         """PyTorch's ``gather``."""
-        return _ops.gather(self, dim, index)
+        return _ops.gather(_as_tensor(self), dim, index)
 
     def take_along_axis(self, indices: Any, axis: int) -> Tensor:
-        return _ops.take_along_axis(self, indices, axis)
+        return _ops.take_along_axis(_as_tensor(self), indices, axis)
 
     def scatter_add(self, dim: int, index: Any, src: Any) -> Tensor:
         """PyTorch's ``scatter_add`` (out of place)."""
-        return _ops.scatter_add(self, dim, index, src)
+        return _ops.scatter_add(_as_tensor(self), dim, index, src)
 
     def masked_fill(self, mask: Any, value: Any) -> Tensor:
         """PyTorch's ``masked_fill`` (out of place)."""
-        return _ops.masked_fill(self, mask, value)
+        return _ops.masked_fill(_as_tensor(self), mask, value)
 
     def where(self, condition: Any, other: Any) -> Tensor:
         """PyTorch's ``t.where(condition, other)``: ``t`` where the condition holds."""
-        return _ops.where(condition, self, other)
+        return _ops.where(condition, _as_tensor(self), other)
 
     def tril(self, diagonal: int = 0) -> Tensor:
-        return _ops.tril(self, diagonal)
+        return _ops.tril(_as_tensor(self), diagonal)
 
     def triu(self, diagonal: int = 0) -> Tensor:
-        return _ops.triu(self, diagonal)
+        return _ops.triu(_as_tensor(self), diagonal)
 
     def flip(self, *dims: Any) -> Tensor:
         """PyTorch's ``flip(dims)``; with no dims every axis (numpy's)."""
-        return _ops.flip(self, _shape_args(dims) if dims else None)
+        return _ops.flip(_as_tensor(self), _shape_args(dims) if dims else None)
 
     def roll(self, shifts: int | Sequence[int], dims: AxisArg = None) -> Tensor:
-        return _ops.roll(self, shifts, dims)
+        return _ops.roll(_as_tensor(self), shifts, dims)
 
     def tile(self, *reps: Any) -> Tensor:
         """``np.tile`` (PyTorch's ``tile``, and what PyTorch's ``repeat`` does)."""
-        return _ops.tile(self, _shape_args(reps))
+        return _ops.tile(_as_tensor(self), _shape_args(reps))
 
     def repeat(self, repeats: int | Sequence[int], axis: int | None = None) -> Tensor:
         """numpy's ``repeat`` (each element); PyTorch's ``repeat`` is ``tile`` here."""
-        return _ops.repeat(self, repeats, axis)
+        return _ops.repeat(_as_tensor(self), repeats, axis)
 
     def repeat_interleave(self, repeats: int | Sequence[int], dim: int | None = None) -> Tensor:
-        return _ops.repeat(self, repeats, dim)
+        return _ops.repeat(_as_tensor(self), repeats, dim)
 
     def outer(self, other: Any) -> Tensor:
-        return _ops.outer(self, other)
+        return _ops.outer(_as_tensor(self), other)
 
     def clone(self) -> Tensor:
         """A copy; gradients flow through it."""
-        return _ops.copy(self)
+        return _ops.copy(_as_tensor(self))
 
     # ------------------------------------------------------------- dtypes
     def to(self, target: Any) -> Tensor:
@@ -486,7 +492,7 @@ class TensorMethods:
         from mg_tensor.tensor import Tensor
 
         if isinstance(target, Tensor):
-            return _ops.astype(self, target.dtype)
+            return _ops.astype(_as_tensor(self), target.dtype)
         if isinstance(target, str) and target.split(":")[0] == "cpu":
             return cast("Tensor", self)
         try:
@@ -500,23 +506,23 @@ class TensorMethods:
                     "pass a dtype (np.float32) or 'cpu'",
                 )
             ) from None
-        return _ops.astype(self, dtype)
+        return _ops.astype(_as_tensor(self), dtype)
 
     def type_as(self, other: Tensor) -> Tensor:
-        return _ops.astype(self, other.dtype)
+        return _ops.astype(_as_tensor(self), other.dtype)
 
     def half(self) -> Tensor:
-        return _ops.astype(self, np.float16)
+        return _ops.astype(_as_tensor(self), np.float16)
 
     def double(self) -> Tensor:
-        return _ops.astype(self, np.float64)
+        return _ops.astype(_as_tensor(self), np.float64)
 
     def long(self) -> Tensor:
-        return _ops.astype(self, np.int64)
+        return _ops.astype(_as_tensor(self), np.int64)
 
     # last: a method named ``float`` would shadow the builtin in later annotations
     def float(self) -> Tensor:
-        return _ops.astype(self, np.float32)
+        return _ops.astype(_as_tensor(self), np.float32)
 
 
 def _correction(

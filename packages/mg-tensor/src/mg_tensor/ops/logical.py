@@ -1,5 +1,6 @@
-"""Logical and bitwise ops and float tests: isnan, isinf, isfinite, logical_and/or/xor/not,
-``&``, ``|``, ``^``, ``~``. None carries a gradient.
+"""Logical and bitwise ops and float tests: isnan, isinf, isfinite, logical_or/xor/not
+(``logical_and`` is in ``ops/__init__.py``), ``&``, ``|``, ``^``, ``~``. None carries a
+gradient.
 
 On booleans ``&``, ``|``, ``^`` and ``~`` are logical, on integers bitwise, as in numpy
 and PyTorch; on floats they are a `DTypeError`.
@@ -12,7 +13,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from mg_tensor.ops.binary import Compare, LogicalAnd
+from mg_tensor.ops.binary import Compare
 from mg_tensor.ops.core import apply
 from mg_tensor.ops.unary import Unary
 
@@ -28,7 +29,6 @@ __all__ = [
     "isfinite",
     "isinf",
     "isnan",
-    "logical_and",
     "logical_not",
     "logical_or",
     "logical_xor",
@@ -143,16 +143,6 @@ def logical_not(x: Any) -> Tensor:
     array([ True, False])
     """
     return apply(LogicalNot(), x)
-
-
-def logical_and(a: Any, b: Any) -> Tensor:
-    """``a and b`` elementwise, with broadcasting.
-
-    >>> from mg_tensor import Tensor
-    >>> logical_and(Tensor([0.0, 2.0]), True).data
-    array([False,  True])
-    """
-    return apply(LogicalAnd(), a, b)
 
 
 def logical_or(a: Any, b: Any) -> Tensor:
