@@ -155,6 +155,41 @@ def _spread(name: str) -> Callable[..., Tensor]:
     return method
 
 
+def _extremum(name: str) -> Callable[..., Any]:
+    """``max``/``min``: numpy's (values) with ``axis``; PyTorch's ``(values, indices)``
+    with ``dim=``; PyTorch's elementwise ``maximum``/``minimum`` with a tensor."""
+
+    def method(
+        self: TensorMethods,
+        axis: Any = None,
+        keepdims: bool | None = None,
+        *,
+        dim: int | None = None,
+        keepdim: bool | None = None,
+    ) -> Tensor | ValuesIndices:
+        from mg_tensor.ops.sort import ValuesIndices
+        from mg_tensor.tensor import Tensor
+
+        me = _as_tensor(self)
+        if isinstance(axis, Tensor):  # PyTorch's t.max(other)
+            return _ops.maximum(me, axis) if name == "max" else _ops.minimum(me, axis)
+        picked, keep = _axes(name, axis, keepdims, dim, keepdim)
+        reduce, arg = (_ops.max, _ops.argmax) if name == "max" else (_ops.min, _ops.argmin)
+        if dim is None:
+            return reduce(me, picked, keep)
+        # values gathered at the indices: the gradient goes to that element, as PyTorch's
+        # (numpy's max shares it among ties)
+        index = arg(me, dim, True)
+        values = _ops.take_along_axis(me, index, dim)
+        if keep:
+            return ValuesIndices(values, index)
+        return ValuesIndices(values.squeeze(dim), index.squeeze(dim))
+
+    method.__name__ = name
+    method.__doc__ = _extremum.__doc__
+    return method
+
+
 class TensorMethods:
     """Methods of `Tensor` for the op families (see the module docstring for the rules)."""
 
@@ -271,51 +306,8 @@ class TensorMethods:
     any = _reduction("any")
     all = _reduction("all")
 
-    def max(
-        self,
-        axis: Any = None,
-        keepdims: bool | None = None,
-        *,
-        dim: int | None = None,
-        keepdim: bool | None = None,
-    ) -> Any:
-        """numpy's ``max``; with ``dim=`` PyTorch's ``(values, indices)``; with a tensor
-        PyTorch's elementwise ``maximum``."""
-        return self._extremum("max", axis, keepdims, dim, keepdim)
-
-    def min(
-        self,
-        axis: Any = None,
-        keepdims: bool | None = None,
-        *,
-        dim: int | None = None,
-        keepdim: bool | None = None,
-    ) -> Any:
-        """numpy's ``min``; with ``dim=`` PyTorch's ``(values, indices)``; with a tensor
-        PyTorch's elementwise ``minimum``."""
-        return self._extremum("min", axis, keepdims, dim, keepdim)
-
-    def _extremum(
-        self, op: str, axis: Any, keepdims: Any, dim: Any, keepdim: Any
-    ) -> Tensor | ValuesIndices:
-        from mg_tensor.ops.sort import ValuesIndices
-        from mg_tensor.tensor import Tensor
-
-        me = _as_tensor(self)
-        if isinstance(axis, Tensor):  # PyTorch's t.max(other)
-            return _ops.maximum(me, axis) if op == "max" else _ops.minimum(me, axis)
-        picked, keep = _axes(op, axis, keepdims, dim, keepdim)
-        reduce, arg = (_ops.max, _ops.argmax) if op == "max" else (_ops.min, _ops.argmin)
-        if dim is None:
-            return reduce(me, picked, keep)
-        # values gathered at the indices: the gradient goes to that element, as PyTorch's
-        # (numpy's max shares it among ties)
-        index = arg(me, dim, True)
-        values = _ops.take_along_axis(me, index, dim)
-        if keep:
-            return ValuesIndices(values, index)
-        return ValuesIndices(values.squeeze(dim), index.squeeze(dim))
-
+    max = _extremum("max")
+    min = _extremum("min")
     argmax = _reduction("argmax")
     argmin = _reduction("argmin")
 
