@@ -1,0 +1,207 @@
+"""The DOT text: clusters, and the rank constraints that make it read like the program.
+
+Only graphviz's own means are used, no coordinates:
+
+* forward items are chained by invisible heavy edges in program order, so they form
+  one column, top to bottom;
+* an edge between two gradient items is written head-first with ``dir=back``: the
+  arrow still points from input to user, but dot ranks the user *above* its input, so
+  the backward pass runs back up;
+* each gradient item is tied by an invisible ``minlen=0`` edge to the forward item it
+  mirrors (the last one of its own scope that it reads), which pulls it onto that
+  row; data edges from the forward pass into the backward pass do not constrain ranks;
+* each parameter shares the row of the item that first uses it and sits to its right
+  (``rank=same`` and a flat edge, under ``newrank``), and its gradient points back at it.
+"""
+
+from __future__ import annotations
+
+import graphviz  # type: ignore[import-untyped]
+
+from mg_graph.graph import SCOPE_KINDS
+from mg_graph.node import Node, Role
+from mg_graph.visualize.items import Drawing, Item, cluster_name
+from mg_graph.visualize.style import GRADIENT_COLOUR, box_attributes, node_attributes
+
+_CLUSTER = {"style": "rounded,dashed", "color": "#888888", "fontname": "Helvetica"}
+_BACKWARD_CLUSTER = {**_CLUSTER, "color": GRADIENT_COLOUR}
+
+
+def emit(
+    drawing: Drawing, name: str, clusters: bool, sharing: dict[int, str]
+) -> graphviz.Digraph:
+    """The `graphviz.Digraph` of ``drawing``."""
+    dot = graphviz.Digraph(
+        name,
+        graph_attr={"rankdir": "TB", "newrank": "true", "fontname": "Helvetica"},
+        node_attr={"fontname": "Helvetica", "fontsize": "10"},
+        edge_attr={"arrowsize": "0.7"},
+    )
+    beside = _parameter_rows(drawing)
+    mirrors = _mirrors(drawing, beside)
+    attributes = {}
+    for item in drawing.items:
+        attributes[id(item)] = _attributes(item, drawing, sharing, mirrors.get(item))
+        if item.computed and not item.backward:  # dot keeps a group's edges straight
+            attributes[id(item)]["group"] = "forward"
+    _place(dot, drawing.items, attributes, clusters)
+    for tail, head in drawing.edges:
+        start, end, style = _edge(tail, head, beside)
+        dot.edge(start, end, **style)
+    forward = [i for i in drawing.items if i.computed and not i.backward]
+    for upper, lower in zip(forward, forward[1:], strict=False):
+        dot.edge(upper.key, lower.key, style="invis", weight="20")
+    for item, mirror in mirrors.items():
+        dot.edge(mirror.key, item.key, style="invis", minlen="0", weight="8")
+    rows: dict[Item, list[Item]] = {}
+    for param, user in beside.items():
+        rows.setdefault(user, []).append(param)
+    for user, params in rows.items():
+        with dot.subgraph() as row:
+            row.attr(rank="same")
+            for member in (user, *params):
+                row.node(member.key)
+            for left, right in zip(params, params[1:], strict=False):  # in creation order
+                row.edge(left.key, right.key, style="invis")
+    _gradients_point_back(dot, drawing)
+    return dot
+
+
+def _attributes(
+    item: Item, drawing: Drawing, sharing: dict[int, str], mirror: Item | None
+) -> dict[str, str]:
+    if item.kind == "node":
+        return node_attributes(item.nodes[0], sharing.get(item.nodes[0].id))
+    inside = {n.id for n in item.nodes}
+    inputs = [
+        i
+        for n in item.nodes
+        for i in n.inputs
+        if i.id not in inside and i.is_gradient == item.backward and (i.op or i.size > 1)
+    ]
+    outputs = [  # results read outside the box, or by nobody (the graph's outputs)
+        n
+        for n in item.nodes
+        if n.op is not None
+        and (not drawing.readers[n.id] or any(_leaves(drawing, r, item) for r in drawing.readers[n.id]))
+    ]
+    title = item.title
+    if item.kind == "layer":
+        kind = SCOPE_KINDS.get((*item.scope, item.title))
+        title += f": {kind}" if kind else ""
+    elif mirror is not None:  # the backward of a run is named after what it mirrors
+        title = mirror.title if mirror.kind != "node" else _op_name(mirror.nodes[0])
+    return box_attributes(item, title, list(dict.fromkeys(inputs)), outputs)
+
+
+def _leaves(drawing: Drawing, reader: int, item: Item) -> bool:
+    """True when ``reader`` lies outside ``item``, on the same side (forward/backward)."""
+    other = drawing.item_of[reader]
+    return other is not item and other.backward == item.backward
+
+
+def _op_name(node: Node) -> str:
+    return node.op.name if node.op is not None else node.name or node.role.value
+
+
+def _place(
+    dot: graphviz.Digraph, items: list[Item], attributes: dict[int, dict[str, str]], clusters: bool
+) -> None:
+    """Declare items, nested in one cluster per scope prefix (forward and backward apart)."""
+    Key = tuple[bool, tuple[str, ...]]
+    members: dict[Key, list[Item]] = {}
+    subclusters: dict[Key, dict[Key, None]] = {}  # ordered sets
+    for item in items:
+        scope = item.scope if clusters else ()
+        backward = item.backward and bool(scope)
+        members.setdefault((backward, scope), []).append(item)
+        for cut in range(len(scope), 0, -1):  # every ancestor lists its child cluster
+            parent = (backward, scope[: cut - 1]) if cut > 1 else (False, ())
+            subclusters.setdefault(parent, {})[(backward, scope[:cut])] = None
+
+    def declare(graph: graphviz.Digraph, key: Key) -> None:
+        for item in members.get(key, []):
+            graph.node(item.key, **attributes[id(item)])
+        for backward, scope in subclusters.get(key, {}):
+            with graph.subgraph(name=cluster_name(scope, backward)) as sub:
+                kind = SCOPE_KINDS.get(scope)
+                label = scope[-1] + (f": {kind}" if kind not in (None, scope[-1]) else "")
+                sub.attr(
+                    label=label + (" (backward)" if backward else ""),
+                    **(_BACKWARD_CLUSTER if backward else _CLUSTER),
+                )
+                declare(sub, (backward, scope))
+
+    declare(dot, (False, ()))
+
+
+def _parameter_rows(drawing: Drawing) -> dict[Item, Item]:
+    """Parameter item -> the forward item that first reads it (drawn on its row)."""
+    first: dict[Item, Item] = {}
+    for tail, head in drawing.edges:
+        if tail.kind == "node" and tail.nodes[0].role is Role.PARAMETER and not head.backward:
+            first.setdefault(tail, head)
+    return first
+
+
+def _edge(tail: Item, head: Item, beside: dict[Item, Item]) -> tuple[str, str, dict[str, str]]:
+    """(tail, head, attributes) of one data edge; see the module's docstring."""
+    if beside.get(tail) is head:  # a parameter to its right: flat edge drawn leftwards
+        return head.key, tail.key, {"dir": "back", "headport": "w", "tailport": "e"}
+    if head.backward and tail.backward:
+        return head.key, tail.key, {"dir": "back", "style": "dashed"}
+    if head.backward or tail.backward:
+        return tail.key, head.key, {"style": "dashed", "constraint": "false", "color": "#999999"}
+    if tail in beside:  # a shared parameter's other users do not move it
+        return tail.key, head.key, {"constraint": "false"}
+    return tail.key, head.key, {}
+
+
+def _mirrors(drawing: Drawing, beside: dict[Item, Item]) -> dict[Item, Item]:
+    """Gradient item -> the forward item it mirrors: the last one it reads in its own
+    scope (a parameter stands for the item on its row)."""
+    reads: dict[Item, list[Item]] = {}
+    for tail, head in drawing.edges:
+        if head.backward and not tail.backward:
+            reads.setdefault(head, []).append(beside.get(tail, tail))
+    chain = [i for i in drawing.items if i.computed and not i.backward]
+    calls: dict[tuple[tuple[str, ...], str], list[int]] = {}  # layer -> chain positions
+    for index, item in enumerate(chain):
+        calls.setdefault(_layer(item), []).append(index)
+    mirrors = {}
+    for item in drawing.items:
+        if not item.backward:
+            continue
+        own = [s for s in reads.get(item, []) if s.computed and _layer(s) == _layer(item)]
+        if own:
+            mirrors[item] = max(own, key=lambda s: s.position)
+            continue
+        rows = calls.get(_layer(item), [])
+        if rows and rows[-1] - rows[0] == len(rows) - 1:  # one call: from its first row on
+            mirrors[item] = chain[rows[0]]
+    return mirrors
+
+
+def _layer(item: Item) -> tuple[tuple[str, ...], str]:
+    """What a gradient item mirrors: its scope, or the layer box it collapses."""
+    return item.scope, item.title if item.kind == "layer" else ""
+
+
+def _gradients_point_back(dot: graphviz.Digraph, drawing: Drawing) -> None:
+    """A dotted orange arrow from each parameter's gradient back to the parameter."""
+    drawn = set()
+    for item in drawing.items:
+        for node in item.nodes:
+            grad = node.meta.get("grad_node") if node.role is Role.PARAMETER else None
+            source = drawing.item_of.get(grad.id) if isinstance(grad, Node) else None
+            if source is None or source is item or (source.key, item.key) in drawn:
+                continue
+            drawn.add((source.key, item.key))
+            dot.edge(
+                source.key,
+                item.key,
+                style="dotted",
+                color=GRADIENT_COLOUR,
+                constraint="false",
+                penwidth="1.5",
+            )
