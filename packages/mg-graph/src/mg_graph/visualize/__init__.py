@@ -19,9 +19,10 @@ from typing import TYPE_CHECKING
 
 import graphviz  # type: ignore[import-untyped]
 
+from mg_graph.source import user_location
 from mg_graph.visualize.items import build
 from mg_graph.visualize.layout import emit
-from mg_graph.visualize.render import GraphvizNotFoundError, render
+from mg_graph.visualize.rendering import GraphvizNotFoundError, positions, render
 from mg_graph.visualize.sharing import shared_buffers
 from mg_graph.visualize.style import COLOURS, GRADIENT_COLOUR
 
@@ -56,10 +57,14 @@ def visualize(
     nodes = [n for n in graph.nodes if gradients or not n.is_gradient]
     drawing = build(nodes, depth)
     if len(drawing.items) > SLOW_NODES:
-        warnings.warn(
+        filename, _, line = user_location(2).rpartition(":")
+        warnings.warn_explicit(
             f"visualize: {len(drawing.items):,} nodes take graphviz's dot a long time to lay "
-            f"out (more than {SLOW_NODES:,}); pass depth=1 to draw one box per layer",
-            stacklevel=3 if path is None else 3,
+            f"out (it slows down past {SLOW_NODES:,}); pass depth=1 to draw one box per "
+            "layer, or depth=2 for one level more",
+            UserWarning,
+            filename,
+            int(line) if line.isdigit() else 0,
         )
     dot = emit(drawing, graph.name, clusters, shared_buffers(graph))
     if path is not None:
@@ -67,4 +72,12 @@ def visualize(
     return dot
 
 
-__all__ = ["COLOURS", "GRADIENT_COLOUR", "SLOW_NODES", "GraphvizNotFoundError", "render", "visualize"]
+__all__ = [
+    "COLOURS",
+    "GRADIENT_COLOUR",
+    "SLOW_NODES",
+    "GraphvizNotFoundError",
+    "positions",
+    "render",
+    "visualize",
+]

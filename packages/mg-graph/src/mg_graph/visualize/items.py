@@ -113,7 +113,7 @@ def build(nodes: list[Node], depth: int | None) -> Drawing:
     scope = {
         n.id: owner_scope(n, users[n.id]) if n.role is Role.PARAMETER else n.scope for n in order
     }
-    groups = _singletons(order, scope) if depth is None else _collapse(order, users, scope, depth)
+    groups = _singletons(order, scope) if depth is None else _collapse(order, scope, depth)
     rank = {n.id: i for i, n in enumerate(order)}
     groups.sort(key=lambda g: min(rank[n.id] for n in g[0] if n.op is not None or len(g[0]) == 1))
     items: list[Item] = []
@@ -143,7 +143,7 @@ def _copy_shared_constants(
             copies[tail] = count = copies.get(tail, 0) + 1
             if count > 1:
                 tail = dataclasses.replace(
-                    tail, key=f"{tail.key}_{count}", scope=head.scope, backward=head.backward
+                    tail, key=f"copy{count}_{tail.key}", scope=head.scope, backward=head.backward
                 )
                 items.append(tail)
         result.append((tail, head))
@@ -157,50 +157,54 @@ def _singletons(order: list[Node], scope: dict[int, tuple[str, ...]]) -> list[_G
     return [([n], scope[n.id], n.is_gradient, "node", "") for n in order]
 
 
-def _collapse(
-    order: list[Node],
-    users: dict[int, list[Node]],
-    scope: dict[int, tuple[str, ...]],
-    depth: int,
-) -> list[_Group]:
+# what a collapsed node joins: ("layer", box scope, backward, 0), ("ops", (), False,
+# run id) or ("leaf", (), False, node id)
+_Unit = tuple[str, tuple[str, ...], bool, int]
+
+
+def _collapse(order: list[Node], scope: dict[int, tuple[str, ...]], depth: int) -> list[_Group]:
     """Scopes more than ``depth`` levels below the outermost one become one box each
     (forward and backward apart); other ops sharing a scope form runs (the loss, the
     backward of an activation), each one box unless that would draw a cycle;
     constants are left out."""
-    unit: dict[int, object] = {}  # node id -> key of its group
+    unit: dict[int, _Unit] = {}
+    index = {n.id: i for i, n in enumerate(order)}
     runs = _UnionFind()
     for node in order:
         s = scope[node.id]
         if node.op is None and node.role is Role.CONSTANT:
             continue
         if len(s) > depth and (node.op is not None or node.role is Role.PARAMETER):
-            unit[node.id] = ("layer", s[: depth + 1], node.is_gradient)
+            unit[node.id] = ("layer", s[: depth + 1], node.is_gradient, 0)
         elif node.op is None:
-            unit[node.id] = ("leaf", node.id)
+            unit[node.id] = ("leaf", (), False, node.id)
         else:
-            unit[node.id] = ("ops", runs.add(node.id))
+            unit[node.id] = ("ops", (), False, runs.add(node.id))
             for inp in node.inputs:
-                same = unit.get(inp.id, ("",))[0] == "ops" and scope[inp.id] == s
-                if same and inp.is_gradient == node.is_gradient:
-                    runs.union(inp.id, node.id)
-    while True:  # a run joined through a path leaving it would draw a cycle: split it
-        key = {i: ("ops", runs.find(u[1])) if u[0] == "ops" else u for i, u in unit.items()}
-        cyclic = _on_cycles(order, key)
-        split = {k for k in cyclic if k[0] == "ops" and runs.size(k[1]) > 1}
+                joins = unit.get(inp.id, ("",))[0] == "ops" and scope[inp.id] == s
+                if joins and inp.is_gradient == node.is_gradient:
+                    run = set(runs.members[runs.find(inp.id)])
+                    others = [i for i in node.inputs if i.id not in run]
+                    if not any(_reaches(other, run, index) for other in others):
+                        runs.union(inp.id, node.id)
+    while True:  # a cycle through several runs that the test above let through: split
+        key = {
+            i: ("ops", (), False, runs.find(u[3])) if u[0] == "ops" else u for i, u in unit.items()
+        }
+        split = {k[3] for k in _on_cycles(order, key) if k[0] == "ops" and runs.size(k[3]) > 1}
         if not split:
             break
-        for k in split:
-            runs.isolate(k[1])
-    groups: dict[object, list[Node]] = {}
+        for root in split:
+            runs.isolate(root)
+    groups: dict[_Unit, list[Node]] = {}
     for node in order:
         if node.id in key:
             groups.setdefault(key[node.id], []).append(node)
     result: list[_Group] = []
-    for k, members in groups.items():
+    for (kind, box, backward, _), members in groups.items():
         first = next((n for n in members if n.op is not None), members[0])
-        if k[0] == "layer":  # type: ignore[index]
-            box_scope: tuple[str, ...] = k[1]  # type: ignore[index]
-            result.append((members, box_scope[:-1], k[2], "layer", box_scope[-1]))  # type: ignore[index]
+        if kind == "layer":
+            result.append((members, box[:-1], backward, "layer", box[-1]))
         else:
             names = [n.op.name for n in members if n.op is not None]
             title = " > ".join(names if len(names) <= 3 else [*names[:2], f"... {len(names)} ops"])
@@ -208,10 +212,26 @@ def _collapse(
     return result
 
 
-def _on_cycles(order: list[Node], key: dict[int, object]) -> set[object]:
-    """Groups left over by Kahn's algorithm on the contracted graph (on or after a cycle)."""
-    edges: dict[object, set[object]] = {k: set() for k in key.values()}
-    waiting: dict[object, int] = dict.fromkeys(edges, 0)
+def _reaches(node: Node, run: set[int], index: dict[int, int]) -> bool:
+    """True if ``node`` depends on a member of ``run`` (joining both would draw a
+    cycle). Nodes older than the run's oldest member cannot, and are not walked."""
+    oldest = min(index[i] for i in run)
+    stack, seen = [node], set()
+    while stack:
+        current = stack.pop()
+        if current.id in run:
+            return True
+        for inp in current.inputs:
+            if inp.id not in seen and index.get(inp.id, -1) >= oldest:
+                seen.add(inp.id)
+                stack.append(inp)
+    return False
+
+
+def _on_cycles(order: list[Node], key: dict[int, _Unit]) -> set[_Unit]:
+    """Units left over by Kahn's algorithm on the contracted graph (on or after a cycle)."""
+    edges: dict[_Unit, set[_Unit]] = {k: set() for k in key.values()}
+    waiting = dict.fromkeys(edges, 0)
     for node in order:
         head = key.get(node.id)
         for inp in node.inputs:

@@ -8,28 +8,29 @@ Only graphviz's own means are used, no coordinates:
   arrow still points from input to user, but dot ranks the user *above* its input, so
   the backward pass runs back up;
 * each gradient item is tied by an invisible ``minlen=0`` edge to the forward item it
-  mirrors (the last one of its own scope that it reads), which pulls it onto that
-  row; data edges from the forward pass into the backward pass do not constrain ranks;
+  mirrors (the last one of its own scope that it reads, else the first of its layer),
+  which pulls it onto that row; data edges from the forward pass into the backward
+  pass do not constrain ranks, and a constant read in several places is drawn beside
+  each reader, so no edge crosses the whole picture;
 * each parameter shares the row of the item that first uses it and sits to its right
   (``rank=same`` and a flat edge, under ``newrank``), and its gradient points back at it.
 """
 
 from __future__ import annotations
 
+import itertools
+
 import graphviz  # type: ignore[import-untyped]
 
-from mg_graph.graph import SCOPE_KINDS
 from mg_graph.node import Node, Role
 from mg_graph.visualize.items import Drawing, Item, cluster_name
-from mg_graph.visualize.style import GRADIENT_COLOUR, box_attributes, node_attributes
+from mg_graph.visualize.style import GRADIENT_COLOUR, item_attributes, scope_title
 
 _CLUSTER = {"style": "rounded,dashed", "color": "#888888", "fontname": "Helvetica"}
 _BACKWARD_CLUSTER = {**_CLUSTER, "color": GRADIENT_COLOUR}
 
 
-def emit(
-    drawing: Drawing, name: str, clusters: bool, sharing: dict[int, str]
-) -> graphviz.Digraph:
+def emit(drawing: Drawing, name: str, clusters: bool, sharing: dict[int, str]) -> graphviz.Digraph:
     """The `graphviz.Digraph` of ``drawing``."""
     dot = graphviz.Digraph(
         name,
@@ -41,7 +42,7 @@ def emit(
     mirrors = _mirrors(drawing, beside)
     attributes = {}
     for item in drawing.items:
-        attributes[id(item)] = _attributes(item, drawing, sharing, mirrors.get(item))
+        attributes[id(item)] = item_attributes(item, drawing, sharing, mirrors.get(item))
         if item.computed and not item.backward:  # dot keeps a group's edges straight
             attributes[id(item)]["group"] = "forward"
     _place(dot, drawing.items, attributes, clusters)
@@ -49,7 +50,7 @@ def emit(
         start, end, style = _edge(tail, head, beside)
         dot.edge(start, end, **style)
     forward = [i for i in drawing.items if i.computed and not i.backward]
-    for upper, lower in zip(forward, forward[1:], strict=False):
+    for upper, lower in itertools.pairwise(forward):
         dot.edge(upper.key, lower.key, style="invis", weight="20")
     for item, mirror in mirrors.items():
         dot.edge(mirror.key, item.key, style="invis", minlen="0", weight="8")
@@ -61,47 +62,10 @@ def emit(
             row.attr(rank="same")
             for member in (user, *params):
                 row.node(member.key)
-            for left, right in zip(params, params[1:], strict=False):  # in creation order
+            for left, right in itertools.pairwise(params):  # in creation order
                 row.edge(left.key, right.key, style="invis")
     _gradients_point_back(dot, drawing)
     return dot
-
-
-def _attributes(
-    item: Item, drawing: Drawing, sharing: dict[int, str], mirror: Item | None
-) -> dict[str, str]:
-    if item.kind == "node":
-        return node_attributes(item.nodes[0], sharing.get(item.nodes[0].id))
-    inside = {n.id for n in item.nodes}
-    inputs = [
-        i
-        for n in item.nodes
-        for i in n.inputs
-        if i.id not in inside and i.is_gradient == item.backward and (i.op or i.size > 1)
-    ]
-    outputs = [  # results read outside the box, or by nobody (the graph's outputs)
-        n
-        for n in item.nodes
-        if n.op is not None
-        and (not drawing.readers[n.id] or any(_leaves(drawing, r, item) for r in drawing.readers[n.id]))
-    ]
-    title = item.title
-    if item.kind == "layer":
-        kind = SCOPE_KINDS.get((*item.scope, item.title))
-        title += f": {kind}" if kind else ""
-    elif mirror is not None:  # the backward of a run is named after what it mirrors
-        title = mirror.title if mirror.kind != "node" else _op_name(mirror.nodes[0])
-    return box_attributes(item, title, list(dict.fromkeys(inputs)), outputs)
-
-
-def _leaves(drawing: Drawing, reader: int, item: Item) -> bool:
-    """True when ``reader`` lies outside ``item``, on the same side (forward/backward)."""
-    other = drawing.item_of[reader]
-    return other is not item and other.backward == item.backward
-
-
-def _op_name(node: Node) -> str:
-    return node.op.name if node.op is not None else node.name or node.role.value
 
 
 def _place(
@@ -124,10 +88,8 @@ def _place(
             graph.node(item.key, **attributes[id(item)])
         for backward, scope in subclusters.get(key, {}):
             with graph.subgraph(name=cluster_name(scope, backward)) as sub:
-                kind = SCOPE_KINDS.get(scope)
-                label = scope[-1] + (f": {kind}" if kind not in (None, scope[-1]) else "")
                 sub.attr(
-                    label=label + (" (backward)" if backward else ""),
+                    label=scope_title(scope) + (" (backward)" if backward else ""),
                     **(_BACKWARD_CLUSTER if backward else _CLUSTER),
                 )
                 declare(sub, (backward, scope))

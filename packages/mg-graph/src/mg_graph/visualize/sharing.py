@@ -30,7 +30,7 @@ def shared_buffers(graph: Graph) -> dict[int, str]:
     plan = executor._plan if executor is not None else None
     if plan is None:
         return {}
-    computed = {n.id for n in graph.nodes if n.op is not None}
+    computed = {n.id: n for n in graph.nodes if n.op is not None}
     by_base: dict[int, list[int]] = {}
     for node_id, array in plan.arrays.items():
         if node_id in computed:
@@ -44,9 +44,10 @@ def shared_buffers(graph: Graph) -> dict[int, str]:
             for other in by_base[id(_base(array))]
             if other != node_id and np.shares_memory(array, plan.arrays[other])
         ]
+        names = [f"#{o} {op.name}" for o in others if (op := computed[o].op) is not None]
         lines[node_id] = (
-            "buffer shared (planner) with " + ", ".join(f"#{o}" for o in others)
-            if others
+            "buffer shared by the planner with " + ", ".join(names)
+            if names
             else "buffer of its own"
         )
     return lines

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from mg_graph.graph import SCOPE_KINDS
 from mg_graph.node import Node, Role
 
 if TYPE_CHECKING:
-    from mg_graph.visualize.items import Item
+    from mg_graph.visualize.items import Drawing, Item
 
 COLOURS = {
     Role.PARAMETER: "#4a7bd0",
@@ -35,6 +36,16 @@ def _bytes(count: int) -> str:
             return f"{count:g} {unit}"
         count = round(count / 1024, 1)  # type: ignore[assignment]
     return f"{count:g} GB"
+
+
+def scope_title(scope: tuple[str, ...]) -> str:
+    """A scope's last name and the type of layer it is, if that says more.
+
+    >>> scope_title(("Net", "fc1")), scope_title(("Net",))
+    ('fc1', 'Net')
+    """
+    kind = SCOPE_KINDS.get(scope)
+    return scope[-1] + (f": {kind}" if kind not in (None, scope[-1]) else "")
 
 
 def node_attributes(node: Node, sharing: str | None) -> dict[str, str]:
@@ -81,6 +92,41 @@ def node_tooltip(node: Node, sharing: str | None) -> str:
     return "\n".join(lines)
 
 
+def item_attributes(
+    item: Item, drawing: Drawing, sharing: dict[int, str], mirror: Item | None
+) -> dict[str, str]:
+    """Attributes of a drawn item: a node's own, or a box's (see `box_attributes`)."""
+    if item.kind == "node":
+        return node_attributes(item.nodes[0], sharing.get(item.nodes[0].id))
+    inside = {n.id for n in item.nodes}
+    inputs = [  # what flows in on the box's own side (forward or backward), no scalars
+        i
+        for n in item.nodes
+        for i in n.inputs
+        if i.id not in inside and i.is_gradient == item.backward and (i.op or i.size > 1)
+    ]
+    outputs = [  # results read outside the box on its own side, or by nobody at all
+        n
+        for n in item.nodes
+        if n.op is not None
+        and (
+            not drawing.readers[n.id]
+            or any(_outside(drawing.item_of[r], item) for r in drawing.readers[n.id])
+        )
+    ]
+    title = item.title
+    if item.kind == "layer":
+        title = scope_title((*item.scope, item.title))
+    elif mirror is not None:  # the backward of a run is named after what it mirrors
+        only = mirror.nodes[0].op if mirror.kind == "node" else None
+        title = only.name if only is not None else mirror.title
+    return box_attributes(item, title, list(dict.fromkeys(inputs)), outputs)
+
+
+def _outside(other: Item, item: Item) -> bool:
+    return other is not item and other.backward == item.backward
+
+
 def box_attributes(
     item: Item, title: str, inputs: list[Node], outputs: list[Node]
 ) -> dict[str, str]:
@@ -95,7 +141,8 @@ def box_attributes(
         lines.append(f"{sum(p.size for p in params):,} parameters")
     tooltip = [
         *lines,
-        f"{len(ops)} ops: " + ", ".join(dict.fromkeys(n.op.name for n in ops if n.op)),
+        f"{len(ops)} op{'s' * (len(ops) != 1)}: "
+        + ", ".join(dict.fromkeys(n.op.name for n in ops if n.op)),
         f"{_bytes(sum(n.size * n.dtype.itemsize for n in ops))} of results",
         f"created at {ops[0].location if ops else item.nodes[0].location}",
     ]

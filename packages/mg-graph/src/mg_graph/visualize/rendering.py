@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
+import subprocess
 
 import graphviz  # type: ignore[import-untyped]
 
@@ -14,6 +16,16 @@ _FORMATS = {"svg", "png", "pdf", "dot", "gv", "jpg", "jpeg"}
 
 class GraphvizNotFoundError(GraphError, RuntimeError):
     """Rendering needs graphviz's ``dot`` program, which is not installed."""
+
+
+def _need_dot(what: str, alternative: str = "") -> None:
+    if shutil.which("dot") is None:
+        raise GraphvizNotFoundError(
+            f"visualize: {what} needs graphviz's `dot` program, which is not on PATH.\n"
+            "  fix: install the system package (Debian/Ubuntu: `apt-get install graphviz`, "
+            f"macOS: `brew install graphviz`){alternative}; `graph.visualize().source` gives "
+            "the DOT text without it"
+        )
 
 
 def render(dot: graphviz.Digraph, path: str) -> str:
@@ -29,13 +41,7 @@ def render(dot: graphviz.Digraph, path: str) -> str:
         with open(path, "w", encoding="utf-8") as handle:
             handle.write(dot.source)
         return path
-    if shutil.which("dot") is None:
-        raise GraphvizNotFoundError(
-            f"visualize: rendering {path!r} needs graphviz's `dot` program, which is not on "
-            "PATH.\n  fix: install the system package (Debian/Ubuntu: `apt-get install "
-            "graphviz`, macOS: `brew install graphviz`), or save the source with a .dot "
-            "path; `graph.visualize().source` gives the DOT text without it"
-        )
+    _need_dot(f"rendering {path!r}", ", or save the source with a .dot path")
     tmp = f"{stem}.partial{ext}"
     source = f"{stem}.partial.gv"  # where graphviz saves the DOT text it renders
     try:
@@ -46,3 +52,22 @@ def render(dot: graphviz.Digraph, path: str) -> str:
             if os.path.exists(leftover):
                 os.remove(leftover)
     return path
+
+
+def positions(dot: graphviz.Digraph) -> dict[str, tuple[float, float]]:
+    """Where ``dot`` places each node (centre x, y in inches, y growing upwards), read
+    from ``dot -Tplain``: for checking a layout without looking at it.
+
+    >>> import shutil
+    >>> d = graphviz.Digraph(); d.edge("a", "b")
+    >>> shutil.which("dot") is None or positions(d)["a"][1] > positions(d)["b"][1]
+    True
+    """
+    _need_dot("laying out a graph")
+    plain = subprocess.run(
+        ["dot", "-Tplain"], input=dot.source, capture_output=True, text=True, check=True
+    ).stdout
+    found = {}
+    for name, x, y in re.findall(r'^node ("[^"]*"|\S+) (\S+) (\S+)', plain, re.MULTILINE):
+        found[name.strip('"')] = (float(x), float(y))
+    return found
