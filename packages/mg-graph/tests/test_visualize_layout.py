@@ -109,13 +109,28 @@ def test_backward_edges_are_written_head_first_so_gradients_run_up() -> None:
     assert "constraint=false" in written[str(net.a1.id), str(net.g_h1.id)]
 
 
-def test_gradient_nodes_are_tied_to_the_forward_node_they_mirror() -> None:
+def _rows(source: str) -> list[str]:
+    """The bodies of the ``rank=same`` subgraphs."""
+    return re.findall(r"\{\s*rank=same\s*([^}]*)\}", source)
+
+
+def test_gradient_nodes_share_the_row_of_the_forward_node_they_read() -> None:
     net = _net()
-    mirrors = _invisible(net.graph.visualize().source, minlen="0")
-    # g_h1 reads a1, the forward node of its own scope (Net): it is pulled onto a1's row
-    assert (str(net.a1.id), str(net.g_h1.id)) in mirrors
+    rows = _rows(net.graph.visualize().source)
+    # g_h1 reads a1, the forward node of its own scope (Net): on a1's row, to its right
+    assert any(f"{net.a1.id} -> {net.g_h1.id} [style=invis]" in row for row in rows)
     # g_a1 reads w2, which stands for the layer node on its row, h2
-    assert (str(net.h2.id), str(net.g_a1.id)) in mirrors
+    assert any(f"{net.h2.id} -> {net.g_a1.id} [style=invis]" in row for row in rows)
+
+
+def test_a_layer_whose_gradients_read_nothing_of_it_holds_them_below_its_first_row() -> None:
+    g = Graph()
+    x = g.leaf(np.ones(2), Role.INPUT, "x")
+    with named_scope("Net"), named_scope("fc"):
+        h = g.apply(Exp(), x)
+    with g.gradients(), within_scope(("Net", "fc")):
+        dx = g.apply(Mul(), g.leaf(np.ones(2)), g.leaf(np.ones(2)))
+    assert (str(h.id), str(dx.id)) in _invisible(g.visualize().source, minlen="0")
 
 
 def test_gradient_nodes_are_clustered_by_the_scope_they_differentiate() -> None:
@@ -135,8 +150,7 @@ def test_parameters_sit_in_their_layer_on_its_row_and_gradients_point_back() -> 
     source = net.graph.visualize().source
     fc1 = _cluster(source, "cluster_Net_fc1")
     assert 'label="fc1: Linear"' in fc1 and f"\t{net.w1.id} [" in fc1
-    rows = re.findall(r"\{\s*rank=same\s*([^}]*)\}", source)
-    assert any(set(row.split()) == {str(net.h1.id), str(net.w1.id)} for row in rows)
+    assert any(set(row.split()) == {str(net.h1.id), str(net.w1.id)} for row in _rows(source))
     dotted = {(t, h) for t, h, a in _edges(source) if "dotted" in a}
     assert dotted == {(str(net.dw1.id), str(net.w1.id)), (str(net.dw2.id), str(net.w2.id))}
 

@@ -42,7 +42,8 @@ def emit(drawing: Drawing, name: str, clusters: bool, sharing: dict[int, str]) -
     mirrors = _mirrors(drawing, beside)
     attributes = {}
     for item in drawing.items:
-        attributes[id(item)] = item_attributes(item, drawing, sharing, mirrors.get(item))
+        mirrored = mirrors[item][0] if item in mirrors else None
+        attributes[id(item)] = item_attributes(item, drawing, sharing, mirrored)
         if item.computed and not item.backward:  # dot keeps a group's edges straight
             attributes[id(item)]["group"] = "forward"
     _place(dot, drawing.items, attributes, clusters)
@@ -52,8 +53,13 @@ def emit(drawing: Drawing, name: str, clusters: bool, sharing: dict[int, str]) -
     forward = [i for i in drawing.items if i.computed and not i.backward]
     for upper, lower in itertools.pairwise(forward):
         dot.edge(upper.key, lower.key, style="invis", weight="20")
-    for item, mirror in mirrors.items():
-        dot.edge(mirror.key, item.key, style="invis", minlen="0", weight="8")
+    for item, (twin, reads) in mirrors.items():
+        if reads:  # on the row of the forward node it reads, to its right
+            with dot.subgraph() as row:
+                row.attr(rank="same")
+                row.edge(twin.key, item.key, style="invis")
+        else:  # no higher than its layer's first row
+            dot.edge(twin.key, item.key, style="invis", minlen="0", weight="8")
     rows: dict[Item, list[Item]] = {}
     for param, user in beside.items():
         rows.setdefault(user, []).append(param)
@@ -119,9 +125,11 @@ def _edge(tail: Item, head: Item, beside: dict[Item, Item]) -> tuple[str, str, d
     return tail.key, head.key, {}
 
 
-def _mirrors(drawing: Drawing, beside: dict[Item, Item]) -> dict[Item, Item]:
-    """Gradient item -> the forward item it mirrors: the last one it reads in its own
-    scope (a parameter stands for the item on its row)."""
+def _mirrors(drawing: Drawing, beside: dict[Item, Item]) -> dict[Item, tuple[Item, bool]]:
+    """Gradient item -> (the forward item it mirrors, whether it reads it): the last one
+    it reads in its own scope (a parameter stands for the item on its row); in a layer
+    called once where no gradient item reads one, the layer's first item (a bound:
+    the backward of a layer runs up from its last row, so its first steps sit lower)."""
     reads: dict[Item, list[Item]] = {}
     for tail, head in drawing.edges:
         if head.backward and not tail.backward:
@@ -132,15 +140,15 @@ def _mirrors(drawing: Drawing, beside: dict[Item, Item]) -> dict[Item, Item]:
         calls.setdefault(_layer(item), []).append(index)
     mirrors = {}
     for item in drawing.items:
-        if not item.backward:
-            continue
         own = [s for s in reads.get(item, []) if s.computed and _layer(s) == _layer(item)]
-        if own:
-            mirrors[item] = max(own, key=lambda s: s.position)
-            continue
+        if item.backward and own:
+            mirrors[item] = max(own, key=lambda s: s.position), True
+    anchored = {_layer(item) for item in mirrors}
+    for item in drawing.items:  # a layer with no such read is held at its first row
         rows = calls.get(_layer(item), [])
-        if rows and rows[-1] - rows[0] == len(rows) - 1:  # one call: from its first row on
-            mirrors[item] = chain[rows[0]]
+        one_call = rows and rows[-1] - rows[0] == len(rows) - 1
+        if item.backward and one_call and _layer(item) not in anchored:
+            mirrors[item] = chain[rows[0]], False
     return mirrors
 
 
