@@ -29,7 +29,7 @@ from mg_graph.visualize.style import COLOURS, GRADIENT_COLOUR
 if TYPE_CHECKING:
     from mg_graph.graph import Graph
 
-SLOW_NODES = 2000  # measured: see benchmarks/visualize.py
+SLOW_NODES = 2000  # dot slows down past it: packages/mg-graph/benchmarks/dot_layout.py
 
 
 def visualize(
@@ -56,7 +56,8 @@ def visualize(
         raise ValueError(f"visualize: depth must be 0 or more, not {depth}")
     nodes = [n for n in graph.nodes if gradients or not n.is_gradient]
     drawing = build(nodes, depth)
-    if len(drawing.items) > SLOW_NODES:
+    large = len(drawing.items) > SLOW_NODES
+    if large:
         filename, _, line = user_location(2).rpartition(":")
         warnings.warn_explicit(
             f"visualize: {len(drawing.items):,} nodes take graphviz's dot a long time to lay "
@@ -66,7 +67,7 @@ def visualize(
             filename,
             int(line) if line.isdigit() else 0,
         )
-    dot = emit(drawing, graph.name, clusters, shared_buffers(graph))
+    dot = emit(drawing, graph.name, clusters, shared_buffers(graph), large)
     if path is not None:
         render(dot, path)
     return dot
