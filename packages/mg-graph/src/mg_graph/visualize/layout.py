@@ -15,7 +15,7 @@ Only graphviz's own means are used, no coordinates:
 * each parameter shares the row of the item that first uses it and sits to its right
   (``rank=same`` and a flat edge, under ``newrank``), and its gradient points back at it;
 * for large drawings, ``nslimit`` caps the network simplex that places nodes
-  across (dot's slowest phase on big graphs: 8 s of CPU at 5,000 nodes, 1.7 s capped).
+  across (dot's slowest phase on big graphs: 8-12 s of CPU at 5,000 nodes, 2 s capped).
 """
 
 from __future__ import annotations
