@@ -115,7 +115,12 @@ def build(nodes: list[Node], depth: int | None) -> Drawing:
     }
     groups = _singletons(order, scope) if depth is None else _collapse(order, scope, depth)
     rank = {n.id: i for i, n in enumerate(order)}
-    groups.sort(key=lambda g: min(rank[n.id] for n in g[0] if n.op is not None or len(g[0]) == 1))
+
+    def first_op(group: _Group) -> int:  # a box is where its first op is, in program order
+        ranks = [rank[n.id] for n in group[0]]
+        return min((rank[n.id] for n in group[0] if n.op is not None), default=min(ranks))
+
+    groups.sort(key=first_op)
     items: list[Item] = []
     item_of: dict[int, Item] = {}
     for members, item_scope, backward, kind, title in groups:
