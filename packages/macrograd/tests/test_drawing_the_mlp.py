@@ -53,6 +53,9 @@ def test_every_layer_node_has_a_scope_forward_and_backward() -> None:
         cluster = source[start : source.index("}", start)]
         assert f'label="{layer}.weight' in cluster and f'label="{layer}.bias' in cluster
         assert f"subgraph cluster_MNIST_model_{layer}__backward {{" in source
+    # a dotted arrow from each parameter's gradient back to the parameter
+    assert source.count("style=dotted") == 8
+    assert graph.visualize(depth=1).source.count("style=dotted") == 4  # one per layer
 
 
 def test_depth_1_draws_one_box_per_layer_like_the_original_readme() -> None:

@@ -8,6 +8,7 @@ import itertools
 import re
 import shutil
 import warnings
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,7 +18,7 @@ from test_visualize import _cluster, _data_edges, _edges, _statement
 
 import mg_graph.visualize as visualize_module
 from mg_graph import Graph, Node, Role, named_scope, within_scope
-from mg_graph.visualize import positions
+from mg_graph.visualize import positions, register_gradient_lookup
 
 needs_dot = pytest.mark.skipif(
     shutil.which("dot") is None,
@@ -71,8 +72,13 @@ def _net() -> Net:
             g_h1 = g.apply(Mul(), g_a1, a1)
         with within_scope(("Net", "fc1")):
             dw1 = g.apply(Sum(), g.apply(Mul(), g_h1, x))
-    w1.meta["grad_node"], w2.meta["grad_node"] = dw1, dw2
+    _GRADIENTS.update({w1: dw1, w2: dw2})
     return Net(g, x, w1, w2, h1, a1, h2, loss, seed, g_a1, g_h1, dw1, dw2)
+
+
+# how mg-tensor tells the visualiser which node is a parameter's gradient
+_GRADIENTS: weakref.WeakKeyDictionary[Node, Node] = weakref.WeakKeyDictionary()
+register_gradient_lookup(_GRADIENTS.get)
 
 
 def _ids(source: str) -> set[str]:

@@ -21,7 +21,7 @@ import graphviz  # type: ignore[import-untyped]
 
 from mg_graph.source import user_location
 from mg_graph.visualize.items import build
-from mg_graph.visualize.layout import emit
+from mg_graph.visualize.layout import emit, register_gradient_lookup
 from mg_graph.visualize.rendering import GraphvizNotFoundError, positions, render
 from mg_graph.visualize.sharing import shared_buffers
 from mg_graph.visualize.style import COLOURS, GRADIENT_COLOUR
@@ -79,6 +79,7 @@ __all__ = [
     "SLOW_NODES",
     "GraphvizNotFoundError",
     "positions",
+    "register_gradient_lookup",
     "render",
     "visualize",
 ]

@@ -21,6 +21,7 @@ Only graphviz's own means are used, no coordinates:
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 
 import graphviz  # type: ignore[import-untyped]
 
@@ -168,13 +169,37 @@ def _layer(item: Item) -> tuple[tuple[str, ...], str]:
     return item.scope, item.title if item.kind == "layer" else ""
 
 
+GradientLookup = Callable[[Node], "Node | None"]
+_gradient_lookups: list[GradientLookup] = []
+
+
+def register_gradient_lookup(lookup: GradientLookup) -> None:
+    """Tell the visualiser how to find a parameter's gradient node (mg-tensor keeps
+    gradient records; mg-graph knows nothing of them): it draws a dotted arrow from
+    that node back to the parameter.
+
+    >>> register_gradient_lookup(lambda param: None)
+    >>> _gradient_lookups.pop()  # doctest: +ELLIPSIS
+    <function <lambda> at ...>
+    """
+    _gradient_lookups.append(lookup)
+
+
+def _gradient_of(param: Node) -> Node | None:
+    for lookup in _gradient_lookups:
+        found = lookup(param)
+        if found is not None:
+            return found
+    return None
+
+
 def _gradients_point_back(body: Body, drawing: Drawing) -> None:
     """A dotted orange arrow from each parameter's gradient back to the parameter."""
     drawn = set()
     for item in drawing.items:
         for node in item.nodes:
-            grad = node.meta.get("grad_node") if node.role is Role.PARAMETER else None
-            source = drawing.item_of.get(grad.id) if isinstance(grad, Node) else None
+            grad = _gradient_of(node) if node.role is Role.PARAMETER else None
+            source = drawing.item_of.get(grad.id) if grad is not None else None
             if source is None or source is item or (source.key, item.key) in drawn:
                 continue
             drawn.add((source.key, item.key))
