@@ -41,8 +41,11 @@ def _bytes(count: int) -> str:
 def scope_title(scope: tuple[str, ...]) -> str:
     """A scope's last name and the type of layer it is, if that says more.
 
-    >>> scope_title(("Net", "fc1")), scope_title(("Net",))
-    ('fc1', 'Net')
+    >>> from mg_graph import named_scope
+    >>> with named_scope("Demo", kind="Demo"), named_scope("fc", kind="Linear"):
+    ...     pass
+    >>> scope_title(("Demo", "fc")), scope_title(("Demo",))
+    ('fc: Linear', 'Demo')
     """
     kind = SCOPE_KINDS.get(scope)
     return scope[-1] + (f": {kind}" if kind not in (None, scope[-1]) else "")
