@@ -21,11 +21,11 @@ import numpy as np
 from mg_graph import DTypeError, describe, graph_of, user_location
 from mg_nn import ops as _ops
 from mg_nn.init import GeneratorLike, as_generator
+from mg_nn.ops.windows import IntPair, pair
+from mg_tensor import Tensor
 from mg_tensor import ops as _t
-from mg_tensor.ops.core import apply, lift
-from mg_tensor.tensor import Tensor
+from mg_tensor.oplib import apply, lift
 
-IntPair = int | tuple[int, int]
 _REDUCTIONS = ("mean", "sum", "none")
 
 
@@ -35,20 +35,6 @@ def _tensor(x: Any, *others: Any) -> Tensor:
         return x
     graph = graph_of([o.node for o in others if isinstance(o, Tensor)])
     return Tensor.wrap(lift(x, None, graph))
-
-
-def _pair(value: IntPair, what: str) -> tuple[int, int]:
-    pair = (value, value) if isinstance(value, int | np.integer) else tuple(value)
-    if len(pair) != 2 or any(int(v) < 0 for v in pair):
-        raise ValueError(f"{what} must be a non-negative int or a pair of them, got {value!r}")
-    return int(pair[0]), int(pair[1])
-
-
-def _positive_pair(value: IntPair, what: str) -> tuple[int, int]:
-    pair = _pair(value, what)
-    if min(pair) < 1:
-        raise ValueError(f"{what} must be positive, got {value!r}")
-    return pair
 
 
 def _reduce(loss: Tensor, reduction: str) -> Tensor:
@@ -97,7 +83,7 @@ def softplus(x: Any) -> Tensor:
     >>> softplus(Tensor([-1000.0, 1000.0])).data
     array([   0., 1000.], dtype=float32)
     """
-    return apply(_ops.Softplus(), x)
+    return _t.softplus(x)
 
 
 def softmax(x: Any, axis: int = -1) -> Tensor:
@@ -138,7 +124,7 @@ def conv2d(
     >>> conv2d(x, Tensor(np.ones((1, 1, 2, 2))), padding=1).shape
     (1, 1, 4, 4)
     """
-    op = _ops.Conv2d(_positive_pair(stride, "stride"), _pair(padding, "padding"))
+    op = _ops.Conv2d(pair(stride, "stride", 1), pair(padding, "padding"))
     operands = [x, weight] if bias is None else [x, weight, bias]
     return apply(op, *operands)
 
@@ -146,8 +132,8 @@ def conv2d(
 def _pool(
     op: type[_ops.MaxPool2d | _ops.AvgPool2d], x: Any, kernel_size: IntPair, stride: IntPair | None
 ) -> Tensor:
-    kernel = _positive_pair(kernel_size, "kernel_size")
-    steps = kernel if stride is None else _positive_pair(stride, "stride")
+    kernel = pair(kernel_size, "kernel_size", 1)
+    steps = kernel if stride is None else pair(stride, "stride", 1)
     return apply(op(kernel, steps), x)
 
 

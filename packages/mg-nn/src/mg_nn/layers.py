@@ -23,10 +23,10 @@ from numpy.typing import DTypeLike
 from mg_graph import get_default_graph
 from mg_nn import functional as F
 from mg_nn import init
-from mg_nn.functional import IntPair
 from mg_nn.model import Model
+from mg_nn.ops.windows import IntPair, pair
+from mg_tensor import Tensor
 from mg_tensor import ops as _t
-from mg_tensor.tensor import Tensor
 
 
 def _parameter(array: Any, name: str) -> Tensor:
@@ -94,10 +94,6 @@ class Linear(_Layer):
         )
 
 
-def _pair(value: IntPair) -> tuple[int, int]:
-    return (int(value), int(value)) if isinstance(value, int | np.integer) else value
-
-
 class Conv2d(_Layer):
     """2-d convolution over NCHW input; ``weight`` (out, in, kh, kw), ``bias`` (out,).
 
@@ -121,9 +117,9 @@ class Conv2d(_Layer):
         super().__init__()
         self.in_channels = in_channels
         self.out_channels = out_channels
-        self.kernel_size = _pair(kernel_size)
-        self.stride = _pair(stride)
-        self.padding = _pair(padding)
+        self.kernel_size = pair(kernel_size, "kernel_size", 1)
+        self.stride = pair(stride, "stride", 1)
+        self.padding = pair(padding, "padding")
         self.weight, self.bias = _weight_and_bias(
             (out_channels, in_channels, *self.kernel_size),
             in_channels * self.kernel_size[0] * self.kernel_size[1],

@@ -141,6 +141,11 @@ def relu(x: Any) -> Tensor:
     return apply(_u.Relu(), x)
 
 
+def softplus(x: Any) -> Tensor:
+    """``log(1 + exp(x))``, stable for large ``|x|``; gradient sigmoid(x)."""
+    return apply(_u.Softplus(), x)
+
+
 def astype(x: Any, dtype: DTypeLike) -> Tensor:
     """Cast to ``dtype`` (a no-op when the dtype already matches)."""
     t = _tensor(x)
