@@ -26,6 +26,8 @@ _register_internal(_os.path.dirname(__file__))
 
 from mg_nn import functional, init  # noqa: E402
 from mg_nn import functional as F  # noqa: E402
+from mg_nn.activation import ELU, GELU, Identity, LeakyReLU, SiLU, Softplus  # noqa: E402
+from mg_nn.containers import ModuleDict, ModuleList  # noqa: E402
 from mg_nn.init import manual_seed  # noqa: E402
 from mg_nn.layers import (  # noqa: E402
     AvgPool2d,
@@ -44,24 +46,35 @@ from mg_nn.layers import (  # noqa: E402
     Tanh,
 )
 from mg_nn.model import IncompatibleKeys, Model, StateDictError  # noqa: E402
+from mg_nn.norms import GroupNorm, RMSNorm  # noqa: E402
 
 __all__ = [
+    "ELU",
+    "GELU",
     "AvgPool2d",
     "Conv2d",
     "Dropout",
     "Embedding",
     "F",
     "Flatten",
+    "GroupNorm",
+    "Identity",
     "IncompatibleKeys",
     "LayerNorm",
+    "LeakyReLU",
     "Linear",
     "LogSoftmax",
     "MaxPool2d",
     "Model",
+    "ModuleDict",
+    "ModuleList",
+    "RMSNorm",
     "ReLU",
     "Sequential",
+    "SiLU",
     "Sigmoid",
     "Softmax",
+    "Softplus",
     "StateDictError",
     "Tanh",
     "functional",

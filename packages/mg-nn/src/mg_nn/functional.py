@@ -20,8 +20,11 @@ import numpy as np
 
 from mg_graph import DTypeError, describe, graph_of, user_location
 from mg_nn import ops as _ops
+from mg_nn.activation import elu, gelu, leaky_relu, silu, softplus
 from mg_nn.init import GeneratorLike, as_generator
+from mg_nn.norms import group_norm, layer_norm_axes, rms_norm, standardize
 from mg_nn.ops.windows import IntPair, pair
+from mg_nn.tensor_utils import normalize, one_hot, pad
 from mg_tensor import Tensor
 from mg_tensor import ops as _t
 from mg_tensor.oplib import apply, lift
@@ -75,15 +78,6 @@ def tanh(x: Any) -> Tensor:
     array([0.], dtype=float32)
     """
     return _t.tanh(x)
-
-
-def softplus(x: Any) -> Tensor:
-    """``log(1 + exp(x))``, stable for large ``|x|``.
-
-    >>> softplus(Tensor([-1000.0, 1000.0])).data
-    array([   0., 1000.], dtype=float32)
-    """
-    return _t.softplus(x)
 
 
 def softmax(x: Any, axis: int = -1) -> Tensor:
@@ -197,20 +191,7 @@ def layer_norm(
     array([[-1.225,  0.   ,  1.225]], dtype=float32)
     """
     t = _tensor(x, weight, bias)
-    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
-    if t.shape[t.ndim - len(shape) :] != shape or len(shape) > t.ndim:
-        raise ValueError(
-            describe(
-                "layer_norm",
-                f"input of shape {t.shape} does not end in normalized_shape {shape}",
-                user_location(),
-                "normalise over the input's trailing axes",
-            )
-        )
-    axes = tuple(range(t.ndim - len(shape), t.ndim))
-    centred = t - t.mean(axes, keepdims=True)
-    variance = (centred * centred).mean(axes, keepdims=True)
-    y = centred / (variance + eps).sqrt()
+    y = standardize(t, layer_norm_axes(t, normalized_shape), eps)
     if weight is not None:
         y = y * weight
     if bias is not None:
@@ -327,15 +308,24 @@ __all__ = [
     "conv2d",
     "cross_entropy",
     "dropout",
+    "elu",
     "embedding",
+    "gelu",
+    "group_norm",
     "layer_norm",
+    "leaky_relu",
     "linear",
     "log_softmax",
     "max_pool2d",
     "mse_loss",
     "nll_loss",
+    "normalize",
+    "one_hot",
+    "pad",
     "relu",
+    "rms_norm",
     "sigmoid",
+    "silu",
     "softmax",
     "softplus",
     "tanh",

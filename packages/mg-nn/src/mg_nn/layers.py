@@ -15,7 +15,7 @@ the default generator that `mg_nn.manual_seed` seeds).
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 from numpy.typing import DTypeLike
@@ -23,7 +23,8 @@ from numpy.typing import DTypeLike
 from mg_graph import get_default_graph
 from mg_nn import functional as F
 from mg_nn import init
-from mg_nn.model import Model
+from mg_nn.model import Model, _Layer
+from mg_nn.norms import _affine_parameters, _shape_of
 from mg_nn.ops.windows import IntPair, pair
 from mg_tensor import Tensor
 from mg_tensor import ops as _t
@@ -48,14 +49,6 @@ def _weight_and_bias(
     return weight, _parameter(
         init.default_bias(shape[0], fan_in, generator=rng, dtype=dtype), "bias"
     )
-
-
-class _Layer(Model):
-    """A model of one tensor argument (only narrows the static type of calls)."""
-
-    if TYPE_CHECKING:
-
-        def __call__(self, x: Any) -> Tensor: ...
 
 
 class Linear(_Layer):
@@ -244,18 +237,10 @@ class LayerNorm(_Layer):
         dtype: DTypeLike = np.float32,
     ) -> None:
         super().__init__()
-        shape = (
-            (int(normalized_shape),)
-            if isinstance(normalized_shape, int | np.integer)
-            else tuple(int(n) for n in normalized_shape)
-        )
-        self.normalized_shape = shape
+        self.normalized_shape = _shape_of(normalized_shape)
         self.eps = eps
-        self.weight = (
-            _parameter(init.ones(shape, dtype=dtype), "weight") if elementwise_affine else None
-        )
-        self.bias = (
-            _parameter(init.zeros(shape, dtype=dtype), "bias") if elementwise_affine else None
+        self.weight, self.bias = _affine_parameters(
+            self.normalized_shape, elementwise_affine, True, dtype
         )
 
     def forward(self, x: Any) -> Tensor:

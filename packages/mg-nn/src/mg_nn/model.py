@@ -33,16 +33,17 @@ import os
 import uuid
 import weakref
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any, NamedTuple, Self
+from typing import TYPE_CHECKING, Any, NamedTuple, Self
 
 import numpy as np
-from numpy.typing import NDArray
+from numpy.typing import DTypeLike, NDArray
 
 from mg_graph import named_scope
 from mg_tensor.inplace import buffer
 from mg_tensor.tensor import Tensor
 
 _SKIPPED = frozenset({"training"})
+_DEVICES = ("cpu",)
 _PREFIX = "_mg_"  # attributes of the machinery itself, never walked
 _active: list[Model] = []  # models whose call is running, innermost last
 
@@ -301,6 +302,55 @@ class Model:
         """
         return self.train(False)
 
+    # ------------------------------------------------------------------ dtype
+    def to(self, *args: Any, dtype: DTypeLike | None = None, device: str | None = None) -> Self:
+        """Convert every floating-point parameter to ``dtype``, in place (as PyTorch's
+        ``model.to(torch.float64)``); returns self. ``"cpu"`` (the only device) is
+        accepted and changes nothing: ``to("cpu")``, ``to("cpu", np.float64)``.
+
+        Each parameter Tensor keeps its identity (attributes, lists and shared weights
+        stay valid) and gets a new leaf node; as in PyTorch, convert before building
+        optimisers or compiled functions, which keep the old storage.
+
+        >>> from mg_nn import Linear
+        >>> Linear(2, 3).to(np.float64).weight.dtype
+        dtype('float64')
+        """
+        for arg in args:
+            if isinstance(arg, str) and arg in _DEVICES:
+                device = arg
+            elif dtype is None:
+                dtype = arg
+            else:
+                raise TypeError(f"to(): unexpected argument {arg!r}")
+        if device is not None and device not in _DEVICES:
+            raise ValueError(f"to(): device {device!r} is not available; Macrograd runs on 'cpu'")
+        if dtype is None:
+            return self
+        target = np.dtype(dtype)
+        if not np.issubdtype(target, np.floating):
+            raise TypeError(f"to(): parameters need a floating dtype, not {target}")
+        for _, param in self._mg_all_parameters():
+            node = param.node
+            if param.dtype != target and np.issubdtype(param.dtype, np.floating):
+                value = buffer(param).astype(target)
+                # the Tensor object is shared by every attribute that holds the parameter
+                param._node = node.graph.leaf(value, node.role, node.name, node.location)
+        return self
+
+    def float(self) -> Self:
+        """``to(np.float32)``.
+
+        >>> from mg_nn import Linear
+        >>> Linear(2, 3).double().float().bias.dtype
+        dtype('float32')
+        """
+        return self.to(np.float32)
+
+    def double(self) -> Self:
+        """``to(np.float64)``."""
+        return self.to(np.float64)
+
     # ------------------------------------------------------------------ state
     def state_dict(self) -> dict[str, NDArray[Any]]:
         """Dotted name -> a copy of the parameter's value (PyTorch's keys and layouts).
@@ -425,6 +475,14 @@ class Model:
         if not lines:
             return head + ")"
         return head + "\n  " + "\n  ".join(lines) + "\n)"
+
+
+class _Layer(Model):
+    """A model of one tensor argument (only narrows the static type of calls)."""
+
+    if TYPE_CHECKING:
+
+        def __call__(self, x: Any) -> Tensor: ...
 
 
 def _scoped(call: Callable[..., Any]) -> Callable[..., Any]:
