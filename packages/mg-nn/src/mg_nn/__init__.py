@@ -27,6 +27,7 @@ _register_internal(_os.path.dirname(__file__))
 from mg_nn import functional, init  # noqa: E402
 from mg_nn import functional as F  # noqa: E402
 from mg_nn.activation import ELU, GELU, Identity, LeakyReLU, SiLU, Softplus  # noqa: E402
+from mg_nn.attention import MultiheadAttention  # noqa: E402
 from mg_nn.containers import ModuleDict, ModuleList  # noqa: E402
 from mg_nn.init import manual_seed  # noqa: E402
 from mg_nn.layers import (  # noqa: E402
@@ -68,6 +69,7 @@ __all__ = [
     "Model",
     "ModuleDict",
     "ModuleList",
+    "MultiheadAttention",
     "RMSNorm",
     "ReLU",
     "Sequential",

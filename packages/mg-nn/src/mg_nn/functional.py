@@ -13,6 +13,7 @@ graph nodes and returns a Tensor at once; nothing is computed until it is read.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -220,6 +221,86 @@ def embedding(indices: Any, weight: Any) -> Tensor:
     return _tensor(weight, index)[index]
 
 
+def _attention_mask(mask: Any, op: str) -> tuple[Any, bool]:
+    """``mask`` (array or Tensor) and whether it is boolean; other dtypes must be float."""
+    m = mask if isinstance(mask, Tensor) else np.asarray(mask)
+    if m.dtype != np.bool_ and m.dtype.kind != "f":
+        raise DTypeError(
+            describe(
+                op,
+                f"masks must be boolean or floating (additive), not {m.dtype}",
+                user_location(),
+                "pass a bool mask or a float mask of 0 and -inf",
+            )
+        )
+    return m, m.dtype == np.bool_
+
+
+def attend(
+    query: Tensor,
+    key: Tensor,
+    value: Tensor,
+    allowed: Sequence[Any] = (),
+    additive: Sequence[Any] = (),
+    dropout_p: float = 0.0,
+    scale: float | None = None,
+    owner: Any = None,
+) -> tuple[Tensor, Tensor]:
+    """Attention output and weights: ``softmax(q @ k.T * scale + additive)`` where every
+    ``allowed`` boolean mask holds (-inf elsewhere), dropped out with ``dropout_p``, times
+    ``value``. The masks broadcast against the scores ``(..., L, S)``."""
+    factor = 1.0 / math.sqrt(query.shape[-1]) if scale is None else scale
+    scores = _t.matmul(query * factor, _t.swapaxes(key, -1, -2))
+    for mask in allowed:
+        scores = _t.where(mask, scores, -np.inf)
+    for mask in additive:
+        like = mask if isinstance(mask, Tensor) else np.asarray(mask)
+        scores = scores + like.astype(scores.dtype)
+    weights = _t.softmax(scores, -1)
+    if dropout_p > 0:
+        weights = _dropout(weights, dropout_p, True, None, owner)
+    return _t.matmul(weights, value), weights
+
+
+def scaled_dot_product_attention(
+    query: Any,
+    key: Any,
+    value: Any,
+    attn_mask: Any = None,
+    dropout_p: float = 0.0,
+    is_causal: bool = False,
+    scale: float | None = None,
+) -> Tensor:
+    """``softmax(q @ k.T / sqrt(E) + mask) @ v`` over the last two axes of ``(..., L, E)``
+    queries, ``(..., S, E)`` keys and ``(..., S, Ev)`` values, as PyTorch's. A boolean
+    ``attn_mask`` says where attention is ALLOWED (True); a float one is added to the
+    scores. ``is_causal`` allows position j for query i only when ``j <= i``.
+
+    >>> q = Tensor(np.eye(2)[None])
+    >>> scaled_dot_product_attention(q, q, q, is_causal=True).data.round(3)
+    array([[[1.  , 0.  ],
+            [0.33, 0.67]]])
+    """
+    q = _tensor(query, key, value)
+    k, v = _tensor(key, q), _tensor(value, q)
+    allowed, additive = [], []
+    if is_causal:
+        if attn_mask is not None:
+            raise ValueError(
+                describe(
+                    "scaled_dot_product_attention",
+                    "is_causal and attn_mask are exclusive",
+                    user_location(),
+                    "fold the causal mask into attn_mask, or drop attn_mask",
+                )
+            )
+        allowed.append(np.tril(np.ones((q.shape[-2], k.shape[-2]), np.bool_)))
+    if attn_mask is not None:
+        mask, boolean = _attention_mask(attn_mask, "scaled_dot_product_attention")
+        (allowed if boolean else additive).append(mask)
+    return attend(q, k, v, allowed, additive, dropout_p, scale)[0]
+
+
 # --------------------------------------------------------------------------- losses
 def _target(target: Any, like: Tensor) -> Any:
     """Arrays of floats take the logits' dtype; Tensors and integer arrays are kept."""
@@ -324,6 +405,7 @@ __all__ = [
     "pad",
     "relu",
     "rms_norm",
+    "scaled_dot_product_attention",
     "sigmoid",
     "silu",
     "softmax",
