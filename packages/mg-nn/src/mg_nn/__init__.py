@@ -48,19 +48,24 @@ from mg_nn.layers import (  # noqa: E402
 )
 from mg_nn.model import IncompatibleKeys, Model, StateDictError  # noqa: E402
 from mg_nn.norms import GroupNorm, RMSNorm  # noqa: E402
+from mg_nn.recurrent import GRU, LSTM, GRUCell, LSTMCell  # noqa: E402
 
 __all__ = [
     "ELU",
     "GELU",
+    "GRU",
+    "LSTM",
     "AvgPool2d",
     "Conv2d",
     "Dropout",
     "Embedding",
     "F",
     "Flatten",
+    "GRUCell",
     "GroupNorm",
     "Identity",
     "IncompatibleKeys",
+    "LSTMCell",
     "LayerNorm",
     "LeakyReLU",
     "Linear",
