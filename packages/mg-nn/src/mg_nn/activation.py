@@ -20,8 +20,8 @@ from typing import Any
 
 from mg_nn.model import _Layer
 from mg_nn.pending_ops import erf
+from mg_tensor import Tensor
 from mg_tensor import ops as _t
-from mg_tensor.tensor import Tensor
 
 _GELU_FORMS = ("none", "tanh")
 

@@ -25,8 +25,8 @@ from mg_nn import init
 from mg_nn.functional import _attention_mask, _tensor, attend
 from mg_nn.layers import Linear
 from mg_nn.model import Model
+from mg_tensor import Tensor
 from mg_tensor import ops as _t
-from mg_tensor.tensor import Tensor
 
 
 def _allowed(mask: Any) -> Any:

@@ -283,7 +283,8 @@ def scaled_dot_product_attention(
     """
     q = _tensor(query, key, value)
     k, v = _tensor(key, q), _tensor(value, q)
-    allowed, additive = [], []
+    allowed: list[Any] = []
+    additive: list[Any] = []
     if is_causal:
         if attn_mask is not None:
             raise ValueError(

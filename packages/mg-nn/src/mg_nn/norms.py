@@ -20,8 +20,8 @@ from numpy.typing import DTypeLike
 from mg_graph import describe, user_location
 from mg_nn import init
 from mg_nn.model import _Layer
+from mg_tensor import Tensor
 from mg_tensor import ops as _t
-from mg_tensor.tensor import Tensor
 
 
 def _as_tensor(x: Any, *others: Any) -> Tensor:

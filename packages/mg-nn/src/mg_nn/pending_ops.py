@@ -13,18 +13,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
-from numpy.typing import NDArray
 
-from mg_graph import Node
+from mg_tensor.oplib import Array, Grads, Node, Spec, Tensor, TensorOp, apply, float_dtype
 from mg_tensor.ops import exp
-from mg_tensor.ops.base import Grads, Spec, TensorOp, dtype_error, is_float
-from mg_tensor.ops.core import apply
-
-if TYPE_CHECKING:
-    from mg_tensor.tensor import Tensor
 
 _erf = np.vectorize(math.erf, otypes=[np.float64])
 
@@ -37,11 +31,9 @@ class Erf(TensorOp):
     elementwise: ClassVar[bool] = True
 
     def infer(self, *inputs: Node) -> Spec:
-        if not is_float(inputs[0].dtype):
-            raise dtype_error(self.name, inputs, "needs a floating operand", "cast with .astype")
-        return inputs[0].shape, inputs[0].dtype
+        return inputs[0].shape, float_dtype(self.name, inputs)
 
-    def forward(self, *arrays: NDArray[Any], out: NDArray[Any] | None = None) -> NDArray[Any]:
+    def forward(self, *arrays: Array, out: Array | None = None) -> Array:
         result = _erf(arrays[0]).astype(arrays[0].dtype, copy=False)
         if out is None:
             return result  # type: ignore[no-any-return]

@@ -28,8 +28,8 @@ from mg_graph import describe, get_default_graph, user_location
 from mg_nn import functional as F
 from mg_nn import init
 from mg_nn.model import Model
+from mg_tensor import Tensor
 from mg_tensor import ops as _t
-from mg_tensor.tensor import Tensor
 
 _GATES = {"LSTM": 4, "GRU": 3}
 
@@ -189,7 +189,10 @@ class _Recurrent(Model):
         rows = _GATES[self.mode] * hidden_size
         for layer in range(num_layers):  # PyTorch's order: weights then biases, per layer
             fan = input_size if layer == 0 else hidden_size
-            shapes = {"weight_ih": (rows, fan), "weight_hh": (rows, hidden_size)}
+            shapes: dict[str, tuple[int, ...]] = {
+                "weight_ih": (rows, fan),
+                "weight_hh": (rows, hidden_size),
+            }
             if bias:
                 shapes.update(bias_ih=(rows,), bias_hh=(rows,))
             for kind, shape in shapes.items():
@@ -197,12 +200,12 @@ class _Recurrent(Model):
                 setattr(self, key, _uniform(shape, hidden_size, rng, dtype, key))
 
     def _parameters_of(self, layer: int) -> tuple[Tensor, Tensor, Tensor | None, Tensor | None]:
-        get = vars(self).get
+        own = vars(self)
         return (
-            get(f"weight_ih_l{layer}"),
-            get(f"weight_hh_l{layer}"),
-            get(f"bias_ih_l{layer}"),
-            get(f"bias_hh_l{layer}"),
+            own[f"weight_ih_l{layer}"],
+            own[f"weight_hh_l{layer}"],
+            own.get(f"bias_ih_l{layer}"),
+            own.get(f"bias_hh_l{layer}"),
         )
 
     def _states(self, x: Tensor, hx: Any, batched: bool) -> list[list[Tensor]]:
@@ -247,7 +250,8 @@ class _Recurrent(Model):
             outputs = []
             for step in range(x.shape[0]):
                 if self.mode == "LSTM":
-                    state = list(lstm_step(x_parts[step], *state, weight_hh, bias_hh))
+                    h, c = lstm_step(x_parts[step], state[0], state[1], weight_hh, bias_hh)
+                    state = [h, c]
                 else:
                     state = [gru_step(x_parts[step], state[0], weight_hh, bias_hh)]
                 outputs.append(state[0])

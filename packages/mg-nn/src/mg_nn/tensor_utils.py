@@ -16,9 +16,9 @@ from typing import Any
 import numpy as np
 
 from mg_graph import Role, describe, user_location
+from mg_tensor import Tensor
 from mg_tensor import ops as _t
-from mg_tensor.ops.core import lift
-from mg_tensor.tensor import Tensor
+from mg_tensor.oplib import lift
 
 _PAD_MODES = ("constant", "reflect", "replicate", "circular")
 
