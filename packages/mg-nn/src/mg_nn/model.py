@@ -44,6 +44,7 @@ from mg_tensor.tensor import Tensor
 
 _SKIPPED = frozenset({"training"})
 _DEVICES = ("cpu",)
+_DEVICE_NAMES = ("cpu", "cuda", "mps", "xpu", "meta")  # recognised, to say they are absent
 _PREFIX = "_mg_"  # attributes of the machinery itself, never walked
 _active: list[Model] = []  # models whose call is running, innermost last
 
@@ -317,7 +318,7 @@ class Model:
         dtype('float64')
         """
         for arg in args:
-            if isinstance(arg, str) and arg in _DEVICES:
+            if isinstance(arg, str) and arg.split(":")[0] in _DEVICE_NAMES:
                 device = arg
             elif dtype is None:
                 dtype = arg
