@@ -96,7 +96,9 @@ def test_to_converts_parameters_in_place() -> None:
         np.testing.assert_array_equal(value, before[key].astype(np.float64))
     out = tower(np.ones((2, 3)))["cls"]
     assert out.dtype == np.float64
-    assert tower.to("cpu") is tower and tower.to("cpu", np.float32).blocks[1].bias.dtype == np.float32  # type: ignore[attr-defined]
+    assert (
+        tower.to("cpu") is tower and tower.to("cpu", np.float32).blocks[1].bias.dtype == np.float32
+    )  # type: ignore[attr-defined]
     assert tower.double().heads["reg"].weight.dtype == np.float64  # type: ignore[attr-defined]
     assert tower.float().heads["reg"].weight.dtype == np.float32  # type: ignore[attr-defined]
 

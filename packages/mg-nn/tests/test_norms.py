@@ -64,9 +64,7 @@ def test_rms_norm(normalized: Any, eps: float | None) -> None:
 def test_rms_norm_default_eps_follows_the_dtype() -> None:
     x = np.full((1, 2), 1e-4, np.float32)
     eps32 = float(np.finfo(np.float32).eps)
-    np.testing.assert_allclose(
-        RMSNorm(2)(x).data, x / np.sqrt(1e-8 + eps32), rtol=1e-5
-    )
+    np.testing.assert_allclose(RMSNorm(2)(x).data, x / np.sqrt(1e-8 + eps32), rtol=1e-5)
 
 
 def test_layer_norm_still_matches_after_sharing_code() -> None:
