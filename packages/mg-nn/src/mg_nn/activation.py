@@ -19,15 +19,12 @@ import math
 from typing import Any
 
 from mg_nn.model import _Layer
+from mg_nn.operands import as_tensor
 from mg_nn.pending_ops import erf
 from mg_tensor import Tensor
 from mg_tensor import ops as _t
 
 _GELU_FORMS = ("none", "tanh")
-
-
-def _as_tensor(x: Any) -> Tensor:
-    return x if isinstance(x, Tensor) else Tensor(x)
 
 
 def gelu(x: Any, approximate: str = "none") -> Tensor:
@@ -39,7 +36,7 @@ def gelu(x: Any, approximate: str = "none") -> Tensor:
     """
     if approximate not in _GELU_FORMS:
         raise ValueError(f"gelu: approximate must be one of {_GELU_FORMS}, not {approximate!r}")
-    t = _as_tensor(x)
+    t = as_tensor(x)
     if approximate == "tanh":
         inner = math.sqrt(2.0 / math.pi) * (t + 0.044715 * (t * t * t))
         return 0.5 * t * (1.0 + _t.tanh(inner))
@@ -52,7 +49,7 @@ def silu(x: Any) -> Tensor:
     >>> silu(Tensor([0.0, -1000.0])).data
     array([ 0., -0.], dtype=float32)
     """
-    t = _as_tensor(x)
+    t = as_tensor(x)
     return t * _t.sigmoid(t)
 
 
@@ -62,7 +59,7 @@ def leaky_relu(x: Any, negative_slope: float = 0.01) -> Tensor:
     >>> leaky_relu(Tensor([-2.0, 3.0])).data
     array([-0.02,  3.  ], dtype=float32)
     """
-    t = _as_tensor(x)
+    t = as_tensor(x)
     return _t.where(t > 0, t, t * negative_slope)
 
 
@@ -72,7 +69,7 @@ def elu(x: Any, alpha: float = 1.0) -> Tensor:
     >>> elu(Tensor([-1000.0, 1000.0])).data
     array([  -1., 1000.], dtype=float32)
     """
-    t = _as_tensor(x)
+    t = as_tensor(x)
     negative = alpha * (_t.exp(_t.clip(t, None, 0.0)) - 1.0)  # exp never sees x > 0
     return _t.where(t > 0, t, negative)
 
@@ -84,7 +81,7 @@ def softplus(x: Any, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
     >>> softplus(Tensor([-1000.0, 1000.0])).data
     array([   0., 1000.], dtype=float32)
     """
-    t = _as_tensor(x)
+    t = as_tensor(x)
     smooth = _t.softplus(t) if beta == 1.0 else _t.softplus(t * beta) * (1.0 / beta)
     return _t.where(t * beta > threshold, t, smooth)
 

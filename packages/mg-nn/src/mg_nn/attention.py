@@ -22,9 +22,10 @@ from numpy.typing import DTypeLike
 
 from mg_graph import describe, get_default_graph, user_location
 from mg_nn import init
-from mg_nn.functional import _attention_mask, _tensor, attend
+from mg_nn.functional import _attention_mask, attend
 from mg_nn.layers import Linear
 from mg_nn.model import Model
+from mg_nn.operands import as_tensor
 from mg_tensor import Tensor
 from mg_tensor import ops as _t
 
@@ -124,9 +125,9 @@ class MultiheadAttention(Model):
         average_attn_weights: bool = True,
         is_causal: bool = False,
     ) -> tuple[Tensor, Tensor | None]:
-        q_in = _tensor(query, self.in_proj_weight)
-        k_in = q_in if key is query else _tensor(key, self.in_proj_weight)
-        v_in = k_in if value is key else _tensor(value, self.in_proj_weight)
+        q_in = as_tensor(query, self.in_proj_weight)
+        k_in = q_in if key is query else as_tensor(key, self.in_proj_weight)
+        v_in = k_in if value is key else as_tensor(value, self.in_proj_weight)
         batched = q_in.ndim == 3
         if q_in.ndim not in (2, 3) or k_in.ndim != q_in.ndim or v_in.shape != k_in.shape:
             raise ValueError(

@@ -19,26 +19,19 @@ from typing import Any
 
 import numpy as np
 
-from mg_graph import DTypeError, describe, graph_of, user_location
+from mg_graph import DTypeError, describe, user_location
 from mg_nn import ops as _ops
 from mg_nn.activation import elu, gelu, leaky_relu, silu, softplus
 from mg_nn.init import GeneratorLike, as_generator
 from mg_nn.norms import group_norm, layer_norm_axes, rms_norm, standardize
+from mg_nn.operands import as_tensor as _tensor
 from mg_nn.ops.windows import IntPair, pair
 from mg_nn.tensor_utils import normalize, one_hot, pad
 from mg_tensor import Tensor
 from mg_tensor import ops as _t
-from mg_tensor.oplib import apply, lift
+from mg_tensor.oplib import apply
 
 _REDUCTIONS = ("mean", "sum", "none")
-
-
-def _tensor(x: Any, *others: Any) -> Tensor:
-    """``x`` as a Tensor: arrays and numbers become constants in the graph of ``others``."""
-    if isinstance(x, Tensor):
-        return x
-    graph = graph_of([o.node for o in others if isinstance(o, Tensor)])
-    return Tensor.wrap(lift(x, None, graph))
 
 
 def _reduce(loss: Tensor, reduction: str) -> Tensor:

@@ -20,15 +20,9 @@ from numpy.typing import DTypeLike
 from mg_graph import describe, user_location
 from mg_nn import init
 from mg_nn.model import _Layer
+from mg_nn.operands import as_tensor
 from mg_tensor import Tensor
 from mg_tensor import ops as _t
-
-
-def _as_tensor(x: Any, *others: Any) -> Tensor:
-    if isinstance(x, Tensor):
-        return x
-    graphs = [o.graph for o in others if isinstance(o, Tensor)]
-    return Tensor(x, graph=graphs[0] if graphs else None)
 
 
 def _shape_of(normalized_shape: int | Sequence[int]) -> tuple[int, ...]:
@@ -84,7 +78,7 @@ def group_norm(
     >>> group_norm(Tensor(np.array([[1.0, 3.0]])), 1, eps=0.0).data
     array([[-1.,  1.]])
     """
-    t = _as_tensor(input, weight, bias)
+    t = as_tensor(input, weight, bias)
     if t.ndim < 2 or t.shape[1] % num_groups:
         raise ValueError(
             describe(
@@ -113,7 +107,7 @@ def rms_norm(
     >>> rms_norm(Tensor([[3.0, 4.0]]), 2, eps=0.0).data.round(4)
     array([[0.8485, 1.1314]], dtype=float32)
     """
-    t = _as_tensor(input, weight)
+    t = as_tensor(input, weight)
     shape = _shape_of(normalized_shape)
     axes = _trailing_axes("rms_norm", t, shape)
     eps = float(np.finfo(t.dtype).eps) if eps is None else eps

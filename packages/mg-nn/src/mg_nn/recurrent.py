@@ -28,6 +28,7 @@ from mg_graph import describe, get_default_graph, user_location
 from mg_nn import functional as F
 from mg_nn import init
 from mg_nn.model import Model
+from mg_nn.operands import as_tensor
 from mg_tensor import Tensor
 from mg_tensor import ops as _t
 
@@ -80,7 +81,7 @@ def _check_input(op: str, x: Tensor, features: int, ranks: tuple[int, int]) -> N
 
 
 def _zeros(x: Tensor, shape: tuple[int, ...]) -> Tensor:
-    return F._tensor(np.zeros(shape, x.dtype), x)
+    return as_tensor(np.zeros(shape, x.dtype), x)
 
 
 class _Cell(Model):
@@ -108,13 +109,13 @@ class _Cell(Model):
         self.bias_hh = _uniform((rows,), hidden_size, rng, dtype, "bias_hh") if bias else None
 
     def _input(self, input: Any) -> Tensor:
-        x = F._tensor(input, self.weight_ih)
+        x = as_tensor(input, self.weight_ih)
         _check_input(type(self).__name__, x, self.input_size, (1, 2))
         return x
 
     def _state(self, x: Tensor, given: Any) -> Tensor:
         shape = (*x.shape[:-1], self.hidden_size)
-        return _zeros(x, shape) if given is None else F._tensor(given, x)
+        return _zeros(x, shape) if given is None else as_tensor(given, x)
 
     def extra_repr(self) -> str:
         return f"{self.input_size}, {self.hidden_size}, bias={self.bias_ih is not None}"
@@ -214,7 +215,7 @@ class _Recurrent(Model):
         if hx is None:
             count = 2 if self.mode == "LSTM" else 1
             return [[_zeros(x, shape) for _ in range(count)] for _ in range(self.num_layers)]
-        given = [F._tensor(h, x) for h in (hx if self.mode == "LSTM" else (hx,))]
+        given = [as_tensor(h, x) for h in (hx if self.mode == "LSTM" else (hx,))]
         for h in given:
             if h.shape != (self.num_layers, *shape):
                 raise ValueError(
@@ -229,7 +230,7 @@ class _Recurrent(Model):
         return [[h[layer] for h in given] for layer in range(self.num_layers)]
 
     def forward(self, input: Any, hx: Any = None) -> tuple[Tensor, Any]:
-        x = F._tensor(input, self._parameters_of(0)[0])
+        x = as_tensor(input, self._parameters_of(0)[0])
         _check_input(type(self).__name__, x, self.input_size, (2, 3))
         batched = x.ndim == 3
         if not batched:

@@ -16,19 +16,11 @@ from typing import Any
 import numpy as np
 
 from mg_graph import Role, describe, user_location
+from mg_nn.operands import as_tensor
 from mg_tensor import Tensor
 from mg_tensor import ops as _t
-from mg_tensor.oplib import lift
 
 _PAD_MODES = ("constant", "reflect", "replicate", "circular")
-
-
-def _as_tensor(x: Any) -> Tensor:
-    return x if isinstance(x, Tensor) else Tensor(x)
-
-
-def _constant_like(t: Tensor, shape: tuple[int, ...], value: float) -> Tensor:
-    return Tensor.wrap(lift(np.full(shape, value, t.dtype), None, t.graph))
 
 
 def _index_for(mode: str, n: int, before: int, after: int) -> Any:
@@ -53,7 +45,7 @@ def _pad_axis(t: Tensor, axis: int, before: int, after: int, mode: str, value: f
 
     def fill(width: int) -> list[Tensor]:
         shape = (*t.shape[:axis], width, *t.shape[axis + 1 :])
-        return [_constant_like(t, shape, value)] if width > 0 else []
+        return [as_tensor(np.full(shape, value, t.dtype), t)] if width > 0 else []
 
     parts = [*fill(before), t, *fill(after)]
     return t if len(parts) == 1 else _t.concatenate(parts, axis)
@@ -77,7 +69,7 @@ def pad(
     array([[1., 0., 1., 0.],
            [3., 2., 3., 2.]])
     """
-    t = _as_tensor(input)
+    t = as_tensor(input)
     widths = [int(w) for w in pad]
     if mode not in _PAD_MODES:
         raise ValueError(f"pad: mode must be one of {_PAD_MODES}, not {mode!r}")
@@ -123,7 +115,7 @@ def one_hot(tensor: Any, num_classes: int = -1) -> Tensor:
            [0, 0, 1]])
     """
     known = not isinstance(tensor, Tensor) or tensor.role is Role.CONSTANT
-    t = _as_tensor(tensor)
+    t = as_tensor(tensor)
     if t.dtype.kind not in "iu":
         raise TypeError(
             describe(
@@ -165,7 +157,7 @@ def normalize(input: Any, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -> T
     >>> normalize(Tensor([[3.0, 4.0]])).data
     array([[0.6, 0.8]], dtype=float32)
     """
-    t = _as_tensor(input)
+    t = as_tensor(input)
     if p == float("inf"):
         norm = _t.maximum(_t.absolute(t).max(dim, keepdims=True), eps)
     elif p == 2:
