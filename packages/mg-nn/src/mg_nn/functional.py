@@ -23,6 +23,17 @@ from mg_graph import DTypeError, describe, user_location
 from mg_nn import ops as _ops
 from mg_nn.activation import elu, gelu, leaky_relu, silu, softplus
 from mg_nn.init import GeneratorLike, as_generator
+from mg_nn.losses import (
+    binary_cross_entropy,
+    binary_cross_entropy_with_logits,
+    cross_entropy,
+    huber_loss,
+    kl_div,
+    l1_loss,
+    mse_loss,
+    nll_loss,
+    smooth_l1_loss,
+)
 from mg_nn.norms import group_norm, layer_norm_axes, rms_norm, standardize
 from mg_nn.operands import as_tensor as _tensor
 from mg_nn.ops.windows import IntPair, pair
@@ -30,20 +41,6 @@ from mg_nn.tensor_utils import normalize, one_hot, pad
 from mg_tensor import Tensor
 from mg_tensor import ops as _t
 from mg_tensor.oplib import apply
-
-_REDUCTIONS = ("mean", "sum", "none")
-
-
-def _reduce(loss: Tensor, reduction: str) -> Tensor:
-    _check_reduction(reduction)
-    if reduction == "mean":
-        return loss.mean()
-    return loss.sum() if reduction == "sum" else loss
-
-
-def _check_reduction(reduction: str) -> None:
-    if reduction not in _REDUCTIONS:
-        raise ValueError(f"reduction must be one of {_REDUCTIONS}, not {reduction!r}")
 
 
 # --------------------------------------------------------------------------- activations
@@ -295,90 +292,9 @@ def scaled_dot_product_attention(
     return attend(q, k, v, allowed, additive, dropout_p, scale)[0]
 
 
-# --------------------------------------------------------------------------- losses
-def _target(target: Any, like: Tensor) -> Any:
-    """Arrays of floats take the logits' dtype; Tensors and integer arrays are kept."""
-    if isinstance(target, Tensor):
-        return target
-    array = np.asarray(target)
-    if array.dtype.kind == "f" or array.dtype == np.bool_:
-        return array.astype(like.dtype, copy=False)
-    if array.dtype.kind in "iu":
-        return array
-    raise DTypeError(
-        describe(
-            "loss",
-            f"targets of dtype {array.dtype} are not supported",
-            user_location(),
-            "pass integer class indices or float probabilities",
-        )
-    )
-
-
-def cross_entropy(logits: Any, target: Any, reduction: str = "mean") -> Tensor:
-    """Cross-entropy of ``(N, C)`` logits against class indices (integers, shape (N,)) or
-    probabilities / one-hot rows (floats, shape (N, C)); ``reduction`` is "mean" (over
-    N), "sum" or "none". One fused, stable op (logsumexp); its gradient is one fused
-    kernel too, ``(softmax - target) * g / N``, and can itself be differentiated.
-
-    >>> loss = cross_entropy(Tensor([[0.0, 0.0]]), np.array([[0.5, 0.5]]))
-    >>> round(float(loss.data), 4)
-    0.6931
-    """
-    _check_reduction(reduction)
-    x = _tensor(logits, target)
-    return apply(_ops.CrossEntropy(reduction), x, _target(target, x))
-
-
-def nll_loss(log_probs: Any, target: Any, reduction: str = "mean") -> Tensor:
-    """Negative log-likelihood of ``(N, C)`` log-probabilities at integer classes (N,).
-
-    >>> nll_loss(Tensor([[-0.5, -1.0]]), np.array([1])).data
-    array(1., dtype=float32)
-    """
-    x = _tensor(log_probs, target)
-    t = _target(target, x)
-    if x.ndim != 2 or t.dtype.kind not in "iu" or t.shape != x.shape[:1]:
-        raise ValueError(
-            describe(
-                "nll_loss",
-                f"needs (N, C) log-probabilities and (N,) integer classes, got {x.shape} "
-                f"and {t.shape} {t.dtype}",
-                user_location(),
-                "use cross_entropy for probability targets",
-            )
-        )
-    picked = x[np.arange(x.shape[0]), t]
-    return _reduce(-picked, reduction)
-
-
-def mse_loss(input: Any, target: Any, reduction: str = "mean") -> Tensor:
-    """Mean squared error (``reduction`` "mean", "sum" or "none").
-
-    >>> mse_loss(Tensor([1.0, 3.0]), np.array([0.0, 0.0])).data
-    array(5., dtype=float32)
-    """
-    x = _tensor(input, target)
-    difference = x - _target(target, x)
-    return _reduce(difference * difference, reduction)
-
-
-def binary_cross_entropy_with_logits(logits: Any, target: Any, reduction: str = "mean") -> Tensor:
-    """Binary cross-entropy of logits against targets in [0, 1], computed stably as
-    ``softplus(x) - x * t`` (no overflow for large ``|x|``; exact gradient
-    ``sigmoid(x) - t``, also at 0).
-
-    >>> loss = binary_cross_entropy_with_logits(Tensor([0.0]), np.array([1.0]))
-    >>> round(float(loss.data), 4)
-    0.6931
-    """
-    x = _tensor(logits, target)
-    t = _target(target, x)
-    return _reduce(softplus(x) - x * t, reduction)
-
-
 __all__ = [
     "avg_pool2d",
+    "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
     "conv2d",
     "cross_entropy",
@@ -387,6 +303,9 @@ __all__ = [
     "embedding",
     "gelu",
     "group_norm",
+    "huber_loss",
+    "kl_div",
+    "l1_loss",
     "layer_norm",
     "leaky_relu",
     "linear",
@@ -402,6 +321,7 @@ __all__ = [
     "scaled_dot_product_attention",
     "sigmoid",
     "silu",
+    "smooth_l1_loss",
     "softmax",
     "softplus",
     "tanh",

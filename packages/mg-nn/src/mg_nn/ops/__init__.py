@@ -15,12 +15,13 @@ ops, so that gradients are graph nodes too) side by side.
 from mg_nn.ops.conv import Conv2d, Conv2dInputGrad, Conv2dWeightGrad
 from mg_nn.ops.dropout import DropoutMask
 from mg_nn.ops.linear import Linear
-from mg_nn.ops.losses import CrossEntropy, CrossEntropyGrad
+from mg_nn.ops.losses import ClampedLog, CrossEntropy, CrossEntropyGrad
 from mg_nn.ops.pool import AvgPool2d, AvgPool2dGrad, MaxPool2d, MaxPool2dGrad, MaxPool2dPick
 
 __all__ = [
     "AvgPool2d",
     "AvgPool2dGrad",
+    "ClampedLog",
     "Conv2d",
     "Conv2dInputGrad",
     "Conv2dWeightGrad",
