@@ -195,7 +195,7 @@ def cross_entropy(
     if t.dtype.kind in "iu":
         smoothing = None
         if label_smoothing > 0:  # -sum_c w_c log p_c: cross-entropy against the weights
-            spread = np.ones(classes, rows.dtype) if w is None else w
+            spread = as_tensor(np.ones(classes, rows.dtype), rows) if w is None else w
             smoothing = fused(_t.broadcast_to(spread, rows.shape))
         return _by_index(
             fused, rows, t, w, ignore_index, reduction, unbatched, smoothing, label_smoothing
