@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import DTypeLike
 
-from mg_graph import describe, get_default_graph, user_location
+from mg_graph import describe, user_location
 from mg_nn import init
 from mg_nn.functional import _attention_mask, attend
 from mg_nn.layers import Linear
@@ -176,10 +176,7 @@ class MultiheadAttention(Model):
         if key_padding_mask is not None:
             mask, boolean = _attention_mask(key_padding_mask, "MultiheadAttention")
             add_mask(mask.reshape((n, 1, 1, source)), boolean)
-        active = self.dropout > 0 and (self.training or get_default_graph().tracing)
-        out, weights = attend(
-            q, k, v, allowed, additive, self.dropout if active else 0.0, owner=self
-        )
+        out, weights = attend(q, k, v, allowed, additive, self.dropout, owner=self)
         merged = _t.reshape(_t.transpose(out, (0, 2, 1, 3)), (n, length, self.embed_dim))
         result = self.out_proj(merged)
         if not batched:

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from mg_graph import DTypeError, describe, user_location
+from mg_graph import DTypeError, describe, get_default_graph, user_location
 from mg_nn import ops as _ops
 from mg_nn.activation import elu, gelu, leaky_relu, silu, softplus
 from mg_nn.init import GeneratorLike, as_generator
@@ -167,6 +167,14 @@ def _dropout(x: Any, p: float, training: bool, generator: GeneratorLike, owner: 
     return t * mask
 
 
+def layer_dropout(x: Any, p: float, owner: Any, generator: GeneratorLike = None) -> Tensor:
+    """Dropout belonging to a layer (``owner``): active while the owner trains, and in
+    any traced graph, whose mask op reads ``owner.training`` each time it runs (so
+    ``eval()`` switches it off after tracing too); the identity otherwise."""
+    active = p > 0 and (owner.training or get_default_graph().tracing)
+    return _dropout(x, p, active, generator, owner)
+
+
 def layer_norm(
     x: Any,
     normalized_shape: int | Sequence[int],
@@ -247,8 +255,10 @@ def attend(
         like = mask if isinstance(mask, Tensor) else np.asarray(mask)
         scores = scores + like.astype(scores.dtype)
     weights = _t.softmax(scores, -1)
-    if dropout_p > 0:
-        weights = _dropout(weights, dropout_p, True, None, owner)
+    if owner is not None:
+        weights = layer_dropout(weights, dropout_p, owner)
+    elif dropout_p > 0:
+        weights = _dropout(weights, dropout_p, True, None, None)
     return _t.matmul(weights, value), weights
 
 

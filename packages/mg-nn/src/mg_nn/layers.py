@@ -20,7 +20,6 @@ from typing import Any
 import numpy as np
 from numpy.typing import DTypeLike
 
-from mg_graph import get_default_graph
 from mg_nn import functional as F
 from mg_nn import init
 from mg_nn.model import Model, _Layer
@@ -213,8 +212,7 @@ class Dropout(_Layer):
         self._mg_generator = None if generator is None else init.as_generator(generator)
 
     def forward(self, x: Any) -> Tensor:
-        active = self.p > 0 and (self.training or get_default_graph().tracing)
-        return F._dropout(x, self.p, active, self._mg_generator, self)
+        return F.layer_dropout(x, self.p, self, self._mg_generator)
 
     def extra_repr(self) -> str:
         return f"p={self.p}"

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import DTypeLike
 
-from mg_graph import describe, get_default_graph, user_location
+from mg_graph import describe, user_location
 from mg_nn import functional as F
 from mg_nn import init
 from mg_nn.model import Model
@@ -240,11 +240,10 @@ class _Recurrent(Model):
         states = self._states(x, hx, batched)
         if not batched:
             states = [[_t.expand_dims(s, 0) for s in layer] for layer in states]
-        drop = self.dropout > 0 and (self.training or get_default_graph().tracing)
         finals = []
         for layer in range(self.num_layers):
-            if layer and drop:
-                x = F._dropout(x, self.dropout, True, None, self)
+            if layer:
+                x = F.layer_dropout(x, self.dropout, self)
             weight_ih, weight_hh, bias_ih, bias_hh = self._parameters_of(layer)
             x_parts = F.linear(x, weight_ih, bias_ih)  # every step's input part at once
             state = states[layer]
