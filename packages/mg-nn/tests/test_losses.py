@@ -325,3 +325,39 @@ def test_wrong_uses_are_named() -> None:
         F.smooth_l1_loss(x, np.zeros((2, 3)), beta=-1.0)
     with pytest.raises(IndexError, match="class 5 is out of range"):
         _ = F.cross_entropy(x, np.array([0, 5])).data
+
+
+# ----------------------------------------------------------------- loss classes
+def test_loss_classes_call_their_functions_with_their_options() -> None:
+    import mg_nn
+
+    x, y = rng.standard_normal((4, 3)), rng.random((4, 3))
+    t = np.array([0, 2, -100, 1])
+    w = np.array([1.0, 0.5, 2.0])
+    pairs = [
+        (
+            mg_nn.CrossEntropyLoss(w, label_smoothing=0.1),
+            F.cross_entropy(Tensor(x), t, w, label_smoothing=0.1),
+            t,
+        ),
+        (mg_nn.NLLLoss(reduction="sum"), F.nll_loss(Tensor(x), t, reduction="sum"), t),
+        (
+            mg_nn.BCEWithLogitsLoss(pos_weight=w),
+            F.binary_cross_entropy_with_logits(Tensor(x), y, pos_weight=w),
+            y,
+        ),
+        (mg_nn.BCELoss(), F.binary_cross_entropy(Tensor(sigmoid(x)), y), y),
+        (mg_nn.MSELoss(), F.mse_loss(Tensor(x), y), y),
+        (mg_nn.L1Loss(reduction="none"), F.l1_loss(Tensor(x), y, reduction="none"), y),
+        (mg_nn.SmoothL1Loss(beta=0.5), F.smooth_l1_loss(Tensor(x), y, beta=0.5), y),
+        (mg_nn.HuberLoss(delta=0.5), F.huber_loss(Tensor(x), y, delta=0.5), y),
+        (mg_nn.KLDivLoss(reduction="batchmean"), F.kl_div(Tensor(x), y, reduction="batchmean"), y),
+    ]
+    for layer, expected, target in pairs:
+        inputs = sigmoid(x) if isinstance(layer, mg_nn.BCELoss) else x
+        np.testing.assert_array_equal(
+            layer(inputs, target).data, expected.data, err_msg=repr(layer)
+        )
+        assert layer.parameters() == []
+    assert repr(mg_nn.HuberLoss(delta=0.5)) == "HuberLoss(reduction='mean', delta=0.5)"
+    assert mg_nn.CrossEntropyLoss(reduction="sum").reduction == "sum"

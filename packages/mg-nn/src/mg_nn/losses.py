@@ -24,6 +24,7 @@ import numpy as np
 
 from mg_graph import DTypeError, describe, user_location
 from mg_nn import ops as _ops
+from mg_nn.model import Model
 from mg_nn.operands import as_tensor
 from mg_tensor import Tensor
 from mg_tensor import ops as _t
@@ -373,7 +374,144 @@ def kl_div(input: Any, target: Any, reduction: str = "mean", log_target: bool = 
     return _reduce(pointwise, reduction)
 
 
+# --------------------------------------------------------------------------- layers
+class _Loss(Model):
+    """A loss as a model, as ``torch.nn``'s loss classes: the options given at
+    construction are passed to the function at every call."""
+
+    function: Callable[..., Tensor]
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__()
+        self._mg_options = options
+        for key, value in options.items():
+            setattr(self, key, value)
+
+    def forward(self, input: Any, target: Any) -> Tensor:
+        return type(self).function(input, target, **self._mg_options)
+
+    def extra_repr(self) -> str:
+        shown = {
+            k: v for k, v in self._mg_options.items() if not isinstance(v, np.ndarray | Tensor)
+        }
+        return ", ".join(f"{key}={value!r}" for key, value in shown.items())
+
+
+class CrossEntropyLoss(_Loss):
+    """`cross_entropy` as a model.
+
+    >>> loss = CrossEntropyLoss(label_smoothing=0.1)
+    >>> loss
+    CrossEntropyLoss(weight=None, ignore_index=-100, reduction='mean', label_smoothing=0.1)
+    >>> round(float(loss(Tensor([[0.0, 0.0]]), np.array([1]))), 4)
+    0.6931
+    """
+
+    function = staticmethod(cross_entropy)
+
+    def __init__(
+        self,
+        weight: Any = None,
+        ignore_index: int = -100,
+        reduction: str = "mean",
+        label_smoothing: float = 0.0,
+    ) -> None:
+        super().__init__(
+            weight=weight,
+            ignore_index=ignore_index,
+            reduction=reduction,
+            label_smoothing=label_smoothing,
+        )
+
+
+class NLLLoss(_Loss):
+    """`nll_loss` as a model."""
+
+    function = staticmethod(nll_loss)
+
+    def __init__(
+        self, weight: Any = None, ignore_index: int = -100, reduction: str = "mean"
+    ) -> None:
+        super().__init__(weight=weight, ignore_index=ignore_index, reduction=reduction)
+
+
+class BCELoss(_Loss):
+    """`binary_cross_entropy` as a model."""
+
+    function = staticmethod(binary_cross_entropy)
+
+    def __init__(self, weight: Any = None, reduction: str = "mean") -> None:
+        super().__init__(weight=weight, reduction=reduction)
+
+
+class BCEWithLogitsLoss(_Loss):
+    """`binary_cross_entropy_with_logits` as a model."""
+
+    function = staticmethod(binary_cross_entropy_with_logits)
+
+    def __init__(self, weight: Any = None, reduction: str = "mean", pos_weight: Any = None) -> None:
+        super().__init__(weight=weight, reduction=reduction, pos_weight=pos_weight)
+
+
+class MSELoss(_Loss):
+    """`mse_loss` as a model.
+
+    >>> MSELoss(reduction="sum")(Tensor([1.0, 2.0]), np.zeros(2)).data
+    array(5., dtype=float32)
+    """
+
+    function = staticmethod(mse_loss)
+
+    def __init__(self, reduction: str = "mean") -> None:
+        super().__init__(reduction=reduction)
+
+
+class L1Loss(_Loss):
+    """`l1_loss` as a model."""
+
+    function = staticmethod(l1_loss)
+
+    def __init__(self, reduction: str = "mean") -> None:
+        super().__init__(reduction=reduction)
+
+
+class SmoothL1Loss(_Loss):
+    """`smooth_l1_loss` as a model."""
+
+    function = staticmethod(smooth_l1_loss)
+
+    def __init__(self, reduction: str = "mean", beta: float = 1.0) -> None:
+        super().__init__(reduction=reduction, beta=beta)
+
+
+class HuberLoss(_Loss):
+    """`huber_loss` as a model."""
+
+    function = staticmethod(huber_loss)
+
+    def __init__(self, reduction: str = "mean", delta: float = 1.0) -> None:
+        super().__init__(reduction=reduction, delta=delta)
+
+
+class KLDivLoss(_Loss):
+    """`kl_div` as a model."""
+
+    function = staticmethod(kl_div)
+
+    def __init__(self, reduction: str = "mean", log_target: bool = False) -> None:
+        super().__init__(reduction=reduction, log_target=log_target)
+
+
 __all__ = [
+    "BCELoss",
+    "BCEWithLogitsLoss",
+    "CrossEntropyLoss",
+    "HuberLoss",
+    "KLDivLoss",
+    "L1Loss",
+    "MSELoss",
+    "NLLLoss",
+    "SmoothL1Loss",
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
     "cross_entropy",
