@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from mg_optim import SGD, Adam, AdamW, Optimizer, RMSprop, SGD_Momentum
-from mg_tensor import Tensor, compute_graph
+from mg_tensor import Tensor, compute_graph, gradients
 from mg_tensor.inplace import buffer
 
 
@@ -45,7 +45,7 @@ def test_frozen_graph_gradients_land_in_the_flat_gradient_array(regression: Any)
             assert p.grad is not None
             live = buffer(p.grad)
             assert np.shares_memory(live, grads)
-            assert live is p.node.meta["grad_buffer"]  # written there by the graph: no copy
+            assert live is gradients.reserved(p.node)  # written there by the graph: no copy
         expected = regression.numpy_grads([p.data.astype(np.float64) for p in params], step)
         np.testing.assert_allclose(grads, np.concatenate([g.ravel() for g in expected]), rtol=1e-4)
         opt.step(params)
@@ -98,7 +98,7 @@ def test_optimizer_created_after_the_first_backprop_pins_gradients_later(
         run(step)
         ref_run(step)
         for p in params:
-            assert p.grad is not None and buffer(p.grad) is p.node.meta["grad_buffer"]
+            assert p.grad is not None and buffer(p.grad) is gradients.reserved(p.node)
         opt.step()
         ref.step()
     for p, q in zip(params, ref.params, strict=True):
@@ -408,6 +408,6 @@ def test_two_traced_variants_share_the_gradient_slots(regression: Any) -> None:
         opt.step()
         ref.step()
         for p, q in zip(params, ref_params, strict=True):
-            assert p.grad is not None and buffer(p.grad) is p.node.meta["grad_buffer"]
+            assert p.grad is not None and buffer(p.grad) is gradients.reserved(p.node)
             np.testing.assert_allclose(p.data, q.data, rtol=1e-5, atol=1e-6)
     assert len(loss_of.variants) == 2

@@ -9,6 +9,7 @@ no maths of its own: ops come from mg-tensor.
 'x (3,) float64'
 """
 
+from mg_graph.anomaly import AnomalyError, detect_anomaly
 from mg_graph.errors import (
     DTypeError,
     FrozenGraphError,
@@ -19,6 +20,7 @@ from mg_graph.errors import (
     describe,
 )
 from mg_graph.evaluate import topo_order
+from mg_graph.executor import source_of
 from mg_graph.graph import Graph, get_default_graph, graph_of, named_scope
 from mg_graph.node import CLOCK, Node, Role
 from mg_graph.op import Alias, Op
@@ -29,6 +31,7 @@ from mg_graph.visualize import GraphvizNotFoundError
 __all__ = [
     "CLOCK",
     "Alias",
+    "AnomalyError",
     "DTypeError",
     "FrozenGraphError",
     "GradientError",
@@ -41,12 +44,14 @@ __all__ = [
     "Role",
     "ShapeError",
     "describe",
+    "detect_anomaly",
     "get_default_graph",
     "graph_of",
     "named_scope",
     "register_internal",
     "register_pass",
     "run_passes",
+    "source_of",
     "topo_order",
     "user_location",
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import threading
 import weakref
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
@@ -11,7 +12,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from mg_graph.errors import FrozenGraphError, MixedGraphError, describe
-from mg_graph.evaluate import evaluate, topo_order
+from mg_graph.evaluate import compute, refresh, topo_order
 from mg_graph.node import CLOCK, Node, Role
 from mg_graph.op import Op
 from mg_graph.source import user_location
@@ -21,7 +22,17 @@ if TYPE_CHECKING:
 
     from mg_graph.executor import Executor
 
-_scopes: list[str] = []
+
+class _ThreadState(threading.local):
+    """What each thread has of its own: the default-graph stack and the scope stack, so a
+    trace or ``as_default()`` in one thread never captures another thread's tensors."""
+
+    def __init__(self) -> None:
+        self.stack: list[Graph] = []
+        self.scopes: list[str] = []
+
+
+_local = _ThreadState()
 
 
 class Graph:
@@ -52,6 +63,7 @@ class Graph:
         self._growth = 0  # > 0 while a frozen graph may grow (gradient building)
         self._gradient_mode = 0
         self._executor: Executor | None = None
+        self._effects: list[Node] = []  # open graph: effect nodes that have not run yet
         self.history: list[tuple[str, int, int]] = []  # (pass, nodes before, nodes after)
 
     # ----------------------------------------------------------------- building
@@ -61,6 +73,8 @@ class Graph:
         role: Role = Role.CONSTANT,
         name: str | None = None,
         location: str | None = None,
+        *,
+        is_gradient: bool = False,
     ) -> Node:
         """Add a leaf node that owns ``value`` (not copied).
 
@@ -79,8 +93,8 @@ class Graph:
             location or user_location(2),
             name=name,
             value=value,
-            scope=tuple(_scopes),
-            is_gradient=self._gradient_mode > 0,
+            scope=tuple(_local.scopes),
+            is_gradient=is_gradient or self._gradient_mode > 0,
         )
         self._add(node)
         return node
@@ -110,11 +124,28 @@ class Graph:
             Role.COMPUTED,
             location,
             name=name,
-            scope=tuple(_scopes),
+            scope=tuple(_local.scopes),
             is_gradient=self._gradient_mode > 0,
         )
         self._add(node)
+        if not op.pure and not self.frozen and not self.tracing:
+            op.renew()  # a frozen graph renews at every call instead
+        if op.effect:  # held here: nothing may depend on it, and nodes are held weakly
+            if self.frozen:
+                self.add_outputs(node)  # grown in (collectives of a gradient subgraph)
+            else:
+                self._effects.append(node)
         return node
+
+    def run_effects(self) -> None:
+        """Run the open graph's pending effect nodes whose inputs all have values (each
+        exactly once: an effect runs with the computation that gave its inputs)."""
+        if not self._effects or self.tracing:
+            return
+        ready = [n for n in self._effects if all(i.value is not None for i in n.inputs)]
+        if ready:
+            self._effects = [n for n in self._effects if n.value is None and n not in ready]
+            compute(ready)
 
     def _add(self, node: Node) -> None:
         self._nodes[node.id] = node
@@ -210,22 +241,43 @@ class Graph:
         return stats
 
     # ----------------------------------------------------------------- computing
+    def compute(self, *targets: Node) -> None:
+        """Give ``targets`` values (what reading does): only nodes without a value are
+        computed, from their inputs' existing values. A value is fixed when it is first
+        computed: it reflects the leaves at that moment, not at the line that built it.
+
+        >>> import numpy as np
+        >>> g = Graph(); x = g.leaf(np.ones(2), Role.INPUT)
+        >>> from mg_graph.op import Alias
+        >>> y = g.apply(Alias(), x); g.compute(y); g.write(x, np.zeros(2)); g.compute(y)
+        >>> y.value
+        array([1., 1.])
+        """
+        if self.frozen:
+            self.executor.compute(list(targets) or self.outputs)
+        else:
+            compute(list(targets) if targets else self.nodes)
+
     def realize(self, *targets: Node) -> None:
-        """Compute ``targets`` (every node when none are given) and what they need.
+        """Bring ``targets`` up to date with their leaves, recomputing what a leaf write
+        made stale; with no targets, compute every node that has no value (for a frozen
+        graph, its outputs) and leave other values alone.
 
         >>> import numpy as np
         >>> g = Graph()
         >>> g.realize()
         """
-        wanted = list(targets) if targets else (self.outputs if self.frozen else self.nodes)
-        if self.frozen:
-            self.executor.run(wanted)
+        if not targets:
+            self.compute()
+        elif self.frozen:
+            self.executor.refresh(list(targets))
         else:
-            evaluate(wanted)
+            refresh(list(targets))
 
     def evaluate(self, node: Node) -> NDArray[Any]:
-        """Realize ``node`` and return its value (the runtime's own array: do not modify)."""
-        self.realize(node)
+        """Compute ``node`` if it has no value and return the value (the runtime's own
+        array: do not modify)."""
+        self.compute(node)
         assert node.value is not None
         return node.value
 
@@ -255,12 +307,21 @@ class Graph:
     @staticmethod
     def rebind(node: Node, array: NDArray[Any]) -> None:
         """Give a leaf a new array of the same shape and dtype (e.g. a view into one flat
-        parameter vector); compiled schedules notice and re-bind."""
+        parameter vector); exactly the compiled schedules that bind this leaf re-bind,
+        keeping the values they computed.
+
+        >>> import numpy as np
+        >>> g = Graph(); w = g.leaf(np.zeros(2), Role.PARAMETER)
+        >>> Graph.rebind(w, np.ones(2)); w.value
+        array([1., 1.])
+        """
         if node.op is not None or array.shape != node.shape or array.dtype != node.dtype:
             raise ValueError(f"rebind: {node!r} needs a leaf and an array of its shape/dtype")
         node.value = array
         node.stamp = CLOCK.tick()
-        CLOCK.layout += 1
+        from mg_graph.executor import leaf_moved
+
+        leaf_moved(node)
 
     @staticmethod
     def touch(*nodes: Node) -> None:
@@ -277,7 +338,8 @@ class Graph:
         from mg_graph.passes import run_passes
 
         self._strong = list(self._nodes.values())
-        self.outputs = _unique(outputs)
+        self.outputs = _unique([*outputs, *self._effects])
+        self._effects = []
         self.tracing = False
         self.frozen = True
         if optimize:
@@ -319,11 +381,11 @@ class Graph:
         >>> with g.as_default():
         ...     assert get_default_graph() is g
         """
-        _default_stack.append(self)
+        _local.stack.append(self)
         try:
             yield self
         finally:
-            _default_stack.pop()
+            _local.stack.pop()
 
     @contextlib.contextmanager
     def trace(self) -> Iterator[Graph]:
@@ -366,16 +428,17 @@ def _mixed_message(op: str, graph: Graph, inputs: Sequence[Node], location: str)
     )
 
 
-_default_stack: list[Graph] = [Graph("default")]
+_DEFAULT = Graph("default")  # shared by every thread, under its own stack
 
 
 def get_default_graph() -> Graph:
-    """The graph new tensors go to when no ``graph=`` is given.
+    """The graph new tensors go to when no ``graph=`` is given (in this thread).
 
     >>> get_default_graph().name
     'default'
     """
-    return _default_stack[-1]
+    stack = _local.stack
+    return stack[-1] if stack else _DEFAULT
 
 
 def graph_of(nodes: Sequence[Node]) -> Graph:
@@ -385,7 +448,7 @@ def graph_of(nodes: Sequence[Node]) -> Graph:
     >>> graph_of([]) is get_default_graph()
     True
     """
-    default = _default_stack[-1]
+    default = get_default_graph()
     if default.capturing or not nodes:
         return default
     graphs = list({id(n.graph): n.graph for n in nodes}.values())
@@ -402,8 +465,8 @@ def named_scope(name: str) -> Iterator[None]:
     >>> with named_scope("encoder"):
     ...     pass
     """
-    _scopes.append(name)
+    _local.scopes.append(name)
     try:
         yield
     finally:
-        _scopes.pop()
+        _local.scopes.pop()

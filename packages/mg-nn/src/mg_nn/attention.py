@@ -176,7 +176,8 @@ class MultiheadAttention(Model):
         if key_padding_mask is not None:
             mask, boolean = _attention_mask(key_padding_mask, "MultiheadAttention")
             add_mask(mask.reshape((n, 1, 1, source)), boolean)
-        out, weights = attend(q, k, v, allowed, additive, self.dropout, owner=self)
+        dropout = self.dropout if self.training else 0.0
+        out, weights = attend(q, k, v, allowed, additive, dropout)
         merged = _t.reshape(_t.transpose(out, (0, 2, 1, 3)), (n, length, self.embed_dim))
         result = self.out_proj(merged)
         if not batched:

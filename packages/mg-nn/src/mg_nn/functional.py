@@ -19,10 +19,9 @@ from typing import Any
 
 import numpy as np
 
-from mg_graph import DTypeError, describe, get_default_graph, user_location
+from mg_graph import DTypeError, describe, user_location
 from mg_nn import ops as _ops
 from mg_nn.activation import elu, gelu, leaky_relu, silu, softplus
-from mg_nn.init import GeneratorLike, as_generator
 from mg_nn.losses import (
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
@@ -41,6 +40,7 @@ from mg_nn.tensor_utils import normalize, one_hot, pad
 from mg_tensor import Tensor
 from mg_tensor import ops as _t
 from mg_tensor.oplib import apply
+from mg_tensor.random import bernoulli
 
 
 # --------------------------------------------------------------------------- activations
@@ -142,37 +142,25 @@ def avg_pool2d(x: Any, kernel_size: IntPair, stride: IntPair | None = None) -> T
     return _pool(_ops.AvgPool2d, x, kernel_size, stride)
 
 
-def dropout(
-    x: Any, p: float = 0.5, training: bool = True, *, generator: GeneratorLike = None
-) -> Tensor:
+def dropout(x: Any, p: float = 0.5, training: bool = True) -> Tensor:
     """Zero each element with probability ``p`` and scale the rest by ``1 / (1 - p)``;
-    the identity when ``training`` is false. A fresh mask is drawn at every run, also in
-    a frozen graph (``generator``: a numpy Generator, int seed or None for the default).
+    the identity when ``training`` is false. The mask is a `mg_tensor.random.bernoulli`
+    draw: fresh at every computation, eager and in a frozen graph, and the same for
+    the same seed either way (`manual_seed`).
 
-    >>> y = dropout(Tensor(np.ones(1000)), 0.5, generator=0)
+    >>> y = dropout(Tensor(np.ones(1000)), 0.5)
     >>> sorted(set(y.data.tolist()))
     [0.0, 2.0]
     """
-    return _dropout(x, p, training, generator, None)
-
-
-def _dropout(x: Any, p: float, training: bool, generator: GeneratorLike, owner: Any) -> Tensor:
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"dropout probability must be in [0, 1], got {p}")
     t = _tensor(x)
-    if not training:
+    if not training or p == 0.0:
         return t
-    rng = None if generator is None else as_generator(generator)
-    mask = apply(_ops.DropoutMask(float(p), rng, owner), t)
-    return t * mask
-
-
-def layer_dropout(x: Any, p: float, owner: Any, generator: GeneratorLike = None) -> Tensor:
-    """Dropout belonging to a layer (``owner``): active while the owner trains, and in
-    any traced graph, whose mask op reads ``owner.training`` each time it runs (so
-    ``eval()`` switches it off after tracing too); the identity otherwise."""
-    active = p > 0 and (owner.training or get_default_graph().tracing)
-    return _dropout(x, p, active, generator, owner)
+    if p == 1.0:
+        return t * 0.0
+    keep = bernoulli(1.0 - p, t.shape, t.dtype if t.dtype.kind == "f" else np.float32)
+    return t * (keep * (1.0 / (1.0 - p)))
 
 
 def layer_norm(
@@ -242,7 +230,6 @@ def attend(
     additive: Sequence[Any] = (),
     dropout_p: float = 0.0,
     scale: float | None = None,
-    owner: Any = None,
 ) -> tuple[Tensor, Tensor]:
     """Attention output and weights: ``softmax(q @ k.T * scale + additive)`` where every
     ``allowed`` boolean mask holds (-inf elsewhere), dropped out with ``dropout_p``, times
@@ -255,10 +242,8 @@ def attend(
         like = mask if isinstance(mask, Tensor) else np.asarray(mask)
         scores = scores + like.astype(scores.dtype)
     weights = _t.softmax(scores, -1)
-    if owner is not None:
-        weights = layer_dropout(weights, dropout_p, owner)
-    elif dropout_p > 0:
-        weights = _dropout(weights, dropout_p, True, None, None)
+    if dropout_p > 0:
+        weights = dropout(weights, dropout_p)
     return _t.matmul(weights, value), weights
 
 

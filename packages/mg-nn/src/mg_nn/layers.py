@@ -193,26 +193,25 @@ class Dropout(_Layer):
     """In training mode zero each element with probability ``p`` and scale the rest by
     ``1 / (1 - p)``; the identity in evaluation mode.
 
-    A fresh mask is drawn every time the graph runs, also in a frozen graph. The mode is
-    read when the graph runs too: a graph traced in training mode stops dropping after
-    ``model.eval()`` (and starts again after ``model.train()``).
+    A fresh mask is drawn at every computation, also in a frozen graph (see
+    `mg_tensor.random`). A graph traced in training mode is traced again after
+    ``model.eval()``: the mode is one of a trace's guards.
 
-    >>> drop = Dropout(0.5, generator=0)
+    >>> drop = Dropout(0.5)
     >>> sorted(set(drop(np.ones(100, np.float32)).data.tolist()))
     [0.0, 2.0]
     >>> drop.eval()(np.ones(3, np.float32)).data
     array([1., 1., 1.], dtype=float32)
     """
 
-    def __init__(self, p: float = 0.5, *, generator: init.GeneratorLike = None) -> None:
+    def __init__(self, p: float = 0.5) -> None:
         super().__init__()
         if not 0.0 <= p <= 1.0:
             raise ValueError(f"dropout probability must be in [0, 1], got {p}")
         self.p = p
-        self._mg_generator = None if generator is None else init.as_generator(generator)
 
     def forward(self, x: Any) -> Tensor:
-        return F.layer_dropout(x, self.p, self, self._mg_generator)
+        return F.dropout(x, self.p, self.training)
 
     def extra_repr(self) -> str:
         return f"p={self.p}"

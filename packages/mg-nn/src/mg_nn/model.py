@@ -30,6 +30,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import threading
 import uuid
 import weakref
 from collections.abc import Callable, Iterator, Mapping
@@ -38,7 +39,8 @@ from typing import TYPE_CHECKING, Any, NamedTuple, Self
 import numpy as np
 from numpy.typing import DTypeLike, NDArray
 
-from mg_graph import named_scope
+from mg_graph import get_default_graph, named_scope
+from mg_tensor.function import guard, invalidate_guards
 from mg_tensor.inplace import buffer
 from mg_tensor.tensor import Tensor
 
@@ -46,7 +48,14 @@ _SKIPPED = frozenset({"training"})
 _DEVICES = ("cpu",)
 _DEVICE_NAMES = ("cpu", "cuda", "mps", "xpu", "meta")  # recognised, to say they are absent
 _PREFIX = "_mg_"  # attributes of the machinery itself, never walked
-_active: list[Model] = []  # models whose call is running, innermost last
+
+
+class _Calls(threading.local):
+    def __init__(self) -> None:
+        self.active: list[Model] = []  # models whose call is running, innermost last
+
+
+_calls = _Calls()
 
 
 class StateDictError(ValueError):
@@ -89,6 +98,13 @@ def _flatten(name: str, value: Any, containers: set[int]) -> Iterator[tuple[str,
         for key, item in items:
             yield from _flatten(f"{name}.{key}", item, containers)
         containers.discard(id(value))
+
+
+def _structural(value: Any) -> bool:
+    """Whether assigning ``value`` may change a model's sub-models or parameters."""
+    if isinstance(value, Tensor):
+        return value.requires_grad
+    return isinstance(value, Model | list | tuple | dict)
 
 
 class Model:
@@ -134,19 +150,33 @@ class Model:
         """
         raise NotImplementedError(f"{type(self).__name__} defines neither forward() nor __call__()")
 
+    def __setattr__(self, name: str, value: Any) -> None:
+        super().__setattr__(name, value)
+        if name == "training" or _structural(value):
+            invalidate_guards()  # compiled functions that called this model check again
+
     @contextlib.contextmanager
     def _mg_call(self) -> Iterator[None]:
-        if _active and _active[-1] is self:  # super().__call__ from an overriding __call__
+        active = _calls.active
+        if active and active[-1] is self:  # super().__call__ from an overriding __call__
             yield
             return
-        if not _active:
+        if not active:
             self._mg_name_tree()
-        _active.append(self)
+        if get_default_graph().tracing:
+            guard(self._mg_guard_key)
+        active.append(self)
         try:
             with named_scope(self._mg_scope_name()):
                 yield
         finally:
-            _active.pop()
+            active.pop()
+
+    def _mg_guard_key(self) -> tuple[Any, ...]:
+        """What a trace that called this model depends on: its mode and the identity of
+        its direct sub-models and parameters."""
+        members = tuple((name, id(m)) for name, m in self._mg_entries())
+        return (self.training, members)
 
     def _mg_scope_name(self) -> str:
         link = self._mg_parent
@@ -337,6 +367,7 @@ class Model:
                 value = buffer(param).astype(target)
                 # the Tensor object is shared by every attribute that holds the parameter
                 param._node = node.graph.leaf(value, node.role, node.name, node.location)
+        invalidate_guards()  # traces captured the old nodes
         return self
 
     def float(self) -> Self:

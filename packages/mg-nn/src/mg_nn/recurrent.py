@@ -243,7 +243,7 @@ class _Recurrent(Model):
         finals = []
         for layer in range(self.num_layers):
             if layer:
-                x = F.layer_dropout(x, self.dropout, self)
+                x = F.dropout(x, self.dropout, self.training)
             weight_ih, weight_hh, bias_ih, bias_hh = self._parameters_of(layer)
             x_parts = F.linear(x, weight_ih, bias_ih)  # every step's input part at once
             state = states[layer]

@@ -5,9 +5,15 @@ On construction the optimiser gives every parameter dtype one flat array, copies
 each parameter in and re-binds the parameter's storage to a view of it
 (`mg_tensor.inplace.rebind`), so a step updates every parameter with a handful of
 in-place ufunc calls over one array. A flat gradient array is reserved the same way
-(``param.node.meta["grad_buffer"]``): a frozen graph (``compute_graph``) then writes
+(`mg_tensor.gradients.reserve`): a frozen graph (``compute_graph``) then writes
 its gradients straight into it during ``backprop()``, with no copy. Gradients that
 live elsewhere (eager graphs, gradients folded to constants) are copied in by `step`.
+
+A parameter is updated if and only if its gradient is pending (set by ``backprop()``
+or by assignment since the last step; see `mg_tensor.gradients`): parameters the loss
+did not reach, frozen ones and those whose ``.grad`` is None are skipped entirely, with
+no weight decay and no change of their momentum or moments, as PyTorch skips
+gradients that are None.
 
 Subclasses implement `Optimizer.update`, which receives a `Segment`: flat views of a
 contiguous run of parameters, their gradients and their state arrays.
@@ -23,15 +29,13 @@ from typing import Any, ClassVar
 import numpy as np
 from numpy.typing import NDArray
 
-from mg_graph import Graph, Node, Role, describe, register_internal, user_location
-from mg_tensor import Tensor
-from mg_tensor.inplace import pinnable, rebind, written
+from mg_graph import Node, Role, describe, register_internal, user_location
+from mg_tensor import Tensor, gradients
+from mg_tensor.inplace import rebind, written
 
 register_internal(os.path.dirname(__file__))
 
 Params = Iterable[Tensor] | Mapping[str, Tensor]
-SLOT_KEY = "mg_optim.slot"  # param.node.meta[SLOT_KEY] = (group, index) of its owner
-_GRADIENTS = Graph("mg_optim.gradients")  # leaves wrapping gradient slots (clipping)
 
 
 class Segment:
@@ -93,7 +97,6 @@ class _Group:
         self.nodes: list[Node] = []
         self.pviews: list[NDArray[Any]] = []
         self.gviews: list[NDArray[Any]] = []
-        self.leaves: list[Tensor | None] = [None] * len(params)
         for i, p in enumerate(params):
             node = p.node
             start = bounds[i]
@@ -103,8 +106,7 @@ class _Group:
             gview = self.grad[start : start + p.size].reshape(p.shape)
             np.copyto(pview, value)
             rebind(p, pview)
-            node.meta["grad_buffer"] = gview
-            node.meta[SLOT_KEY] = (self, i)
+            gradients.reserve(node, gview)
             self.nodes.append(node)
             self.pviews.append(pview)
             self.gviews.append(gview)
@@ -153,10 +155,6 @@ class _Group:
         return seg
 
     # ------------------------------------------------------------------ gradients
-    def owns(self, i: int) -> bool:
-        """True while parameter ``i`` is still stored in this group's flat array."""
-        return self.nodes[i].value is self.pviews[i]
-
     def check_owned(self, i: int) -> None:
         if self.nodes[i].value is not self.pviews[i]:
             node = self.nodes[i]
@@ -171,59 +169,35 @@ class _Group:
                 )
             )
 
-    def fetch(self, i: int, pins: list[tuple[Node, NDArray[Any]]] | None = None) -> bool:
-        """Make gradient slot ``i`` hold the parameter's gradient; False if it has none.
-
-        A gradient that a frozen graph already wrote into the slot costs nothing;
-        any other gradient is copied in. Frozen-graph gradient nodes not yet pinned to
-        their slot are appended to ``pins`` (see `pin`).
-        """
-        gnode: Node | None = self.nodes[i].meta.get("grad")
-        if gnode is None:
+    def fetch(self, i: int) -> bool:
+        """Make gradient slot ``i`` hold the parameter's pending gradient; False if it
+        has none. A gradient that a frozen graph already wrote into the slot costs
+        nothing; any other is copied in, and a frozen graph's gradient node is bound to
+        the slot from its next replay on (for optimisers created after the first
+        ``backprop()``)."""
+        self.check_owned(i)
+        node = self.nodes[i]
+        rec = gradients.record(node)
+        if rec is None or not rec.pending:
             return False
         gview = self.gviews[i]
-        value = gnode.value
+        value = rec.value()
         if value is gview:
             return True
-        if value is None:
-            gnode.graph.realize(gnode)
-            value = gnode.value
-            assert value is not None
-            if value is gview:
-                return True
         if value.shape != gview.shape:
             raise ValueError(
                 describe(
                     "Optimizer.step",
-                    f"the gradient of parameter {self.nodes[i].label} has shape {value.shape}",
+                    f"the gradient of parameter {node.label} has shape {value.shape}",
                     user_location(),
                     "set .grad to a tensor of the parameter's shape",
                 )
             )
         np.copyto(gview, value, casting="same_kind")
-        gnode = self.nodes[i].meta.get("grad_node", gnode)  # the computed node behind .grad
-        if pins is not None and pinnable(gnode, gview):
-            pins.append((gnode, gview))
+        computed = rec.computed
+        if computed is not None and computed.graph.frozen:
+            computed.graph.executor.bind_output(computed, gview)
         return True
-
-    def grad_leaf(self, i: int) -> Tensor:
-        """A constant leaf whose value is gradient slot ``i`` (for in-place clipping)."""
-        leaf = self.leaves[i]
-        if leaf is None:
-            node = _GRADIENTS.leaf(self.gviews[i], Role.CONSTANT, self.nodes[i].name)
-            leaf = self.leaves[i] = Tensor.wrap(node)
-        return leaf
-
-
-def pin(pins: list[tuple[Node, NDArray[Any]]]) -> None:
-    """Let frozen graphs write these gradient nodes straight into their slots from the
-    next replay on (for optimisers created after the first ``backprop()``)."""
-    graphs: dict[int, Graph] = {}
-    for gnode, gview in pins:
-        gnode.meta["buffer"] = gview
-        graphs[id(gnode.graph)] = gnode.graph
-    for graph in graphs.values():
-        graph.executor.invalidate()
 
 
 def _collect(params: Params, what: str) -> list[Tensor]:
@@ -367,25 +341,17 @@ class Optimizer:
         if params is not None:
             self._check_params(params)
         touched: list[Tensor] = []
-        pins: list[tuple[Node, NDArray[Any]]] = []
         for group in self._groups:
-            n = len(group.params)
-            present: list[bool] | None = None
-            for i in range(n):
-                group.check_owned(i)
-                if not group.fetch(i, pins):
-                    if present is None:
-                        present = [True] * n
-                    present[i] = False
-            if present is None and group.uniform:
+            present = [group.fetch(i) for i in range(len(group.params))]
+            if group.uniform and all(present):
                 t = group.steps[0] + 1
                 self.update(group.full, t)
-                group.steps = [t] * n
+                group.steps = [t] * len(present)
                 touched.extend(group.params)
             else:
-                self._step_runs(group, present or [True] * n, touched)
-        if pins:
-            pin(pins)
+                self._step_runs(group, present, touched)
+        for p in touched:
+            gradients.consume(p.node)
         self.step_count += 1
         if self.step_count % _FLUSH_EVERY == 0:
             for group in self._groups:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from mg_graph.evaluate import evaluate, topo_order
+from mg_graph.evaluate import compute, topo_order
 from mg_graph.node import CLOCK, Role
 
 if TYPE_CHECKING:
@@ -28,11 +28,12 @@ def fold_constants(graph: Graph) -> None:
         if (
             op is None
             or not op.pure
+            or op.effect
             or node.size > _LIMIT
             or not all(i.op is None and i.role is Role.CONSTANT for i in node.inputs)
         ):
             continue
-        evaluate([node])
+        compute([node])
         assert node.value is not None
         node.value = node.value.copy() if node.value.base is not None else node.value
         node.op = None
