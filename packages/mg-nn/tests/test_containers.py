@@ -124,3 +124,27 @@ def test_to_rejects_what_it_cannot_do() -> None:
         net.to("cuda:0")
     with pytest.raises(TypeError, match="floating dtype"):
         net.to(np.int32)
+
+
+def test_traces_follow_container_edits_and_dtype_changes() -> None:
+    blocks = ModuleList([Linear(2, 2, generator=0)])
+    heads = ModuleDict({"a": Linear(2, 1, generator=1)})
+
+    @compute_graph
+    def run(x: Any) -> Tensor:
+        for block in blocks:
+            x = block(x)
+        return heads["a"](x)
+
+    x = np.ones((3, 2), np.float32)
+    first = run(x).data
+    blocks.append(Linear(2, 2, generator=2))  # a new member: traced again
+    second = run(x).data
+    expected = heads["a"](blocks[1](blocks[0](x))).data
+    np.testing.assert_allclose(second, expected, rtol=1e-6)
+    assert not np.allclose(first, second)
+    heads["a"] = Linear(2, 1, generator=3)
+    np.testing.assert_allclose(run(x).data, heads["a"](blocks[1](blocks[0](x))).data, rtol=1e-6)
+    for model in (blocks, heads):
+        model.to(np.float64)
+    assert run(x.astype(np.float64)).dtype == np.float64

@@ -1,5 +1,7 @@
 """`ModuleList` and `ModuleDict`: sub-models held by position or by key, with
 PyTorch's names (``layers.0.weight``, ``heads.cls.bias``), so state dicts match.
+A compiled function that reads a container while tracing is traced again after the
+container is edited (its members are one of the trace's guards).
 
 >>> from mg_nn import Linear, Model
 >>> class Net(Model):
@@ -18,7 +20,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, overload
 
 from mg_nn.model import Model
-from mg_tensor.function import invalidate_guards
+from mg_tensor.function import guard, invalidate_guards
 
 
 def _checked(module: Any, owner: str) -> Model:
@@ -75,6 +77,7 @@ class ModuleList(Model):
     @overload
     def __getitem__(self, index: slice) -> ModuleList: ...
     def __getitem__(self, index: int | slice) -> Model | ModuleList:
+        guard(self._mg_guard_key)  # a trace that reads the list follows its edits
         if isinstance(index, slice):
             return ModuleList(self._mg_modules[index])
         return self._mg_modules[index]
@@ -88,9 +91,11 @@ class ModuleList(Model):
         invalidate_guards()
 
     def __len__(self) -> int:
+        guard(self._mg_guard_key)
         return len(self._mg_modules)
 
     def __iter__(self) -> Iterator[Model]:
+        guard(self._mg_guard_key)
         return iter(list(self._mg_modules))
 
     def __iadd__(self, modules: Iterable[Model]) -> ModuleList:
@@ -129,6 +134,7 @@ class ModuleDict(Model):
             self[key] = module
 
     def __getitem__(self, key: str) -> Model:
+        guard(self._mg_guard_key)  # a trace that reads the dict follows its edits
         return self._mg_modules[key]
 
     def __setitem__(self, key: str, module: Model) -> None:
@@ -142,24 +148,29 @@ class ModuleDict(Model):
         invalidate_guards()
 
     def __contains__(self, key: object) -> bool:
+        guard(self._mg_guard_key)
         return key in self._mg_modules
 
     def __len__(self) -> int:
+        guard(self._mg_guard_key)
         return len(self._mg_modules)
 
     def __iter__(self) -> Iterator[str]:
-        return iter(list(self._mg_modules))
+        return iter(self.keys())
 
     def keys(self) -> list[str]:
         """The keys, in insertion order."""
+        guard(self._mg_guard_key)
         return list(self._mg_modules)
 
     def values(self) -> list[Model]:
         """The models, in insertion order."""
+        guard(self._mg_guard_key)
         return list(self._mg_modules.values())
 
     def items(self) -> list[tuple[str, Model]]:
         """(key, model) pairs, in insertion order."""
+        guard(self._mg_guard_key)
         return list(self._mg_modules.items())
 
     def pop(self, key: str) -> Model:
