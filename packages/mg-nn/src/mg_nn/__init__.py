@@ -58,7 +58,7 @@ from mg_nn.losses import (  # noqa: E402
     SmoothL1Loss,
 )
 from mg_nn.model import IncompatibleKeys, Model, StateDictError  # noqa: E402
-from mg_nn.norms import GroupNorm, RMSNorm  # noqa: E402
+from mg_nn.norms import BatchNorm1d, BatchNorm2d, GroupNorm, RMSNorm  # noqa: E402
 from mg_nn.recurrent import GRU, LSTM, GRUCell, LSTMCell  # noqa: E402
 
 __all__ = [
@@ -69,6 +69,8 @@ __all__ = [
     "AvgPool2d",
     "BCELoss",
     "BCEWithLogitsLoss",
+    "BatchNorm1d",
+    "BatchNorm2d",
     "Conv2d",
     "CrossEntropyLoss",
     "Dropout",

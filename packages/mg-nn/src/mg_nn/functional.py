@@ -33,7 +33,7 @@ from mg_nn.losses import (
     nll_loss,
     smooth_l1_loss,
 )
-from mg_nn.norms import group_norm, layer_norm_axes, rms_norm, standardize
+from mg_nn.norms import batch_norm, group_norm, layer_norm_axes, rms_norm, standardize
 from mg_nn.operands import as_tensor as _tensor
 from mg_nn.ops.windows import IntPair, pair
 from mg_nn.tensor_utils import normalize, one_hot, pad
@@ -289,6 +289,7 @@ def scaled_dot_product_attention(
 
 __all__ = [
     "avg_pool2d",
+    "batch_norm",
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
     "conv2d",

@@ -1,6 +1,6 @@
 """The graph ops behind mg-nn's layers and losses, one file per family (as in
-``mg_tensor.ops``): `linear`, `conv`, `pool`, `dropout`, `losses`; `windows` holds what
-convolution and pooling share.
+``mg_tensor.ops``): `linear`, `conv`, `pool`, `dropout`, `losses`, `batch_norm`;
+`windows` holds what convolution and pooling share.
 
 Every op is a `mg_tensor.oplib.TensorOp`: ``infer`` (shape rule), ``forward`` (kernel,
 writing into the executor's ``out`` buffer) and ``vjp`` (gradient rule written in Tensor
@@ -12,6 +12,7 @@ ops, so that gradients are graph nodes too) side by side.
 (1, 1, 2, 2)
 """
 
+from mg_nn.ops.batch_norm import RunningStats
 from mg_nn.ops.conv import Conv2d, Conv2dInputGrad, Conv2dWeightGrad
 from mg_nn.ops.dropout import DropoutMask
 from mg_nn.ops.linear import Linear
@@ -32,4 +33,5 @@ __all__ = [
     "MaxPool2d",
     "MaxPool2dGrad",
     "MaxPool2dPick",
+    "RunningStats",
 ]
