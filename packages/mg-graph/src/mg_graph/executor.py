@@ -43,7 +43,7 @@ Step = Callable[[], Any]
 _NEVER = 1 << 62
 
 
-class _FreeList:
+class _ScratchBuffers:
     """Free byte buffers, handed out best-fit; counts what it had to allocate."""
 
     def __init__(self) -> None:
@@ -89,7 +89,7 @@ class Plan:
         self.index: dict[int, int] = {}
         self.unplanned_bytes = 0
         self.output_bytes = 0
-        self.pooled_bytes = 0
+        self.scratch_bytes = 0
         self._compile(graph, pins)
         forward = [n for n in graph.outputs if not n.is_gradient]
         self.forward_end = max((self.index[n.id] for n in forward), default=0)
@@ -101,7 +101,7 @@ class Plan:
             n.id for n in self.order if n.op is not None and not n.op.pure
         }
         root, end = self._lifetimes(own)
-        free = _FreeList()
+        free = _ScratchBuffers()
         owned: dict[int, NDArray[np.uint8]] = {}  # pooled owner -> its byte buffer
         for i, node in enumerate(self.order):
             op = node.op
@@ -129,7 +129,7 @@ class Plan:
             if end.get(node.id, -1) < i and node.id in owned:  # nobody reads it
                 free.give(owned.pop(node.id))
         self.calls = [step for _, step in self.steps]
-        self.pooled_bytes = free.allocated
+        self.scratch_bytes = free.allocated
 
     def _lifetimes(self, own: set[int]) -> tuple[dict[int, int], dict[int, int]]:
         """Each node's memory owner (views live in their base) and, per owner, the
@@ -154,7 +154,7 @@ class Plan:
         root: dict[int, int],
         end: dict[int, int],
         owned: dict[int, NDArray[np.uint8]],
-        free: _FreeList,
+        free: _ScratchBuffers,
     ) -> NDArray[Any]:
         """The array step ``i`` writes ``node`` into."""
         nbytes = node.size * node.dtype.itemsize
@@ -434,5 +434,5 @@ class Executor:
         return {
             "steps": len(plan.steps),
             "buffer_bytes_unplanned": plan.unplanned_bytes,
-            "buffer_bytes_planned": plan.pooled_bytes + plan.output_bytes,
+            "buffer_bytes_planned": plan.scratch_bytes + plan.output_bytes,
         }

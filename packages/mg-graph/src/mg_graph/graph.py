@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
-from mg_graph.errors import FrozenGraphError, MixedGraphError, describe
+from mg_graph.errors import FrozenGraphError, MixedGraphError, RewriteError, describe
 from mg_graph.evaluate import compute, refresh, topo_order
 from mg_graph.node import CLOCK, Node, Role
 from mg_graph.op import Op
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     import graphviz  # type: ignore[import-untyped]
 
     from mg_graph.executor import Executor
+    from mg_graph.rewrite import Passes
 
 
 class _ThreadState(threading.local):
@@ -60,11 +61,13 @@ class Graph:
         self.outputs: list[Node] = []  # frozen: nodes the user can read (own buffers)
         self.frozen = False
         self.tracing = False
-        self._growth = 0  # > 0 while a frozen graph may grow (gradient building)
+        self._growth_allowed = 0  # > 0 while a frozen graph may take new nodes
         self._gradient_mode = 0
         self._executor: Executor | None = None
         self._effects: list[Node] = []  # open graph: effect nodes that have not run yet
         self.history: list[tuple[str, int, int]] = []  # (pass, nodes before, nodes after)
+        self.passes: Passes = ()  # the rewrite stages freeze chose, run again for gradients
+        self.rewrites: dict[str, int] = {}  # rule -> nodes it rewrote
 
     # ----------------------------------------------------------------- building
     def leaf(
@@ -156,7 +159,7 @@ class Graph:
 
     def check_open(self, what: str, location: str | None = None) -> None:
         """Raise `FrozenGraphError` (naming ``what``) if the graph takes no new nodes."""
-        if self.frozen and self._growth == 0:
+        if self.frozen and self._growth_allowed == 0:
             raise FrozenGraphError(
                 describe(
                     what,
@@ -214,7 +217,8 @@ class Graph:
         return f"<Graph {self.name!r} {state}, {len(self)} nodes>"
 
     def stats(self) -> dict[str, Any]:
-        """Node counts by role and op, pass history and (frozen) buffer bytes.
+        """Node counts by role and op, pass history, rewrites per rule and (frozen)
+        buffer bytes.
 
         >>> Graph().stats()["nodes"]
         0
@@ -235,6 +239,7 @@ class Graph:
                 {"pass": name, "before": before, "after": after}
                 for name, before, after in self.history
             ],
+            "rewrites": dict(self.rewrites),
         }
         if self._executor is not None:
             stats.update(self._executor.stats())
@@ -308,7 +313,7 @@ class Graph:
     def rebind(node: Node, array: NDArray[Any]) -> None:
         """Give a leaf a new array of the same shape and dtype (e.g. a view into one flat
         parameter vector); exactly the compiled schedules that bind this leaf re-bind,
-        keeping the values they computed.
+        keeping the values they computed. Moving equal values is not a write.
 
         >>> import numpy as np
         >>> g = Graph(); w = g.leaf(np.zeros(2), Role.PARAMETER)
@@ -317,8 +322,9 @@ class Graph:
         """
         if node.op is not None or array.shape != node.shape or array.dtype != node.dtype:
             raise ValueError(f"rebind: {node!r} needs a leaf and an array of its shape/dtype")
+        if node.value is None or not np.array_equal(node.value, array):
+            node.stamp = CLOCK.tick()  # a new value: what was computed from it is stale
         node.value = array
-        node.stamp = CLOCK.tick()
         from mg_graph.executor import leaf_moved
 
         leaf_moved(node)
@@ -330,39 +336,109 @@ class Graph:
             node.stamp = CLOCK.tick()
 
     # ----------------------------------------------------------------- freezing
-    def freeze(self, outputs: Sequence[Node], optimize: bool = True) -> None:
-        """Freeze the graph: keep every node, run passes, and replay from now on.
+    def freeze(
+        self, outputs: Sequence[Node], optimize: bool = True, passes: Passes | None = None
+    ) -> None:
+        """Freeze the graph: keep every node, run the rewrite ``passes`` (default: constant
+        folding, common subexpressions, dead code), and replay from now on.
 
         ``outputs`` are the nodes the user reads; everything else may share buffers.
+        ``optimize=False`` runs no passes, now or when gradients are added.
         """
-        from mg_graph.passes import run_passes
+        from mg_graph.passes import GENERIC_PASSES
+        from mg_graph.rewrite import FREEZE, rewrite
 
         self._strong = list(self._nodes.values())
         self.outputs = _unique([*outputs, *self._effects])
         self._effects = []
         self.tracing = False
         self.frozen = True
-        if optimize:
-            run_passes(self)
+        self.passes = tuple(GENERIC_PASSES if passes is None else passes) if optimize else ()
+        rewrite(self, self.passes, FREEZE)
         self.executor.invalidate()
+
+    @contextlib.contextmanager
+    def growing(self) -> Iterator[None]:
+        """Let a frozen graph take new nodes inside this block (gradients, rewrites)."""
+        self._growth_allowed += 1
+        try:
+            yield
+        finally:
+            self._growth_allowed -= 1
 
     @contextlib.contextmanager
     def gradients(self, optimize: bool = True) -> Iterator[None]:
         """Let a frozen graph grow once, for the gradient subgraph; mark nodes as gradients."""
-        self._growth += 1
         self._gradient_mode += 1
         try:
-            with self.as_default():
+            with self.growing(), self.as_default():
                 yield
         finally:
-            self._growth -= 1
             self._gradient_mode -= 1
-        if self.frozen and self._growth == 0:
+        if self.frozen and self._growth_allowed == 0:
             if optimize:
-                from mg_graph.passes import run_passes
+                from mg_graph.rewrite import GRADIENTS, rewrite
 
-                run_passes(self, stage="gradients")
+                rewrite(self, self.passes, GRADIENTS)
             self.executor.invalidate()
+
+    def replace(
+        self,
+        node: Node,
+        op: Op | None,
+        inputs: Sequence[Node] = (),
+        *,
+        value: NDArray[Any] | None = None,
+        rule: str = "replace",
+    ) -> None:
+        """The one way to rewrite a node: compute ``node`` as ``op(*inputs)`` from now on,
+        or (``op=None``) make it a constant leaf holding ``value``. The node keeps its
+        identity (tensors point at it); shape inference runs again, and a change of shape
+        or dtype is a `RewriteError` naming ``rule``. Cached values are reset.
+
+        >>> import numpy as np
+        >>> from mg_graph.op import Alias
+        >>> g = Graph(); x = g.leaf(np.ones(2)); y = g.apply(Alias(), x)
+        >>> g.replace(y, None, value=np.zeros(2)); y.role, y.value
+        (<Role.CONSTANT: 'constant'>, array([0., 0.]))
+        """
+        inputs = tuple(inputs)
+        if op is None:
+            if value is None or inputs:
+                raise ValueError(f"replace: a constant needs a value and no inputs ({rule})")
+            shape, dtype = tuple(value.shape), value.dtype
+        else:
+            shape, dtype = op.infer(*inputs)
+            shape, dtype = tuple(shape), np.dtype(dtype)
+        problem = _unreplaceable(node, op)
+        if problem is None and (shape, dtype) != (node.shape, node.dtype):
+            problem = f"it would change {node!r} to shape {shape} dtype {dtype}"
+        if problem is not None:
+            raise RewriteError(
+                describe(
+                    rule,
+                    f"cannot rewrite a node: {problem}",
+                    node.location,
+                    "a rewrite must compute the same value: same shape and dtype, and "
+                    "parameters, inputs and effect nodes keep their op",
+                )
+            )
+        node.op, node.inputs, node.value = op, inputs, value
+        node.role = Role.CONSTANT if op is None else Role.COMPUTED
+        node.stamp = CLOCK.tick() if value is not None else 0
+        if self._executor is not None:
+            self._executor.invalidate()
+
+    def prune(self, keep: Sequence[Node]) -> int:
+        """Forget every node not in ``keep`` (dead-code elimination); return how many went."""
+        live = {node.id for node in keep}
+        before = len(self)
+        if self._strong is not None:
+            self._strong = [node for node in self._strong if node.id in live]
+        for node_id in [i for i in self._nodes if i not in live]:
+            del self._nodes[node_id]
+        self._captures = {i: node for i, node in self._captures.items() if i in live}
+        return before - len(self)
 
     def add_outputs(self, *nodes: Node) -> None:
         """Make nodes readable after a replay (they get buffers of their own)."""
@@ -408,6 +484,15 @@ class Graph:
         from mg_graph.visualize import visualize
 
         return visualize(self, path, clusters=clusters, gradients=gradients)
+
+
+def _unreplaceable(node: Node, op: Op | None) -> str | None:
+    """Why ``node`` may not become ``op`` (None if it may)."""
+    if node.op is None and node.role is not Role.CONSTANT:
+        return f"{node!r} is a {node.role.value}: the user writes it"
+    if node.op is not None and (node.op.effect or not node.op.pure) and op is not node.op:
+        return f"{node!r} runs on its own every time (an effect or non-pure op)"
+    return None
 
 
 def _unique(nodes: Sequence[Node]) -> list[Node]:

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, overload
 
 from mg_nn.model import Model
-from mg_tensor.function import guard, invalidate_guards
+from mg_tensor.function import guard
 
 
 def _checked(module: Any, owner: str) -> Model:
@@ -58,7 +58,7 @@ class ModuleList(Model):
     def append(self, module: Model) -> ModuleList:
         """Add ``module`` at the end; returns self."""
         self._mg_modules.append(_checked(module, "ModuleList"))
-        invalidate_guards()  # traces through this list check their members again
+        self._mg_edited()  # traces through this list check their members again
         return self
 
     def extend(self, modules: Iterable[Model]) -> ModuleList:
@@ -70,7 +70,7 @@ class ModuleList(Model):
     def insert(self, index: int, module: Model) -> None:
         """Insert ``module`` before position ``index``."""
         self._mg_modules.insert(index, _checked(module, "ModuleList"))
-        invalidate_guards()
+        self._mg_edited()
 
     @overload
     def __getitem__(self, index: int) -> Model: ...
@@ -84,11 +84,11 @@ class ModuleList(Model):
 
     def __setitem__(self, index: int, module: Model) -> None:
         self._mg_modules[index] = _checked(module, "ModuleList")
-        invalidate_guards()
+        self._mg_edited()
 
     def __delitem__(self, index: int | slice) -> None:
         del self._mg_modules[index]
-        invalidate_guards()
+        self._mg_edited()
 
     def __len__(self) -> int:
         guard(self._mg_guard_key)
@@ -141,11 +141,11 @@ class ModuleDict(Model):
         if not isinstance(key, str):
             raise TypeError(f"ModuleDict keys are strings, not {type(key).__name__}")
         self._mg_modules[key] = _checked(module, "ModuleDict")
-        invalidate_guards()  # traces through this dict check their members again
+        self._mg_edited()  # traces through this dict check their members again
 
     def __delitem__(self, key: str) -> None:
         del self._mg_modules[key]
-        invalidate_guards()
+        self._mg_edited()
 
     def __contains__(self, key: object) -> bool:
         guard(self._mg_guard_key)
@@ -176,13 +176,13 @@ class ModuleDict(Model):
     def pop(self, key: str) -> Model:
         """Remove the entry ``key`` and return its model."""
         module = self._mg_modules.pop(key)
-        invalidate_guards()
+        self._mg_edited()
         return module
 
     def clear(self) -> None:
         """Remove every entry."""
         self._mg_modules.clear()
-        invalidate_guards()
+        self._mg_edited()
 
 
 __all__ = ["ModuleDict", "ModuleList"]

@@ -130,7 +130,7 @@ class Conv2d(_Layer):
         )
 
 
-class _Pool(_Layer):
+class _PoolingLayer(_Layer):
     """A pooling layer: ``pool(x, kernel_size, stride)``; stride defaults to the window."""
 
     def __init__(self, kernel_size: IntPair, stride: IntPair | None = None) -> None:
@@ -148,7 +148,7 @@ class _Pool(_Layer):
         return f"kernel_size={self.kernel_size}, stride={self.stride}"
 
 
-class MaxPool2d(_Pool):
+class MaxPool2d(_PoolingLayer):
     """Maximum over ``kernel_size`` windows (stride defaults to the window).
 
     >>> MaxPool2d(2)(np.zeros((1, 3, 8, 8), np.float32)).shape
@@ -159,7 +159,7 @@ class MaxPool2d(_Pool):
         return F.max_pool2d(x, kernel_size, stride)
 
 
-class AvgPool2d(_Pool):
+class AvgPool2d(_PoolingLayer):
     """Mean over ``kernel_size`` windows (stride defaults to the window).
 
     >>> AvgPool2d(2)(np.ones((1, 1, 4, 4), np.float32)).data[0, 0]

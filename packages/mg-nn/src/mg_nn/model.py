@@ -1,12 +1,13 @@
 """`Model`: the base class of layers and networks.
 
-A model's parameters (tensors with ``requires_grad=True``) and sub-models are found
-through its attributes, also inside lists, tuples and dicts, in attribute definition
-order, with PyTorch's dotted names (``hidden_1.weight``, ``layers.0.bias``). Those names
-are also given to the parameter nodes, so they show up in drawn graphs; since a name is
-known only once a model is attached to its parent, naming is lazy: it happens whenever a
-model is called from outside any model call, and in `Model.named_parameters` and
-friends, walking from the outermost model known to contain this one.
+A model's parameters (tensors created with ``requires_grad=True``, frozen ones too)
+and sub-models are found through its attributes, also inside lists, tuples and dicts,
+in attribute definition order, with PyTorch's dotted names (``hidden_1.weight``,
+``layers.0.bias``). Those names are also given to the parameter nodes, so they show up
+in drawn graphs; since a name is known only once a model is attached to its parent,
+naming is lazy: it happens whenever a model is called from outside any model call, and
+in `Model.named_parameters` and friends, walking from the outermost model known to
+contain this one.
 
 Subclasses define ``forward`` or override ``__call__``; either way each call of a
 sub-model is recorded as a named scope (its attribute name, or its class name for the
@@ -39,7 +40,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, Self
 import numpy as np
 from numpy.typing import DTypeLike, NDArray
 
-from mg_graph import get_default_graph, named_scope
+from mg_graph import Role, get_default_graph, named_scope
 from mg_tensor.function import guard, invalidate_guards
 from mg_tensor.inplace import buffer
 from mg_tensor.tensor import Tensor
@@ -88,7 +89,7 @@ def _flatten(name: str, value: Any, containers: set[int]) -> Iterator[tuple[str,
     if isinstance(value, Model):
         yield name, value
     elif isinstance(value, Tensor):
-        if value.requires_grad:
+        if value.role is Role.PARAMETER:  # frozen ones too, not values computed from them
             yield name, value
     elif isinstance(value, list | tuple | dict):
         if id(value) in containers:  # a container holding itself
@@ -109,7 +110,7 @@ def _as_buffer(value: Any, name: str) -> Tensor:
 def _structural(value: Any) -> bool:
     """Whether assigning ``value`` may change a model's sub-models or parameters."""
     if isinstance(value, Tensor):
-        return value.requires_grad
+        return value.role is Role.PARAMETER
     return isinstance(value, Model | list | tuple | dict)
 
 
@@ -131,6 +132,7 @@ class Model:
 
     training: bool = True
     _mg_parent: tuple[weakref.ref[Model], str] | None = None
+    _mg_version = 0  # bumped by every assignment of a sub-model or parameter
 
     def __init__(self) -> None:
         self.training = True
@@ -160,10 +162,13 @@ class Model:
         buffers = self.__dict__.get("_mg_buffers")
         if buffers is not None and name in buffers:  # as PyTorch: replaces the buffer
             buffers[name] = _as_buffer(value, name)
-            invalidate_guards()
+            self._mg_edited()
             return
         super().__setattr__(name, value)
-        if name == "training" or _structural(value):
+        structural = not name.startswith(_PREFIX) and _structural(value)
+        if structural:
+            super().__setattr__("_mg_version", self._mg_version + 1)
+        if structural or name == "training":
             invalidate_guards()  # compiled functions that called this model check again
 
     def __getattr__(self, name: str) -> Any:
@@ -191,7 +196,7 @@ class Model:
             buffers = {}
             self._mg_buffers = buffers
         tensor = buffers[name] = _as_buffer(value, name)
-        invalidate_guards()
+        self._mg_edited()
         return tensor
 
     def named_buffers(self, prefix: str = "") -> list[tuple[str, Tensor]]:
@@ -228,11 +233,17 @@ class Model:
         finally:
             active.pop()
 
-    def _mg_guard_key(self) -> tuple[Any, ...]:
-        """What a trace that called this model depends on: its mode and the identity of
-        its direct sub-models and parameters."""
-        members = tuple((name, id(m)) for name, m in self._mg_entries())
-        return (self.training, members)
+    def _mg_edited(self) -> None:
+        """Members changed other than by assigning an attribute (a container edited, a
+        buffer registered, parameters converted): traces through this model retrace."""
+        self._mg_version += 1
+        invalidate_guards()
+
+    def _mg_guard_key(self) -> tuple[bool, int]:
+        """What a trace that called this model depends on: its mode, and its direct
+        sub-models and parameters as a version bumped whenever one is assigned (changes
+        inside a list or dict attribute are not seen: assign the container again)."""
+        return (self.training, self._mg_version)
 
     def _mg_scope_name(self) -> str:
         link = self._mg_parent
@@ -430,7 +441,8 @@ class Model:
                 value = buffer(param).astype(target)
                 # the Tensor object is shared by every attribute that holds the parameter
                 param._node = node.graph.leaf(value, node.role, node.name, node.location)
-        invalidate_guards()  # traces captured the old nodes
+        for model in self.modules():
+            model._mg_edited()  # traces captured the old nodes
         return self
 
     def float(self) -> Self:

@@ -15,7 +15,6 @@ from mg_graph import Graph, get_default_graph, named_scope, register_internal
 register_internal(_os.path.dirname(__file__))
 
 from mg_tensor import gradients  # noqa: E402
-from mg_tensor import rewrites as _rewrites  # noqa: E402  (registers the stability pass)
 from mg_tensor.autodiff import backprop, grad  # noqa: E402
 from mg_tensor.function import CompiledFunction, compute_graph  # noqa: E402
 from mg_tensor.grad_mode import is_grad_enabled, no_grad  # noqa: E402
@@ -40,6 +39,7 @@ from mg_tensor.ops import (  # noqa: E402
     less_equal,
     log,
     log_softmax,
+    logical_and,
     matmul,
     max,
     maximum,
@@ -82,8 +82,6 @@ from mg_tensor.random import (  # noqa: E402
 )
 from mg_tensor.tensor import Tensor, TracingWarning, as_array, realize  # noqa: E402
 
-del _rewrites
-
 __all__ = [
     "CompiledFunction",
     "Graph",
@@ -118,6 +116,7 @@ __all__ = [
     "less_equal",
     "log",
     "log_softmax",
+    "logical_and",
     "manual_seed",
     "matmul",
     "max",

@@ -119,15 +119,21 @@ def _unused_message(output: Tensor, t: Tensor, k: int) -> str:
     )
 
 
-def _grad(output: Tensor, inputs: list[Tensor], seed: Tensor) -> list[Tensor | None]:
-    order = topo_order([output.node])
+def _reach(order: list[Node], inputs: list[Tensor]) -> set[int]:
+    """The nodes of ``order`` through which some input reaches the output."""
     wanted = {t.node.id for t in inputs}
-    reach: set[int] = set()  # nodes through which some input reaches the output
+    reach: set[int] = set()
     for node in order:
         if not is_float(node.dtype):
             continue
         if node.id in wanted or (any(i.id in reach for i in node.inputs) and _differentiable(node)):
             reach.add(node.id)
+    return reach
+
+
+def _grad(output: Tensor, inputs: list[Tensor], seed: Tensor) -> list[Tensor | None]:
+    order = topo_order([output.node])
+    reach = _reach(order, inputs)
     grads: dict[int, Tensor] = {}
     if output.node.id in reach:
         grads[output.node.id] = seed

@@ -2,8 +2,8 @@
 
 The first call with a given *signature* (shapes and dtypes of the array arguments,
 whether Tensor arguments need a gradient, values of the others) runs the function on
-input-buffer tensors, recording a new graph. The graph is frozen: passes run (dead
-code, common subexpressions, constant folding, numerical stability) and later calls
+input-buffer tensors, recording a new graph. The graph is frozen: rewrite passes run (constant
+folding, common subexpressions, numerical stability, dead code: `DEFAULT_PASSES`) and later calls
 only copy the new arrays into the buffers and replay. Each call returns output
 handles of its own: later calls do not change them. A frozen graph refuses new
 operations, except the gradient subgraph that ``backprop()`` adds once.
@@ -44,9 +44,10 @@ from typing import Any, Generic, ParamSpec, TypeVar, overload
 import numpy as np
 from numpy.typing import NDArray
 
-from mg_graph import Graph, Node, Role, describe, user_location
+from mg_graph import Graph, Node, Passes, Role, describe, user_location
 from mg_tensor.autodiff import set_arguments
 from mg_tensor.grad_mode import is_grad_enabled
+from mg_tensor.rewrites import DEFAULT_PASSES
 from mg_tensor.tensor import Tensor
 
 P = ParamSpec("P")
@@ -212,11 +213,18 @@ class CompiledFunction(Generic[P, R]):
     1
     """
 
-    def __init__(self, fn: Callable[P, R], optimize: bool = True, max_variants: int = 8) -> None:
+    def __init__(
+        self,
+        fn: Callable[P, R],
+        optimize: bool = True,
+        max_variants: int = 8,
+        passes: Passes | None = None,
+    ) -> None:
         functools.update_wrapper(self, fn)
         self.__name__: str = getattr(fn, "__name__", type(fn).__name__)
         self.fn = fn
         self.optimize = optimize
+        self.passes = tuple(DEFAULT_PASSES if passes is None else passes)
         self.max_variants = max_variants
         self._local = _PerThread()
         self._signature = inspect.signature(fn)
@@ -288,7 +296,7 @@ class CompiledFunction(Generic[P, R]):
             _recorder.guards = None
         params = [n for n in graph.nodes if n.op is None and n.role is Role.PARAMETER]
         checks = [*guards.values(), (_flags(params), _flags(params)())]
-        graph.freeze([t.node for t in _outputs(result)], optimize=self.optimize)
+        graph.freeze([t.node for t in _outputs(result)], optimize=self.optimize, passes=self.passes)
         return Variant(graph, [t.node for t in inputs], result, checks)
 
     @property
@@ -311,18 +319,24 @@ def compute_graph(fn: Callable[P, R], /) -> CompiledFunction[P, R]: ...
 
 @overload
 def compute_graph(
-    *, optimize: bool = True, max_variants: int = 8
+    *, optimize: bool = True, max_variants: int = 8, passes: Passes | None = None
 ) -> Callable[[Callable[P, R]], CompiledFunction[P, R]]: ...
 
 
 def compute_graph(
-    fn: Callable[P, R] | None = None, /, *, optimize: bool = True, max_variants: int = 8
+    fn: Callable[P, R] | None = None,
+    /,
+    *,
+    optimize: bool = True,
+    max_variants: int = 8,
+    passes: Passes | None = None,
 ) -> CompiledFunction[P, R] | Callable[[Callable[P, R]], CompiledFunction[P, R]]:
     """Decorator: trace ``fn`` into a frozen graph per input signature and replay it.
 
-    ``optimize=False`` skips the graph passes; ``max_variants`` bounds how many traced
-    variants are kept (least recently used are dropped), e.g. the smaller last batch
-    of an epoch is a second variant.
+    ``passes`` are the rewrite stages run on each traced graph, in order (default
+    `DEFAULT_PASSES`; see ``mg_graph.rewrite``); ``optimize=False`` runs none.
+    ``max_variants`` bounds how many traced signatures are kept (least recently used
+    are dropped), e.g. the smaller last batch of an epoch is a second variant.
 
     >>> @compute_graph(optimize=False)
     ... def f(x):
@@ -331,5 +345,5 @@ def compute_graph(
     5.0
     """
     if fn is None:
-        return lambda f: CompiledFunction(f, optimize, max_variants)
-    return CompiledFunction(fn, optimize, max_variants)
+        return lambda f: CompiledFunction(f, optimize, max_variants, passes)
+    return CompiledFunction(fn, optimize, max_variants, passes)

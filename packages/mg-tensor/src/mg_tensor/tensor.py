@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Iterator, Sequence
-from typing import Any, SupportsIndex
+from typing import Any, SupportsIndex, TypeAlias
 
 import numpy as np
-from numpy.typing import DTypeLike, NDArray
+from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 from mg_graph import (
     FrozenGraphError,
@@ -34,8 +34,9 @@ from mg_graph import (
     user_location,
 )
 
-Scalar = int | float | bool | np.number[Any] | np.bool_
-Operand = "Tensor | Scalar | ArrayLike"
+Scalar: TypeAlias = int | float | bool | np.number[Any] | np.bool_
+# what an op takes as an operand: a tensor, a scalar, or array-like data (lists, arrays)
+Operand: TypeAlias = "Tensor | Scalar | ArrayLike"
 
 
 class TracingWarning(UserWarning):
@@ -101,7 +102,6 @@ class Tensor:
                 )
             )
         role = Role.PARAMETER if requires_grad else Role.CONSTANT
-        # not ``graph or ...``: a Graph has __len__, so an empty graph is falsy
         target = get_default_graph() if graph is None else graph
         self._node = target.leaf(array, role, name, user_location())
 
