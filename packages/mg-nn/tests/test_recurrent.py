@@ -31,21 +31,30 @@ def gru_cell_reference(x: Any, h: Any, w_ih: Any, w_hh: Any, b_ih: Any, b_hh: An
     return (1 - z) * n + z * h
 
 
-def sequence_reference(mode: str, state: dict[str, Any], x: Any, layers: int, hx: Any) -> Any:
-    """Time-major x (L, N, in); hx: list of (num_layers, N, H) initial states."""
+def sequence_reference(
+    mode: str, state: dict[str, Any], x: Any, layers: int, hx: Any, directions: int = 1
+) -> Any:
+    """Time-major x (L, N, in); hx: list of (num_layers * directions, N, H) states."""
     finals: list[list[Any]] = []
     for layer in range(layers):
-        w = [state[f"{k}_l{layer}"] for k in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
-        states = [s[layer] for s in hx]
-        outputs = []
-        for t in range(x.shape[0]):
-            if mode == "LSTM":
-                states = list(lstm_cell_reference(x[t], *states, *w))
-            else:
-                states = [gru_cell_reference(x[t], states[0], *w)]
-            outputs.append(states[0])
-        x = np.stack(outputs)
-        finals.append(states)
+        outputs_by_direction = []
+        for d, suffix in enumerate(["", "_reverse"][:directions]):
+            w = [
+                state[f"{k}_l{layer}{suffix}"]
+                for k in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+            ]
+            states = [s[layer * directions + d] for s in hx]
+            outputs = {}
+            times = range(x.shape[0])
+            for t in reversed(times) if suffix else times:
+                if mode == "LSTM":
+                    states = list(lstm_cell_reference(x[t], *states, *w))
+                else:
+                    states = [gru_cell_reference(x[t], states[0], *w)]
+                outputs[t] = states[0]
+            outputs_by_direction.append(np.stack([outputs[t] for t in times]))
+            finals.append(states)
+        x = np.concatenate(outputs_by_direction, -1)
     return x, [np.stack([f[k] for f in finals]) for k in range(len(finals[0]))]
 
 
@@ -56,19 +65,27 @@ MODES = {"LSTM": LSTM, "GRU": GRU}
 @pytest.mark.parametrize("layers", [1, 3])
 @pytest.mark.parametrize("batch_first", [False, True])
 @pytest.mark.parametrize("given_state", [False, True])
+@pytest.mark.parametrize("bidirectional", [False, True])
 def test_sequence_layers_match_numpy(
-    mode: str, layers: int, batch_first: bool, given_state: bool
+    mode: str, layers: int, batch_first: bool, given_state: bool, bidirectional: bool
 ) -> None:
     net = MODES[mode](
-        3, 4, num_layers=layers, batch_first=batch_first, generator=1, dtype=np.float64
+        3,
+        4,
+        num_layers=layers,
+        batch_first=batch_first,
+        bidirectional=bidirectional,
+        generator=1,
+        dtype=np.float64,
     )
+    d = 2 if bidirectional else 1
     x = rng.standard_normal((5, 2, 3))  # (L, N, in)
     count = 2 if mode == "LSTM" else 1
     hx = [
-        rng.standard_normal((layers, 2, 4)) if given_state else np.zeros((layers, 2, 4))
+        rng.standard_normal((layers * d, 2, 4)) if given_state else np.zeros((layers * d, 2, 4))
         for _ in range(count)
     ]
-    expected, finals = sequence_reference(mode, net.state_dict(), x, layers, hx)
+    expected, finals = sequence_reference(mode, net.state_dict(), x, layers, hx, d)
     given = None if not given_state else (tuple(hx) if mode == "LSTM" else hx[0])
     seq = np.swapaxes(x, 0, 1) if batch_first else x
     out, state = net(seq, given)
@@ -83,20 +100,22 @@ def test_sequence_layers_match_numpy(
 
 @pytest.mark.parametrize("mode", MODES)
 def test_unbatched_sequences(mode: str) -> None:
-    net = MODES[mode](3, 4, num_layers=2, generator=2, dtype=np.float64)
+    net = MODES[mode](3, 4, num_layers=2, bidirectional=True, generator=2, dtype=np.float64)
     x = rng.standard_normal((6, 3))
     batched, batched_state = net(x[:, None])
     out, state = net(x)
     np.testing.assert_allclose(out.data, batched.data[:, 0])
     first = state[0] if mode == "LSTM" else state
     reference = batched_state[0] if mode == "LSTM" else batched_state
-    assert first.shape == (2, 4)
+    assert first.shape == (4, 4)
     np.testing.assert_allclose(first.data, reference.data[:, 0])
 
 
 @pytest.mark.parametrize("mode", MODES)
 def test_gradients_through_time_and_parameters(mode: str) -> None:
-    net = MODES[mode](2, 3, num_layers=2, batch_first=True, generator=4, dtype=np.float64)
+    net = MODES[mode](
+        2, 3, num_layers=2, batch_first=True, bidirectional=True, generator=4, dtype=np.float64
+    )
     names = [name for name, _ in net.named_parameters()]
 
     def fn(x: Tensor, *params: Tensor) -> Tensor:
@@ -152,6 +171,17 @@ def test_parameter_names_shapes_and_initialisation() -> None:
     }
     assert max(np.abs(v).max() for v in lstm.state_dict().values()) <= 1 / np.sqrt(5)
     assert list(GRU(3, 5, bias=False).state_dict()) == ["weight_ih_l0", "weight_hh_l0"]
+    assert list(GRU(3, 5, bias=False, num_layers=2, bidirectional=True).state_dict()) == [
+        "weight_ih_l0",
+        "weight_hh_l0",
+        "weight_ih_l0_reverse",
+        "weight_hh_l0_reverse",
+        "weight_ih_l1",
+        "weight_hh_l1",
+        "weight_ih_l1_reverse",
+        "weight_hh_l1_reverse",
+    ]
+    assert GRU(3, 5, num_layers=2, bidirectional=True).weight_ih_l1.shape == (15, 10)
     assert list(GRUCell(2, 3).state_dict()) == ["weight_ih", "weight_hh", "bias_ih", "bias_hh"]
     assert GRUCell(2, 3).weight_ih.shape == (9, 2)
 
@@ -191,5 +221,5 @@ def test_errors_name_the_layer_and_shapes() -> None:
         ValueError, match=r"initial state of shape \(1, 3, 4\) should be \(1, 2, 4\)"
     ):
         GRU(3, 4)(np.zeros((5, 2, 3)), np.zeros((1, 3, 4)))
-    with pytest.raises(NotImplementedError, match="bidirectional"):
-        GRU(3, 4, bidirectional=True)
+    with pytest.raises(ValueError, match="num_layers >= 1"):
+        GRU(3, 4, num_layers=0)

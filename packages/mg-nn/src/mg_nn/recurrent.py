@@ -1,7 +1,7 @@
 """Recurrent layers as PyTorch's: `LSTMCell`, `GRUCell`, `LSTM`, `GRU` (multi-layer,
-``batch_first``, dropout between layers), with the same parameter names, gate order
-(LSTM ``i, f, g, o``; GRU ``r, z, n``), initialisation U(-1/sqrt(H), 1/sqrt(H)) and
-return values.
+``batch_first``, bidirectional, dropout between layers), with the same parameter names
+(``weight_ih_l0``, ``weight_ih_l0_reverse``...), gate order (LSTM ``i, f, g, o``; GRU
+``r, z, n``), initialisation U(-1/sqrt(H), 1/sqrt(H)) and return values.
 
 A sequence is unrolled into ordinary graph nodes, one step after another, so
 ``compute_graph`` traces (and replays) the whole sequence and gradients flow back
@@ -175,59 +175,86 @@ class _Recurrent(Model):
         dtype: DTypeLike = np.float32,
     ) -> None:
         super().__init__()
-        what = type(self).__name__
-        if bidirectional:
-            raise NotImplementedError(f"{what}: bidirectional layers are not supported")
         if num_layers < 1 or not 0.0 <= dropout <= 1.0:
-            raise ValueError(f"{what}: need num_layers >= 1 and 0 <= dropout <= 1")
+            raise ValueError(f"{type(self).__name__}: need num_layers >= 1 and 0 <= dropout <= 1")
         self.input_size = input_size
         self.hidden_size = hidden_size
         self.num_layers = num_layers
         self.batch_first = batch_first
         self.dropout = dropout
         self.bias = bias
+        self.bidirectional = bidirectional
         rng = init.as_generator(generator)
         rows = _GATES[self.mode] * hidden_size
-        for layer in range(num_layers):  # PyTorch's order: weights then biases, per layer
-            fan = input_size if layer == 0 else hidden_size
+        for layer in range(num_layers):  # PyTorch's order: per layer and direction
+            fan = input_size if layer == 0 else hidden_size * self._directions
             shapes: dict[str, tuple[int, ...]] = {
                 "weight_ih": (rows, fan),
                 "weight_hh": (rows, hidden_size),
             }
             if bias:
                 shapes.update(bias_ih=(rows,), bias_hh=(rows,))
-            for kind, shape in shapes.items():
-                key = f"{kind}_l{layer}"
-                setattr(self, key, _uniform(shape, hidden_size, rng, dtype, key))
+            for suffix in self._suffixes:
+                for kind, shape in shapes.items():
+                    key = f"{kind}_l{layer}{suffix}"
+                    setattr(self, key, _uniform(shape, hidden_size, rng, dtype, key))
 
-    def _parameters_of(self, layer: int) -> tuple[Tensor, Tensor, Tensor | None, Tensor | None]:
+    @property
+    def _directions(self) -> int:
+        return 2 if self.bidirectional else 1
+
+    @property
+    def _suffixes(self) -> tuple[str, ...]:
+        return ("", "_reverse") if self.bidirectional else ("",)
+
+    def _parameters_of(
+        self, layer: int, suffix: str = ""
+    ) -> tuple[Tensor, Tensor, Tensor | None, Tensor | None]:
         own = vars(self)
         return (
-            own[f"weight_ih_l{layer}"],
-            own[f"weight_hh_l{layer}"],
-            own.get(f"bias_ih_l{layer}"),
-            own.get(f"bias_hh_l{layer}"),
+            own[f"weight_ih_l{layer}{suffix}"],
+            own[f"weight_hh_l{layer}{suffix}"],
+            own.get(f"bias_ih_l{layer}{suffix}"),
+            own.get(f"bias_hh_l{layer}{suffix}"),
         )
 
     def _states(self, x: Tensor, hx: Any, batched: bool) -> list[list[Tensor]]:
-        """Initial states per layer: [[h, c], ...] (LSTM) or [[h], ...] (GRU)."""
+        """Initial states per layer and direction: [[h, c], ...] (LSTM) or [[h], ...]."""
+        count = self.num_layers * self._directions
         shape = (x.shape[1], self.hidden_size) if batched else (self.hidden_size,)
         if hx is None:
-            count = 2 if self.mode == "LSTM" else 1
-            return [[_zeros(x, shape) for _ in range(count)] for _ in range(self.num_layers)]
+            kinds = 2 if self.mode == "LSTM" else 1
+            return [[_zeros(x, shape) for _ in range(kinds)] for _ in range(count)]
         given = [as_tensor(h, x) for h in (hx if self.mode == "LSTM" else (hx,))]
         for h in given:
-            if h.shape != (self.num_layers, *shape):
+            if h.shape != (count, *shape):
                 raise ValueError(
                     describe(
                         type(self).__name__,
-                        f"initial state of shape {h.shape} should be "
-                        f"{(self.num_layers, *shape)} (num_layers, batch, hidden_size)",
+                        f"initial state of shape {h.shape} should be {(count, *shape)} "
+                        "(num_layers * directions, batch, hidden_size)",
                         user_location(),
-                        "pass states shaped (num_layers, N, hidden_size)",
+                        "pass states shaped (num_layers * directions, N, hidden_size)",
                     )
                 )
-        return [[h[layer] for h in given] for layer in range(self.num_layers)]
+        return [[h[k] for h in given] for k in range(count)]
+
+    def _run(self, x: Tensor, state: list[Tensor], layer: int, suffix: str) -> list[Tensor]:
+        """One direction of one layer over time-major ``x``: the outputs (L, N, H) then
+        the final state."""
+        weight_ih, weight_hh, bias_ih, bias_hh = self._parameters_of(layer, suffix)
+        x_parts = F.linear(x, weight_ih, bias_ih)  # every step's input part at once
+        steps = range(x.shape[0])
+        outputs: list[Tensor] = []
+        for step in reversed(steps) if suffix else steps:
+            if self.mode == "LSTM":
+                state = list(lstm_step(x_parts[step], state[0], state[1], weight_hh, bias_hh))
+            else:
+                state = [gru_step(x_parts[step], state[0], weight_hh, bias_hh)]
+            outputs.append(state[0])
+        if suffix:
+            outputs.reverse()
+        return [_t.stack(outputs, 0), *state]
 
     def forward(self, input: Any, hx: Any = None) -> tuple[Tensor, Any]:
         x = as_tensor(input, self._parameters_of(0)[0])
@@ -237,26 +264,16 @@ class _Recurrent(Model):
             x = _t.expand_dims(x, 1)
         elif self.batch_first:
             x = _t.swapaxes(x, 0, 1)  # time first: (L, N, in)
-        states = self._states(x, hx, batched)
+        states = iter(self._states(x, hx, batched))
         if not batched:
-            states = [[_t.expand_dims(s, 0) for s in layer] for layer in states]
-        finals = []
+            states = iter([[_t.expand_dims(s, 0) for s in state] for state in states])
+        finals: list[list[Tensor]] = []
         for layer in range(self.num_layers):
             if layer:
                 x = F.dropout(x, self.dropout, self.training)
-            weight_ih, weight_hh, bias_ih, bias_hh = self._parameters_of(layer)
-            x_parts = F.linear(x, weight_ih, bias_ih)  # every step's input part at once
-            state = states[layer]
-            outputs = []
-            for step in range(x.shape[0]):
-                if self.mode == "LSTM":
-                    h, c = lstm_step(x_parts[step], state[0], state[1], weight_hh, bias_hh)
-                    state = [h, c]
-                else:
-                    state = [gru_step(x_parts[step], state[0], weight_hh, bias_hh)]
-                outputs.append(state[0])
-            x = _t.stack(outputs, 0)
-            finals.append(state)
+            runs = [self._run(x, next(states), layer, suffix) for suffix in self._suffixes]
+            x = runs[0][0] if len(runs) == 1 else _t.concatenate([r[0] for r in runs], -1)
+            finals.extend(run[1:] for run in runs)
         if not batched:
             x = x[:, 0]
         elif self.batch_first:
@@ -270,6 +287,7 @@ class _Recurrent(Model):
         return (
             f"{self.input_size}, {self.hidden_size}, num_layers={self.num_layers}, "
             f"batch_first={self.batch_first}, dropout={self.dropout}"
+            + (", bidirectional=True" if self.bidirectional else "")
         )
 
 
@@ -277,8 +295,10 @@ class LSTM(_Recurrent):
     """Multi-layer LSTM over a sequence: ``output, (h_n, c_n) = lstm(x, (h_0, c_0))``.
 
     ``x`` is (L, N, in), (N, L, in) with ``batch_first``, or unbatched (L, in);
-    ``output`` holds the last layer's ``h`` at every step, ``h_n``/``c_n`` (num_layers,
-    N, H) the final states of every layer; zero initial states when ``hx`` is None.
+    ``output`` holds the last layer's ``h`` at every step (both directions' side by
+    side, ``2 * H`` wide, when ``bidirectional``), ``h_n``/``c_n`` (num_layers *
+    directions, N, H) the final states of every layer and direction, as PyTorch orders
+    them; zero initial states when ``hx`` is None.
     """
 
     mode = "LSTM"
