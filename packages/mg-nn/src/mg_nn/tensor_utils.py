@@ -146,6 +146,7 @@ def one_hot(tensor: Any, num_classes: int = -1) -> Tensor:
                 "pass a larger num_classes",
             )
         )
+    # TODO(13a): use mg_tensor.one_hot (one op) once it lands; keep the checks above
     return (t[..., None] == np.arange(num_classes)).astype(np.int64)
 
 
