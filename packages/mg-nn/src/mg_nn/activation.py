@@ -20,8 +20,7 @@ from typing import Any
 
 from mg_nn.model import _Layer
 from mg_nn.operands import as_tensor
-from mg_nn.pending_ops import erf
-from mg_tensor import Tensor
+from mg_tensor import Tensor, erf
 from mg_tensor import ops as _t
 
 _GELU_FORMS = ("none", "tanh")

@@ -40,15 +40,13 @@ def _pad_axis(t: Tensor, axis: int, before: int, after: int, mode: str, value: f
     lead = (slice(None),) * axis
     if mode != "constant":
         return t[(*lead, _index_for(mode, n, before, after))]
-    # TODO(13a): use mg_tensor.pad (one op) instead of slices and concatenation
-    t = t[(*lead, slice(max(-before, 0), n - max(-after, 0)))]  # negative pads crop
-
-    def fill(width: int) -> list[Tensor]:
-        shape = (*t.shape[:axis], width, *t.shape[axis + 1 :])
-        return [as_tensor(np.full(shape, value, t.dtype), t)] if width > 0 else []
-
-    parts = [*fill(before), t, *fill(after)]
-    return t if len(parts) == 1 else _t.concatenate(parts, axis)
+    if before < 0 or after < 0:  # negative pads crop
+        t = t[(*lead, slice(max(-before, 0), n - max(-after, 0)))]
+    if before <= 0 and after <= 0:
+        return t
+    widths = [(0, 0)] * t.ndim
+    widths[axis] = (max(before, 0), max(after, 0))
+    return _t.pad(t, widths, constant_values=value)
 
 
 def pad(
@@ -146,8 +144,7 @@ def one_hot(tensor: Any, num_classes: int = -1) -> Tensor:
                 "pass a larger num_classes",
             )
         )
-    # TODO(13a): use mg_tensor.one_hot (one op) once it lands; keep the checks above
-    return (t[..., None] == np.arange(num_classes)).astype(np.int64)
+    return _t.one_hot(t, num_classes)
 
 
 def normalize(input: Any, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -> Tensor:
