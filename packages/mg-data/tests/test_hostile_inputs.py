@@ -48,14 +48,15 @@ def test_a_gzip_bomb_is_refused_while_streaming(tmp_path: Path, idx: Idx) -> Non
 
 
 def test_a_header_declaring_more_than_the_known_size_is_refused_before_reading(
-    tmp_path: Path, write_split: WriteSplit, idx: Idx
+    tmp_path: Path, write_split: WriteSplit
 ) -> None:
     write_split(tmp_path, "test", 3)
-    big = idx(np.zeros(MNIST_BYTES["t10k-labels-idx1-ubyte"], np.uint8))
-    (tmp_path / "t10k-labels-idx1-ubyte.gz").write_bytes(gzip.compress(big))
+    # a header only: 10,001 test images, one more than the canonical file holds
+    header = bytes([0, 0, 8, 3]) + np.array([10_001, 28, 28], ">u4").tobytes()
+    (tmp_path / "t10k-images-idx3-ubyte.gz").write_bytes(gzip.compress(header))
     with pytest.raises(CorruptFileError, match="declares") as info:
         load_split("test", tmp_path, download=False)
-    assert "t10k-labels-idx1-ubyte" in str(info.value)
+    assert f"{MNIST_BYTES['t10k-images-idx3-ubyte']:,}" in str(info.value)
 
 
 def test_an_unreadable_file_is_a_dataset_error(
