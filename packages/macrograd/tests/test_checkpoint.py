@@ -67,7 +67,9 @@ def test_two_epochs_equal_one_epoch_then_a_resumed_one(tmp_path: Path, kind: str
     load_checkpoint(tmp_path, model, optimizer, schedule=schedule, loader=loader)
     _epoch(model, optimizer, schedule, loader)
 
-    for (name, a), b in zip(straight[0].state_dict().items(), model.state_dict().values(), strict=True):
+    for (name, a), b in zip(
+        straight[0].state_dict().items(), model.state_dict().values(), strict=True
+    ):
         assert np.array_equal(a, b), name
     assert schedule.get_last_lr() == straight[2].get_last_lr()
 
@@ -75,7 +77,7 @@ def test_two_epochs_equal_one_epoch_then_a_resumed_one(tmp_path: Path, kind: str
 def test_a_failed_save_keeps_the_last_good_checkpoint(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    model, optimizer, schedule, loader = _setup("sgd")
+    model, optimizer, _, _ = _setup("sgd")
     save_checkpoint(tmp_path, model, optimizer, extra={"epoch": 1})
     good = (tmp_path / CHECKPOINT_FILE).read_bytes()
 
@@ -90,7 +92,7 @@ def test_a_failed_save_keeps_the_last_good_checkpoint(
 
 
 def test_missing_malformed_and_mismatched_checkpoints_say_why(tmp_path: Path) -> None:
-    model, optimizer, schedule, loader = _setup("sgd")
+    model, optimizer, schedule, _ = _setup("sgd")
     with pytest.raises(CheckpointError, match="no checkpoint"):
         load_checkpoint(tmp_path, model, optimizer)
     (tmp_path / CHECKPOINT_FILE).write_bytes(b"\x08\x00\x00\x00\x00\x00\x00\x00garbage")

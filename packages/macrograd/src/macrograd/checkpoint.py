@@ -37,7 +37,13 @@ from mg_nn import Model
 from mg_nn.init import default_generator
 from mg_optim import Optimizer
 
-__all__ = ["CHECKPOINT_FILE", "CheckpointError", "load_checkpoint", "save_checkpoint"]
+__all__ = [
+    "CHECKPOINT_FILE",
+    "CheckpointError",
+    "checkpoint_extra",
+    "load_checkpoint",
+    "save_checkpoint",
+]
 
 #: The file a checkpoint folder holds.
 CHECKPOINT_FILE = "checkpoint.safetensors"
@@ -106,6 +112,13 @@ def _read(path: Path) -> tuple[dict[str, NDArray[Any]], dict[str, Any]]:
     if meta.get("format") != _FORMAT:
         raise CheckpointError(f"{path}: unknown checkpoint format {meta.get('format')!r}")
     return tensors, meta
+
+
+def checkpoint_extra(directory: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """The ``extra`` of the checkpoint in ``directory``, without restoring anything (to
+    learn how to build the model and optimiser that `load_checkpoint` needs)."""
+    extra: dict[str, Any] | None = _read(Path(directory) / CHECKPOINT_FILE)[1]["extra"]
+    return extra
 
 
 def _json_tuples(value: Any) -> Any:

@@ -71,7 +71,9 @@ def _fetch(
         with contextlib.closing(_open_url(url, timeout)) as response:
             total = _content_length(response)
             if max_bytes is not None and total is not None and total > max_bytes:
-                raise _ChecksumMismatch(f"the server offers {total} bytes, more than {max_bytes} bytes")
+                raise _ChecksumMismatch(
+                    f"the server offers {total} bytes, more than {max_bytes} bytes"
+                )
             digest = hashlib.md5(usedforsecurity=False)
             size = 0
             with (

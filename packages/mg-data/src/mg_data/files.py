@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import secrets
@@ -64,7 +65,6 @@ def _remove_orphans(target: Path) -> None:
         return
     for entry in entries:
         if pattern.fullmatch(entry.name) and entry.is_file(follow_symlinks=False):
-            try:
+            # OSError: another writer's file just renamed away, or no permission
+            with contextlib.suppress(OSError):
                 os.unlink(entry.path)
-            except OSError:
-                pass  # another writer's file that has just been renamed, or no permission

@@ -54,9 +54,7 @@ def _declared_length(header: bytes | bytearray) -> int | None:
     return 4 + 4 * ndim + math.prod(dims) * IDX_DTYPES[header[2]].itemsize
 
 
-def _read_declared(
-    stream: BinaryIO, path: Path, hint: str, max_bytes: int | None
-) -> bytearray:
+def _read_declared(stream: BinaryIO, path: Path, hint: str, max_bytes: int | None) -> bytearray:
     """Read the header, then at most the declared length plus one byte (to see whether
     more follows): a decompression bomb is refused after one byte too many."""
     data = bytearray(stream.read(4))
