@@ -40,7 +40,7 @@ class _ChecksumMismatch(ValueError):
 class _NoDowngrade(urllib.request.HTTPRedirectHandler):
     """Follows redirects, except from https to anything else."""
 
-    def redirect_request(  # type: ignore[override]
+    def redirect_request(
         self, req: urllib.request.Request, fp: Any, code: int, msg: str, headers: Any, newurl: str
     ) -> urllib.request.Request | None:
         if req.full_url.startswith("https://") and not newurl.startswith("https://"):

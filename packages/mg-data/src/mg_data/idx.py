@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import io
 import math
 import zlib
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -38,7 +39,7 @@ _DEFAULT_HINT = "Replace it with a good copy of the file."
 _CHUNK = 1 << 20
 
 
-def _open(path: Path) -> BinaryIO:
+def _open(path: Path) -> io.BufferedIOBase:
     return gzip.open(path, "rb") if path.name.endswith(".gz") else path.open("rb")
 
 
@@ -54,7 +55,9 @@ def _declared_length(header: bytes | bytearray) -> int | None:
     return 4 + 4 * ndim + math.prod(dims) * IDX_DTYPES[header[2]].itemsize
 
 
-def _read_declared(stream: BinaryIO, path: Path, hint: str, max_bytes: int | None) -> bytearray:
+def _read_declared(
+    stream: io.BufferedIOBase, path: Path, hint: str, max_bytes: int | None
+) -> bytearray:
     """Read the header, then at most the declared length plus one byte (to see whether
     more follows): a decompression bomb is refused after one byte too many."""
     data = bytearray(stream.read(4))
