@@ -19,6 +19,8 @@ import sys
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+import numpy as np
+
 from macrograd.checkpoint import CheckpointError
 from macrograd.data import DatasetError
 from mnist_app import options
@@ -198,13 +200,16 @@ def run_train(args: argparse.Namespace) -> int:
 
     def save_initial(model: Any) -> None:
         if args.save_initial:
-            writer.write("--save-initial", args.save_initial, weights_bytes(model))
+            writer.write(
+                "--save-initial", args.save_initial, lambda out: out.write(weights_bytes(model))
+            )
 
     def checkpoint(run: Run) -> None:
         if args.checkpoint:
             writer.attempt("--checkpoint", args.checkpoint, lambda: save_run(run, args.checkpoint))
 
-    with blas_threads(args.threads):
+    # a diverging run overflows: reported once below, not as numpy warnings
+    with blas_threads(args.threads), np.errstate(over="ignore", invalid="ignore"):
         run = (
             resume(args.resume, arrays, args.epochs, progress=not args.no_progress)
             if args.resume
@@ -223,7 +228,7 @@ def finish(args: argparse.Namespace, writer: Writer, model: Any, summary: Any) -
             f"try a lower --lr (this run used {summary.config['lr']})"
         )
     elif args.save:
-        writer.write("--save", args.save, weights_bytes(model))
+        writer.write("--save", args.save, lambda out: out.write(weights_bytes(model)))
     if args.plot:
         from mnist_app.plot import plot_curves
 

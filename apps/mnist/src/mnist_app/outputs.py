@@ -142,7 +142,10 @@ def preflight(args: argparse.Namespace) -> None:
         value = getattr(args, output.dest, None)
         if value is None:
             continue
-        path = expand(value)
+        try:
+            path = expand(value)
+        except UsageError as err:
+            raise UsageError(f"{output.flag} {err}") from None
         problem = _path_problem(path, folder_wanted=not output.extensions)
         if problem is None and output.check is not None:
             problem = output.check(path)
