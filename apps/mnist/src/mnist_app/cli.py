@@ -185,7 +185,7 @@ def check_resume(args: argparse.Namespace) -> Config:
 def run_train(args: argparse.Namespace) -> int:
     preflight(args)
     config = check_resume(args) if args.resume else config_of(args)
-    arrays = load(args.data_dir, progress=not args.no_progress).subset(config.subset)
+    arrays = load(args.data_dir, progress=not args.no_progress, subset=config.subset)
     writer = Writer()
 
     def draw(forward: Any) -> None:
@@ -245,7 +245,7 @@ def run_eval(args: argparse.Namespace) -> int:
     name = args.model or DEFAULTS.model
     model = build(name)
     load_weights(model, args.weights)
-    arrays = load(args.data_dir, progress=not args.no_progress).subset(args.subset)
+    arrays = load(args.data_dir, progress=not args.no_progress, subset=args.subset)
     with blas_threads(args.threads):
         accuracy = evaluate(model, arrays.x_test, arrays.labels_test)
     report(

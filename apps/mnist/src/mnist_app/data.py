@@ -27,25 +27,14 @@ class Arrays:
     x_test: NDArray[np.float32]
     labels_test: NDArray[Any]
 
-    def subset(self, n: int | None) -> Arrays:
-        """The first ``n`` training and test samples (all of them if ``n`` is None).
 
-        >>> a = Arrays(np.zeros((5, 2), np.float32), np.zeros((5, 10), np.float32),
-        ...            np.zeros((3, 2), np.float32), np.zeros(3, np.int64))
-        >>> len(a.subset(2).x_train), len(a.subset(2).x_test)
-        (2, 2)
-        """
-        if n is None:
-            return self
-        return Arrays(self.x_train[:n], self.y_train[:n], self.x_test[:n], self.labels_test[:n])
-
-
-def load(data_dir: str | None, progress: bool = True) -> Arrays:
+def load(data_dir: str | None, progress: bool = True, subset: int | None = None) -> Arrays:
     """Load MNIST from ``data_dir``, else $MACROGRAD_DATA, else the copy shipped with the
     app, else the user cache (downloading there). An explicit ``data_dir`` must exist.
+    With ``subset``, only the first ``subset`` training and test images are kept.
 
-    >>> load(None, progress=False).x_train.shape
-    (60000, 784)
+    >>> load(None, progress=False, subset=100).x_train.shape
+    (100, 784)
     """
     if data_dir is not None and not os.path.isdir(os.path.expanduser(data_dir)):
         raise DatasetError(
@@ -55,9 +44,10 @@ def load(data_dir: str | None, progress: bool = True) -> Arrays:
         )
     with as_file(files("mnist_app") / "dataset") as shipped:
         mnist = load_mnist(data_dir, bundled=shipped, progress=progress)
+    keep = slice(subset)  # before scaling: a quick trial converts only what it uses
     return Arrays(
-        x_train=flatten(scale(mnist.train_images)),
-        y_train=one_hot(mnist.train_labels, 10),
-        x_test=flatten(scale(mnist.test_images)),
-        labels_test=mnist.test_labels.astype(np.int64),
+        x_train=flatten(scale(mnist.train_images[keep])),
+        y_train=one_hot(mnist.train_labels[keep], 10),
+        x_test=flatten(scale(mnist.test_images[keep])),
+        labels_test=mnist.test_labels[keep].astype(np.int64),
     )

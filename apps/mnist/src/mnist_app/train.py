@@ -277,12 +277,13 @@ def train(
     run: Run | None = None,
     on_epoch_end: Callable[[Run], None] | None = None,
 ) -> tuple[Model, Summary]:
-    """Train a fresh model (or continue ``run``, see `resume`) up to ``config.epochs``
-    and evaluate it on the test set. ``initial`` gets the model before the first step;
-    ``on_epoch_end`` gets the run after each epoch (to checkpoint it). A non-finite loss
-    stops training: the summary's ``diverged_at_step`` says where."""
+    """Train a fresh model (or continue ``run``, see `resume`, whose own configuration
+    then counts) up to its epochs and evaluate it on the test set. ``initial`` gets the
+    model before the first step; ``on_epoch_end`` gets the run after each epoch (to
+    checkpoint it). A non-finite loss stops training: the summary's
+    ``diverged_at_step`` says where."""
     run = run if run is not None else start(config, arrays, initial)
-    while run.epoch < config.epochs and run.diverged_at_step is None:
+    while run.epoch < run.config.epochs and run.diverged_at_step is None:
         run_epoch(run, on_first_step)
         if on_epoch_end is not None and run.diverged_at_step is None:
             on_epoch_end(run)
