@@ -16,7 +16,9 @@ from mg_graph_testops import Add, Exp, Mul, Sum
 import mg_graph.visualize as visualize_module
 from mg_graph import Graph, GraphError, GraphvizNotFoundError, Node, Role, named_scope
 
-needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="graphviz's dot not installed")
+needs_dot = pytest.mark.skipif(
+    shutil.which("dot") is None, reason="graphviz's `dot` is not on PATH: apt-get install graphviz"
+)
 
 
 def _mlp() -> tuple[Graph, dict[str, Node]]:
