@@ -7,6 +7,7 @@ import errno
 import importlib.util
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -50,13 +51,37 @@ def test_a_missing_folder_is_refused_before_training(
     assert flag in line and "no folder" in line and str(tmp_path / "no") in line
 
 
+def _folder(path: Path) -> None:
+    path.mkdir()
+
+
+def _fifo(path: Path) -> None:
+    os.mkfifo(path)
+
+
+def _file(path: Path) -> None:
+    path.write_text("")
+
+
 @pytest.mark.usefixtures("no_training")
-def test_a_folder_as_file_name_is_refused(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize(
+    ("flag", "name", "make", "expected"),
+    [
+        ("--save", "w.safetensors", _folder, "is a folder"),
+        ("--save", "w.safetensors", _fifo, "not a regular file"),
+        ("--checkpoint", "ck", _file, "not a writable folder"),
+    ],
+)
+def test_an_existing_thing_of_the_wrong_kind_is_refused(
+    flag: str,
+    name: str,
+    make: Callable[[Path], None],
+    expected: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    (tmp_path / "w.safetensors").mkdir()
-    line = _refused(["--save", str(tmp_path / "w.safetensors")], capsys)
-    assert "is a folder" in line
+    make(tmp_path / name)
+    assert expected in _refused([flag, str(tmp_path / name)], capsys)
 
 
 @pytest.mark.usefixtures("no_training")
@@ -66,20 +91,6 @@ def test_an_unwritable_folder_is_refused(
     monkeypatch.setattr(outputs.os, "access", lambda path, mode: False)  # tests run as root
     line = _refused(["--save", str(tmp_path / "w.safetensors")], capsys)
     assert "not writable" in line
-
-
-@pytest.mark.usefixtures("no_training")
-def test_a_fifo_as_output_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    os.mkfifo(tmp_path / "w.safetensors")
-    assert "not a regular file" in _refused(["--save", str(tmp_path / "w.safetensors")], capsys)
-
-
-@pytest.mark.usefixtures("no_training")
-def test_a_file_as_checkpoint_folder_is_refused(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    (tmp_path / "ck").write_text("")
-    assert "not a writable folder" in _refused(["--checkpoint", str(tmp_path / "ck")], capsys)
 
 
 @pytest.mark.usefixtures("no_training")

@@ -6,6 +6,7 @@ import argparse
 import math
 import os
 import sys
+from collections.abc import Callable
 from typing import NoReturn
 
 
@@ -24,28 +25,24 @@ def _number(text: str, kind: type[int] | type[float]) -> float:
         raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
 
 
-def positive_int(text: str) -> int:
-    """An integer of at least 1.
+def at_least(minimum: int) -> Callable[[str], int]:
+    """The check of an integer option of at least ``minimum``.
 
-    >>> positive_int("3")
+    >>> at_least(1)("3")
     3
     """
-    value = int(_number(text, int))
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
+
+    def check(text: str) -> int:
+        value = int(_number(text, int))
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
+        return value
+
+    return check
 
 
-def non_negative_int(text: str) -> int:
-    """An integer of at least 0.
-
-    >>> non_negative_int("0")
-    0
-    """
-    value = int(_number(text, int))
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be at least 0, got {value}")
-    return value
+positive_int = at_least(1)
+non_negative_int = at_least(0)
 
 
 def positive_float(text: str) -> float:
