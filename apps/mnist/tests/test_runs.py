@@ -84,6 +84,8 @@ def test_two_epochs_equal_one_epoch_and_a_resumed_one(
     assert "--lr 0.5 differs" in one_line(capsys.readouterr().err)
     assert cli.main(["--resume", str(tmp_path / "nothing-here")]) == 2
     assert "no checkpoint" in one_line(capsys.readouterr().err)
+    assert cli.main(["--resume", str(tmp_path / "ck"), "--save-initial", "i.safetensors"]) == 2
+    assert "--save-initial" in one_line(capsys.readouterr().err)
 
 
 @pytest.fixture(scope="module")

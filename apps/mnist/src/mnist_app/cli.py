@@ -23,11 +23,21 @@ import numpy as np
 
 from macrograd.checkpoint import CheckpointError
 from macrograd.data import DatasetError
+from macrograd.nn import Model
 from mnist_app import options
 from mnist_app.data import load
 from mnist_app.models import build
 from mnist_app.outputs import UsageError, Writer, add_options, expand, preflight
-from mnist_app.train import Config, Run, evaluate, resume, save_run, saved_config, train
+from mnist_app.train import (
+    Config,
+    Run,
+    Summary,
+    evaluate,
+    resume,
+    save_run,
+    saved_config,
+    train,
+)
 from mnist_app.weights import load_weights, weights_bytes
 
 DEFAULTS = Config()
@@ -170,6 +180,8 @@ def config_of(args: argparse.Namespace) -> Config:
 
 def check_resume(args: argparse.Namespace) -> Config:
     """The configuration of the run to resume; an option that contradicts it is an error."""
+    if args.save_initial:
+        raise UsageError("--save-initial: a resumed run has no initial weights to write")
     args.resume = expand(args.resume)
     saved = saved_config(args.resume)
     for name in RUN_OPTIONS:
@@ -198,7 +210,7 @@ def run_train(args: argparse.Namespace) -> int:
             return str(digraph.source).encode()
         return bytes(digraph.pipe(format=os.path.splitext(args.graph)[1][1:].lower()))
 
-    def save_initial(model: Any) -> None:
+    def save_initial(model: Model) -> None:
         if args.save_initial:
             writer.write(
                 "--save-initial", args.save_initial, lambda out: out.write(weights_bytes(model))
@@ -219,7 +231,7 @@ def run_train(args: argparse.Namespace) -> int:
     return finish(args, writer, model, summary)
 
 
-def finish(args: argparse.Namespace, writer: Writer, model: Any, summary: Any) -> int:
+def finish(args: argparse.Namespace, writer: Writer, model: Model, summary: Summary) -> int:
     """Write the final outputs (not --save after a divergence), report, pick the status."""
     step = summary.diverged_at_step
     if step is not None:
