@@ -122,6 +122,9 @@ def test_an_interrupt_exits_130_and_leaves_no_partial_file(tmp_path: Path) -> No
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # a shell's background job inherits an ignored SIGINT, and Python then never
+        # raises KeyboardInterrupt: give the command the default disposition, as a terminal does
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.monotonic() + 120
     while not (tmp_path / "g.dot").exists() and process.poll() is None:
