@@ -49,6 +49,7 @@ __all__ = [
 CHECKPOINT_FILE = "checkpoint.safetensors"
 _META = "macrograd.checkpoint"
 _FORMAT = 1
+_TUPLE = "__tuple__"
 
 
 class CheckpointError(ValueError):
@@ -91,7 +92,7 @@ def save_checkpoint(
     }
     data = save(
         {k: np.ascontiguousarray(v) for k, v in tensors.items()},
-        metadata={_META: json.dumps(meta)},
+        metadata={_META: json.dumps(_tag_tuples(meta))},
     )
     folder = Path(directory)
     folder.mkdir(parents=True, exist_ok=True)
@@ -106,7 +107,7 @@ def _read(path: Path) -> tuple[dict[str, NDArray[Any]], dict[str, Any]]:
     try:
         with safe_open(str(path), framework="np") as f:
             tensors = {key: f.get_tensor(key) for key in f.keys()}  # noqa: SIM118
-            meta: dict[str, Any] = json.loads((f.metadata() or {})[_META])
+            meta: dict[str, Any] = _untag_tuples(json.loads((f.metadata() or {})[_META]))
     except (SafetensorError, OSError, KeyError, ValueError) as err:
         raise CheckpointError(f"{path} is not a readable checkpoint: {err}") from err
     if meta.get("format") != _FORMAT:
@@ -121,9 +122,30 @@ def checkpoint_extra(directory: str | os.PathLike[str]) -> dict[str, Any] | None
     return extra
 
 
-def _json_tuples(value: Any) -> Any:
-    """JSON turned tuples (such as Adam's betas) into lists: turn them back."""
-    return tuple(value) if isinstance(value, list) else value
+def _tag_tuples(value: Any) -> Any:
+    """``value`` with every tuple (such as Adam's betas) marked: JSON has only lists."""
+    if isinstance(value, tuple):
+        return {_TUPLE: [_tag_tuples(v) for v in value]}
+    if isinstance(value, list):
+        return [_tag_tuples(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _tag_tuples(v) for k, v in value.items()}
+    return value
+
+
+def _untag_tuples(value: Any) -> Any:
+    """The inverse of `_tag_tuples`.
+
+    >>> _untag_tuples(json.loads(json.dumps(_tag_tuples({"betas": (0.9, 0.99), "n": [1]}))))
+    {'betas': (0.9, 0.99), 'n': [1]}
+    """
+    if isinstance(value, dict):
+        if set(value) == {_TUPLE}:
+            return tuple(_untag_tuples(v) for v in value[_TUPLE])
+        return {k: _untag_tuples(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_untag_tuples(v) for v in value]
+    return value
 
 
 def load_checkpoint(
@@ -142,9 +164,6 @@ def load_checkpoint(
     tensors, meta = _read(path)
     model_state = {k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")}
     optimizer_state = dict(meta["optimizer"])
-    optimizer_state["hyperparameters"] = {
-        k: _json_tuples(v) for k, v in optimizer_state["hyperparameters"].items()
-    }
     optimizer_state["state"] = {
         name: [tensors[f"optimizer.{name}.{k}"] for k in range(count)]
         for name, count in meta["optimizer_state_counts"].items()
