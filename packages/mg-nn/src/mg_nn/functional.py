@@ -20,9 +20,9 @@ import numpy as np
 
 from mg_graph import DTypeError, describe, graph_of, user_location
 from mg_nn import ops as _ops
-from mg_nn.init import GeneratorLike, as_generator
 from mg_tensor import ops as _t
 from mg_tensor.ops.core import apply, lift
+from mg_tensor.random import bernoulli
 from mg_tensor.tensor import Tensor
 
 IntPair = int | tuple[int, int]
@@ -171,29 +171,25 @@ def avg_pool2d(x: Any, kernel_size: IntPair, stride: IntPair | None = None) -> T
     return _pool(_ops.AvgPool2d, x, kernel_size, stride)
 
 
-def dropout(
-    x: Any, p: float = 0.5, training: bool = True, *, generator: GeneratorLike = None
-) -> Tensor:
+def dropout(x: Any, p: float = 0.5, training: bool = True) -> Tensor:
     """Zero each element with probability ``p`` and scale the rest by ``1 / (1 - p)``;
-    the identity when ``training`` is false. A fresh mask is drawn at every run, also in
-    a frozen graph (``generator``: a numpy Generator, int seed or None for the default).
+    the identity when ``training`` is false. The mask is a `mg_tensor.random.bernoulli`
+    draw: fresh at every computation, eager and in a frozen graph, and the same for
+    the same seed either way (`manual_seed`).
 
-    >>> y = dropout(Tensor(np.ones(1000)), 0.5, generator=0)
+    >>> y = dropout(Tensor(np.ones(1000)), 0.5)
     >>> sorted(set(y.data.tolist()))
     [0.0, 2.0]
     """
-    return _dropout(x, p, training, generator, None)
-
-
-def _dropout(x: Any, p: float, training: bool, generator: GeneratorLike, owner: Any) -> Tensor:
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"dropout probability must be in [0, 1], got {p}")
     t = _tensor(x)
-    if not training:
+    if not training or p == 0.0:
         return t
-    rng = None if generator is None else as_generator(generator)
-    mask = apply(_ops.DropoutMask(float(p), rng, owner), t)
-    return t * mask
+    if p == 1.0:
+        return t * 0.0
+    keep = bernoulli(1.0 - p, t.shape, t.dtype if t.dtype.kind == "f" else np.float32)
+    return t * (keep * (1.0 / (1.0 - p)))
 
 
 def layer_norm(

@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import DTypeLike
 
-from mg_graph import get_default_graph
 from mg_nn import functional as F
 from mg_nn import init
 from mg_nn.functional import IntPair
@@ -142,7 +141,7 @@ class Conv2d(_Layer):
         )
 
 
-class _Pool(_Layer):
+class _PoolingLayer(_Layer):
     """A pooling layer: ``pool(x, kernel_size, stride)``; stride defaults to the window."""
 
     def __init__(self, kernel_size: IntPair, stride: IntPair | None = None) -> None:
@@ -160,7 +159,7 @@ class _Pool(_Layer):
         return f"kernel_size={self.kernel_size}, stride={self.stride}"
 
 
-class MaxPool2d(_Pool):
+class MaxPool2d(_PoolingLayer):
     """Maximum over ``kernel_size`` windows (stride defaults to the window).
 
     >>> MaxPool2d(2)(np.zeros((1, 3, 8, 8), np.float32)).shape
@@ -171,7 +170,7 @@ class MaxPool2d(_Pool):
         return F.max_pool2d(x, kernel_size, stride)
 
 
-class AvgPool2d(_Pool):
+class AvgPool2d(_PoolingLayer):
     """Mean over ``kernel_size`` windows (stride defaults to the window).
 
     >>> AvgPool2d(2)(np.ones((1, 1, 4, 4), np.float32)).data[0, 0]
@@ -205,27 +204,25 @@ class Dropout(_Layer):
     """In training mode zero each element with probability ``p`` and scale the rest by
     ``1 / (1 - p)``; the identity in evaluation mode.
 
-    A fresh mask is drawn every time the graph runs, also in a frozen graph. The mode is
-    read when the graph runs too: a graph traced in training mode stops dropping after
-    ``model.eval()`` (and starts again after ``model.train()``).
+    A fresh mask is drawn at every computation, also in a frozen graph (see
+    `mg_tensor.random`). A graph traced in training mode is traced again after
+    ``model.eval()``: the mode is one of a trace's guards.
 
-    >>> drop = Dropout(0.5, generator=0)
+    >>> drop = Dropout(0.5)
     >>> sorted(set(drop(np.ones(100, np.float32)).data.tolist()))
     [0.0, 2.0]
     >>> drop.eval()(np.ones(3, np.float32)).data
     array([1., 1., 1.], dtype=float32)
     """
 
-    def __init__(self, p: float = 0.5, *, generator: init.GeneratorLike = None) -> None:
+    def __init__(self, p: float = 0.5) -> None:
         super().__init__()
         if not 0.0 <= p <= 1.0:
             raise ValueError(f"dropout probability must be in [0, 1], got {p}")
         self.p = p
-        self._mg_generator = None if generator is None else init.as_generator(generator)
 
     def forward(self, x: Any) -> Tensor:
-        active = self.p > 0 and (self.training or get_default_graph().tracing)
-        return F._dropout(x, self.p, active, self._mg_generator, self)
+        return F.dropout(x, self.p, self.training)
 
     def extra_repr(self) -> str:
         return f"p={self.p}"

@@ -1,12 +1,13 @@
 """`Model`: the base class of layers and networks.
 
-A model's parameters (tensors with ``requires_grad=True``) and sub-models are found
-through its attributes, also inside lists, tuples and dicts, in attribute definition
-order, with PyTorch's dotted names (``hidden_1.weight``, ``layers.0.bias``). Those names
-are also given to the parameter nodes, so they show up in drawn graphs; since a name is
-known only once a model is attached to its parent, naming is lazy: it happens whenever a
-model is called from outside any model call, and in `Model.named_parameters` and
-friends, walking from the outermost model known to contain this one.
+A model's parameters (tensors created with ``requires_grad=True``, frozen ones too)
+and sub-models are found through its attributes, also inside lists, tuples and dicts,
+in attribute definition order, with PyTorch's dotted names (``hidden_1.weight``,
+``layers.0.bias``). Those names are also given to the parameter nodes, so they show up
+in drawn graphs; since a name is known only once a model is attached to its parent,
+naming is lazy: it happens whenever a model is called from outside any model call, and
+in `Model.named_parameters` and friends, walking from the outermost model known to
+contain this one.
 
 Subclasses define ``forward`` or override ``__call__``; either way each call of a
 sub-model is recorded as a named scope (its attribute name, or its class name for the
@@ -30,6 +31,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import threading
 import uuid
 import weakref
 from collections.abc import Callable, Iterator, Mapping
@@ -38,13 +40,21 @@ from typing import Any, NamedTuple, Self
 import numpy as np
 from numpy.typing import NDArray
 
-from mg_graph import named_scope
+from mg_graph import Role, get_default_graph, named_scope
+from mg_tensor.function import guard, invalidate_guards
 from mg_tensor.inplace import buffer
 from mg_tensor.tensor import Tensor
 
 _SKIPPED = frozenset({"training"})
 _PREFIX = "_mg_"  # attributes of the machinery itself, never walked
-_active: list[Model] = []  # models whose call is running, innermost last
+
+
+class _Calls(threading.local):
+    def __init__(self) -> None:
+        self.active: list[Model] = []  # models whose call is running, innermost last
+
+
+_calls = _Calls()
 
 
 class StateDictError(ValueError):
@@ -77,7 +87,7 @@ def _flatten(name: str, value: Any, containers: set[int]) -> Iterator[tuple[str,
     if isinstance(value, Model):
         yield name, value
     elif isinstance(value, Tensor):
-        if value.requires_grad:
+        if value.role is Role.PARAMETER:  # frozen ones too, not values computed from them
             yield name, value
     elif isinstance(value, list | tuple | dict):
         if id(value) in containers:  # a container holding itself
@@ -87,6 +97,13 @@ def _flatten(name: str, value: Any, containers: set[int]) -> Iterator[tuple[str,
         for key, item in items:
             yield from _flatten(f"{name}.{key}", item, containers)
         containers.discard(id(value))
+
+
+def _structural(value: Any) -> bool:
+    """Whether assigning ``value`` may change a model's sub-models or parameters."""
+    if isinstance(value, Tensor):
+        return value.role is Role.PARAMETER
+    return isinstance(value, Model | list | tuple | dict)
 
 
 class Model:
@@ -107,6 +124,7 @@ class Model:
 
     training: bool = True
     _mg_parent: tuple[weakref.ref[Model], str] | None = None
+    _mg_version = 0  # bumped by every assignment of a sub-model or parameter
 
     def __init__(self) -> None:
         self.training = True
@@ -132,19 +150,36 @@ class Model:
         """
         raise NotImplementedError(f"{type(self).__name__} defines neither forward() nor __call__()")
 
+    def __setattr__(self, name: str, value: Any) -> None:
+        super().__setattr__(name, value)
+        structural = not name.startswith(_PREFIX) and _structural(value)
+        if structural:
+            super().__setattr__("_mg_version", self._mg_version + 1)
+        if structural or name == "training":
+            invalidate_guards()  # compiled functions that called this model check again
+
     @contextlib.contextmanager
     def _mg_call(self) -> Iterator[None]:
-        if _active and _active[-1] is self:  # super().__call__ from an overriding __call__
+        active = _calls.active
+        if active and active[-1] is self:  # super().__call__ from an overriding __call__
             yield
             return
-        if not _active:
+        if not active:
             self._mg_name_tree()
-        _active.append(self)
+        if get_default_graph().tracing:
+            guard(self._mg_guard_key)
+        active.append(self)
         try:
             with named_scope(self._mg_scope_name()):
                 yield
         finally:
-            _active.pop()
+            active.pop()
+
+    def _mg_guard_key(self) -> tuple[bool, int]:
+        """What a trace that called this model depends on: its mode, and its direct
+        sub-models and parameters as a version bumped whenever one is assigned (changes
+        inside a list or dict attribute are not seen: assign the container again)."""
+        return (self.training, self._mg_version)
 
     def _mg_scope_name(self) -> str:
         link = self._mg_parent

@@ -14,9 +14,10 @@ from mg_graph import Graph, get_default_graph, named_scope, register_internal
 
 register_internal(_os.path.dirname(__file__))
 
-from mg_tensor import rewrites as _rewrites  # noqa: E402  (registers the stability pass)
+from mg_tensor import gradients  # noqa: E402
 from mg_tensor.autodiff import backprop, grad  # noqa: E402
 from mg_tensor.function import CompiledFunction, compute_graph  # noqa: E402
+from mg_tensor.grad_mode import is_grad_enabled, no_grad  # noqa: E402
 from mg_tensor.ops import (  # noqa: E402
     absolute,
     add,
@@ -38,6 +39,7 @@ from mg_tensor.ops import (  # noqa: E402
     less_equal,
     log,
     log_softmax,
+    logical_and,
     matmul,
     max,
     maximum,
@@ -63,9 +65,22 @@ from mg_tensor.ops import (  # noqa: E402
     transpose,
     where,
 )
+from mg_tensor.random import (  # noqa: E402
+    bernoulli,
+    bernoulli_like,
+    manual_seed,
+    normal,
+    normal_like,
+    rand,
+    rand_like,
+    randint,
+    randint_like,
+    randn,
+    randn_like,
+    uniform,
+    uniform_like,
+)
 from mg_tensor.tensor import Tensor, TracingWarning, as_array, realize  # noqa: E402
-
-del _rewrites
 
 __all__ = [
     "CompiledFunction",
@@ -79,6 +94,8 @@ __all__ = [
     "as_array",
     "astype",
     "backprop",
+    "bernoulli",
+    "bernoulli_like",
     "broadcast_to",
     "clip",
     "compute_graph",
@@ -91,12 +108,16 @@ __all__ = [
     "get_default_graph",
     "getitem",
     "grad",
+    "gradients",
     "greater",
     "greater_equal",
+    "is_grad_enabled",
     "less",
     "less_equal",
     "log",
     "log_softmax",
+    "logical_and",
+    "manual_seed",
     "matmul",
     "max",
     "maximum",
@@ -106,8 +127,17 @@ __all__ = [
     "multiply",
     "named_scope",
     "negative",
+    "no_grad",
+    "normal",
+    "normal_like",
     "not_equal",
     "power",
+    "rand",
+    "rand_like",
+    "randint",
+    "randint_like",
+    "randn",
+    "randn_like",
     "realize",
     "relu",
     "reshape",
@@ -122,5 +152,7 @@ __all__ = [
     "swapaxes",
     "tanh",
     "transpose",
+    "uniform",
+    "uniform_like",
     "where",
 ]

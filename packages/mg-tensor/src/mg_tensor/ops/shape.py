@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -21,9 +20,6 @@ class View(TensorOp):
 
     view: ClassVar[bool] = True
     uses_out: ClassVar[bool] = False
-
-    def kernel(self) -> Callable[..., NDArray[Any]]:
-        return self.forward
 
 
 @dataclass(frozen=True)
