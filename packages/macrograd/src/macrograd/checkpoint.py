@@ -2,10 +2,10 @@
 
 One file, ``checkpoint.safetensors`` in a folder: the model's parameters and the
 optimiser's state arrays as tensors, and as JSON metadata the optimiser's counters and
-hyperparameters, the schedule's position, the data loader's position, the state of the
-default random generator (`mg_nn.init.default_generator`, which initialisers and dropout
-draw from) and whatever ``extra`` the caller adds. It is written atomically: a run
-killed while saving keeps the previous checkpoint.
+hyperparameters, the schedule's position, the data loader's position, Macrograd's random
+state (`mg_tensor.random`: the seed, how many streams random ops such as dropout have
+taken, and the initialisers' generator) and whatever ``extra`` the caller adds. It is
+written atomically: a run killed while saving keeps the previous checkpoint.
 
 >>> import tempfile
 >>> import numpy as np
@@ -24,6 +24,7 @@ True
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 from pathlib import Path
@@ -34,8 +35,8 @@ from numpy.typing import NDArray
 
 from mg_data import DataLoader, write_atomically
 from mg_nn import Model
-from mg_nn.init import default_generator
 from mg_optim import Optimizer
+from mg_tensor import random
 
 __all__ = [
     "CHECKPOINT_FILE",
@@ -87,7 +88,7 @@ def save_checkpoint(
         "optimizer_state_counts": counts,
         "schedule": None if schedule is None else schedule.state_dict(),
         "loader": None if loader is None else loader.state_dict(),
-        "rng": default_generator().bit_generator.state,
+        "rng": _random_state(),
         "extra": extra,
     }
     data = save(
@@ -97,6 +98,25 @@ def save_checkpoint(
     folder = Path(directory)
     folder.mkdir(parents=True, exist_ok=True)
     return write_atomically(folder / CHECKPOINT_FILE, data)
+
+
+def _random_state() -> dict[str, Any]:
+    """Macrograd's random state. mg_tensor.random has no public get/set of it yet, so
+    this reads its seed and stream counter directly (the one place that does)."""
+    state = random._state
+    streams = next(state.streams)  # a count can only be read by taking its next value
+    state.streams = itertools.count(streams)
+    return {
+        "seed": state.seed,
+        "streams": streams,
+        "generator": random.default_generator().bit_generator.state,
+    }
+
+
+def _restore_random_state(saved: dict[str, Any]) -> None:
+    random.manual_seed(saved["seed"])
+    random._state.streams = itertools.count(saved["streams"])
+    random.default_generator().bit_generator.state = saved["generator"]
 
 
 def _read(path: Path) -> tuple[dict[str, NDArray[Any]], dict[str, Any]]:
@@ -186,6 +206,6 @@ def load_checkpoint(
         raise CheckpointError(f"{path} does not fit: {err}") from err
     if loader is not None:
         loader.load_state_dict(meta["loader"])
-    default_generator().bit_generator.state = meta["rng"]
+    _restore_random_state(meta["rng"])
     extra: dict[str, Any] | None = meta["extra"]
     return extra
