@@ -127,6 +127,12 @@ def train_parser() -> argparse.ArgumentParser:
         "run's; --epochs may extend a constant-schedule run)",
     )
     add_options(parser)
+    parser.add_argument(
+        "--graph-depth",
+        metavar="N",
+        type=_depth,
+        help="with --graph: one box per scope N levels below the model (1: per layer)",
+    )
     return parser
 
 
@@ -194,7 +200,15 @@ def check_resume(args: argparse.Namespace) -> Config:
     return saved
 
 
+def _depth(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"expected a whole number 0 or more, not {text!r}")
+    return int(text)
+
+
 def run_train(args: argparse.Namespace) -> int:
+    if args.graph_depth is not None and not args.graph:
+        raise UsageError("--graph-depth needs --graph FILE (where to draw)")
     preflight(args)
     config = check_resume(args) if args.resume else config_of(args)
     arrays = load(args.data_dir, progress=not args.no_progress, subset=config.subset)
@@ -205,7 +219,7 @@ def run_train(args: argparse.Namespace) -> int:
             writer.write("--graph", args.graph, lambda out: out.write(graph_bytes(forward)))
 
     def graph_bytes(forward: Any) -> bytes:
-        digraph = forward.graph.visualize()
+        digraph = forward.graph.visualize(depth=args.graph_depth)
         if args.graph.lower().endswith(".dot"):
             return str(digraph.source).encode()
         return bytes(digraph.pipe(format=os.path.splitext(args.graph)[1][1:].lower()))

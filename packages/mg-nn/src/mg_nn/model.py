@@ -170,7 +170,7 @@ class Model:
             guard(self._mg_guard_key)
         active.append(self)
         try:
-            with named_scope(self._mg_scope_name()):
+            with named_scope(self._mg_scope_name(), kind=type(self).__name__):
                 yield
         finally:
             active.pop()
