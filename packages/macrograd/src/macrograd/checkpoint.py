@@ -24,7 +24,6 @@ True
 
 from __future__ import annotations
 
-import itertools
 import json
 import os
 from pathlib import Path
@@ -88,7 +87,7 @@ def save_checkpoint(
         "optimizer_state_counts": counts,
         "schedule": None if schedule is None else schedule.state_dict(),
         "loader": None if loader is None else loader.state_dict(),
-        "rng": _random_state(),
+        "rng": random.get_rng_state(),
         "extra": extra,
     }
     data = save(
@@ -98,25 +97,6 @@ def save_checkpoint(
     folder = Path(directory)
     folder.mkdir(parents=True, exist_ok=True)
     return write_atomically(folder / CHECKPOINT_FILE, data)
-
-
-def _random_state() -> dict[str, Any]:
-    """Macrograd's random state. mg_tensor.random has no public get/set of it yet, so
-    this reads its seed and stream counter directly (the one place that does)."""
-    state = random._state
-    streams = next(state.streams)  # a count can only be read by taking its next value
-    state.streams = itertools.count(streams)
-    return {
-        "seed": state.seed,
-        "streams": streams,
-        "generator": random.default_generator().bit_generator.state,
-    }
-
-
-def _restore_random_state(saved: dict[str, Any]) -> None:
-    random.manual_seed(saved["seed"])
-    random._state.streams = itertools.count(saved["streams"])
-    random.default_generator().bit_generator.state = saved["generator"]
 
 
 def _read(path: Path) -> tuple[dict[str, NDArray[Any]], dict[str, Any]]:
@@ -206,6 +186,6 @@ def load_checkpoint(
         raise CheckpointError(f"{path} does not fit: {err}") from err
     if loader is not None:
         loader.load_state_dict(meta["loader"])
-    _restore_random_state(meta["rng"])
+    random.set_rng_state(meta["rng"])
     extra: dict[str, Any] | None = meta["extra"]
     return extra
