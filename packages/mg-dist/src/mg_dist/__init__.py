@@ -10,11 +10,13 @@ over the ranks before every optimiser step, so all ranks hold the same weights.
 (0, 1)
 """
 
+from mg_dist.optimizer import DistributedOptimizer
 from mg_dist.params import broadcast_parameters, check_same_parameters
 from mg_dist.runtime import CollectiveError, barrier, init, launched, rank, world_size
 
 __all__ = [
     "CollectiveError",
+    "DistributedOptimizer",
     "barrier",
     "broadcast_parameters",
     "check_same_parameters",
