@@ -54,7 +54,7 @@ class Plan:
     """One compiled schedule over all outputs of a frozen graph."""
 
     def __init__(self, graph: Graph) -> None:
-        self.order = topo_order(graph.outputs)
+        self.order = topo_order(effects_first(graph.outputs))
         self.arrays: dict[int, NDArray[Any]] = {}
         self.steps: list[tuple[int, Step]] = []
         self.unplanned_bytes = 0
@@ -128,6 +128,19 @@ class Plan:
         steps = [step for node_id, step in self.steps if node_id in needed]
         done = [node for node in outputs if node.id in needed]
         return Run(steps, [(node, self.arrays[node.id], _leaves(node)) for node in done])
+
+
+def effects_first(outputs: Sequence[Node]) -> list[Node]:
+    """``outputs`` with its effect nodes moved to the front, in their order.
+
+    The schedule is a depth-first walk from these roots, so each effect node comes
+    right after the last of its ancestors, before work it does not depend on: in a
+    training graph whose effect nodes start gradient all-reduces, the walk from the
+    first one computes the last layer's gradients and starts their reduction, and the
+    rest of the backward pass runs while it is under way.
+    """
+    effects = [node for node in outputs if node.op is not None and node.op.effect]
+    return [*effects, *outputs] if effects else list(outputs)
 
 
 def _step(

@@ -35,6 +35,9 @@ class Op:
       executor copies the returned array into the planned buffer.
     * ``pure``: the same inputs always give the same output. Random ops (dropout)
       set it False so they are neither folded nor merged.
+    * ``effect``: the node acts on the world (a collective starting an all-reduce);
+      effect ops are also impure. A frozen schedule computes the effect nodes among
+      its outputs as early as their inputs allow (see `mg_graph.executor.Plan`).
 
     >>> from mg_graph import Graph
     >>> import numpy as np
@@ -54,6 +57,7 @@ class Op:
     view: ClassVar[bool] = False
     uses_out: ClassVar[bool] = True
     pure: ClassVar[bool] = True
+    effect: ClassVar[bool] = False
 
     def infer(self, *inputs: Node) -> tuple[tuple[int, ...], np.dtype[Any]]:
         """Return the output's (shape, dtype); raise `ShapeError`/`DTypeError` if invalid."""
