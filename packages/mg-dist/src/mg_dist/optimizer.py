@@ -14,10 +14,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from mg_dist.overlap import Overlap
 from mg_dist.reduce import DEFAULT_BUCKET_BYTES, Reducer
 from mg_dist.runtime import comm, mpi
 from mg_optim import Optimizer
 from mg_optim.optimizer import Params
+from mg_tensor import Tensor
 
 
 class DistributedOptimizer:
@@ -37,7 +39,12 @@ class DistributedOptimizer:
     array([0., 0.], dtype=float32)
     """
 
-    def __init__(self, optimizer: Optimizer, bucket_bytes: int = DEFAULT_BUCKET_BYTES) -> None:
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        overlap: bool = True,
+        bucket_bytes: int = DEFAULT_BUCKET_BYTES,
+    ) -> None:
         self.optimizer = optimizer
         c = comm()
         self.reducer = (
@@ -45,6 +52,15 @@ class DistributedOptimizer:
             if c is not None and c.Get_size() > 1
             else None
         )
+        self.overlap = Overlap(self.reducer) if overlap and self.reducer is not None else None
+        self._borrowed: list[Tensor] | None = None  # set between synchronize() and step()
+
+    def synchronize(self, samples: float | None = None) -> None:
+        """Average the gradients now (`step` then does not again): call it before
+        reading or clipping ``.grad`` between ``backprop()`` and `step`, since
+        overlapped reductions write the gradients in place until then."""
+        if self.reducer is not None and self._borrowed is None:
+            self._borrowed = self.reducer.reduce(samples)
 
     def step(self, params: Params | None = None, samples: float | None = None) -> None:
         """Average the gradients over the ranks, then step the wrapped optimiser.
@@ -53,14 +69,23 @@ class DistributedOptimizer:
         each rank's gradients are weighted by it (default: equal weights). A parameter
         whose ``.grad`` is None on some ranks counts as zeros there and is updated on
         every rank if any rank has a gradient for it, on none otherwise.
+
+        With ``overlap`` (the default), the first step on a frozen graph
+        (``compute_graph``) adds effect nodes to it, so that from the next
+        ``backprop()`` on each bucket's reduction starts as soon as the replay has
+        computed its gradients (`mg_dist.overlap`); its ``samples`` are then the
+        weight of every later replay of that graph.
         """
         if self.reducer is None:
             self.optimizer.step(params)
             return
-        borrowed = self.reducer.reduce(samples)
+        self.synchronize(samples)
+        borrowed, self._borrowed = self._borrowed or [], None
         self.optimizer.step(params)
         for p in borrowed:
             p.grad = None
+        if self.overlap is not None:
+            self.overlap.attach(1.0 if samples is None else float(samples))
 
     @property
     def wait_seconds(self) -> float:

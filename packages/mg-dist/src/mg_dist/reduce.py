@@ -147,6 +147,7 @@ class Reducer:
         self._flags = np.zeros(1 + len(self.slots), np.float64)
         self.wait_seconds = 0.0  # time blocked on communication in reduce()
         self.reductions = 0
+        self.overlapped = 0  # buckets a replay had started by the time reduce() ran
 
     def poke(self) -> None:
         """Let MPI progress the started reductions (it only moves inside MPI calls)."""
@@ -173,7 +174,9 @@ class Reducer:
         for bucket in self.buckets:
             if bucket.request is None:
                 bucket.start([slot.fill_from_grad() for slot in bucket.slots], weight)
-            elif samples is not None and bucket.weight != weight:
+                continue
+            self.overlapped += 1
+            if samples is not None and bucket.weight != weight:
                 raise ValueError(
                     describe(
                         "DistributedOptimizer.step",

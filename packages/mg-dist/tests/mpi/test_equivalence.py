@@ -53,6 +53,9 @@ def test_two_ranks_at_32_equal_one_process_at_64(
     opt = dist.DistributedOptimizer(_optimizer(kind, model.parameters()))
     dist.broadcast_parameters(model)
     _train(model, opt, x, y, BATCH, (dist.rank(), dist.world_size()), frozen)
+    assert opt.reducer is not None
+    if frozen:  # replays started every bucket's reduction from the second step on
+        assert opt.reducer.overlapped == (STEPS - 1) * len(opt.reducer.buckets)
     c = comm()
     assert c is not None
     ranks = c.allgather([p.data for p in model.parameters()])
