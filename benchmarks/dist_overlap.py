@@ -32,10 +32,10 @@ import numpy as np
 
 import mg_dist as dist
 from mg_dist.runtime import comm, mpi
-from mnist_app.models import build, cross_entropy
 from mg_nn import manual_seed
 from mg_optim import SGD
 from mg_tensor import Tensor, compute_graph
+from mnist_app.models import build, cross_entropy
 
 
 def _variant(overlap: bool, bucket_bytes: int) -> tuple[Any, Any]:
@@ -72,7 +72,7 @@ def main() -> None:
     grads = np.ones(sum(p.size for p in variants["overlap"][1].params), np.float32)
     times: dict[str, list[float]] = {"blocking": [], "overlap": [], "allreduce": []}
     waits: dict[str, list[float]] = {"blocking": [], "overlap": []}
-    for name, (forward, opt) in variants.items():  # warm up: trace, pin, add effect nodes
+    for forward, opt in variants.values():  # warm up: trace, pin, add effect nodes
         for _ in range(3):
             forward(x, y).backprop()
             opt.step()
