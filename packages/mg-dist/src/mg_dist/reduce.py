@@ -119,17 +119,15 @@ def make_buckets(reducer: Reducer, optimizer: Optimizer, bucket_bytes: int) -> l
                 slots.append(Slot(k, p, flat[offset : offset + p.size].reshape(p.shape)))
                 offset += p.size
         run: list[Slot] = []
-        bounds: list[int] = []  # flat offsets of the run, from the top
-        top = offset
+        top = run_top = offset  # the run covers flat[top:run_top]
         for slot in reversed(slots):
             run.append(slot)
-            bounds.append(top)
             top -= slot.param.size
-            if (bounds[0] - top) * flat.itemsize >= bucket_bytes:
-                buckets.append(Bucket(reducer, flat[top : bounds[0]], run))
-                run, bounds = [], []
+            if (run_top - top) * flat.itemsize >= bucket_bytes:
+                buckets.append(Bucket(reducer, flat[top:run_top], run))
+                run, run_top = [], top
         if run:
-            buckets.append(Bucket(reducer, flat[top : bounds[0]], run))
+            buckets.append(Bucket(reducer, flat[top:run_top], run))
     return buckets
 
 

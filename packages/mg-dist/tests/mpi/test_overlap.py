@@ -95,3 +95,16 @@ def test_overlap_gives_the_same_parameters_as_blocking() -> None:
         results.append([p.data for p in model.parameters()])
     for a, b in zip(*results, strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def test_a_replay_keeps_the_weight_of_its_graphs_first_step() -> None:
+    _, opt, forward, (x, y) = _setup(bucket_bytes=2048)
+    forward(x, y).backprop()
+    opt.step(samples=16)  # adds the effect nodes: replays weight by 16
+    forward(x, y).backprop()
+    with pytest.raises(ValueError, match="samples=8, but the replay already weighted"):
+        opt.step(samples=8)
+    reducer = opt.reducer
+    reducer.mpi.Request.Waitall([b.request for b in reducer.buckets])  # tidy up
+    for bucket in reducer.buckets:
+        bucket.request = None
