@@ -10,7 +10,6 @@ import pytest
 from nets import MLP, data, loss
 
 import mg_dist as dist
-from mg_data import DataLoader
 from mg_dist.runtime import comm
 from mg_optim import SGD, Adam, Optimizer
 from mg_tensor import Tensor, compute_graph
@@ -20,6 +19,19 @@ pytestmark = pytest.mark.skipif(dist.world_size() != 2, reason="run with mpiexec
 STEPS, BATCH = 20, 32
 
 
+def _batches(x: Any, y: Any, batch: int, shard: tuple[int, int] | None) -> Any:
+    """Shuffled batches, sharded as mg-data's ``DataLoader(shard=...)`` does (mg-dist's
+    tests do not depend on mg-data; its own tests check the loader against this rule):
+    one seeded order for all ranks, remainder dropped, every world_size-th row."""
+    order = np.random.default_rng(5).permutation(len(x))
+    if shard is not None:
+        rank, world = shard
+        order = order[: len(x) // world * world][rank::world]
+    for start in range(0, STEPS * batch, batch):
+        idx = order[start : start + batch]
+        yield x[idx], y[idx]
+
+
 def _train(
     model: MLP, opt: Any, x: Any, y: Any, batch: int, shard: tuple[int, int] | None, frozen: bool
 ) -> None:
@@ -27,8 +39,7 @@ def _train(
         return loss(model, xb, yb)
 
     f = compute_graph(step_loss) if frozen else step_loss
-    loader = DataLoader(x, y, batch_size=batch, shuffle=True, seed=5, shard=shard)
-    for _, (xb, yb) in zip(range(STEPS), loader, strict=False):
+    for xb, yb in _batches(x, y, batch, shard):
         f(xb, yb).backprop()
         opt.step()
 
