@@ -15,6 +15,7 @@ import sys
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+from macrograd import distributed as dist
 from macrograd.data import DatasetError
 from mnist_app.data import load
 from mnist_app.models import build
@@ -154,14 +155,22 @@ def run_train(args: argparse.Namespace) -> int:
         seed=args.seed,
         progress=not args.no_progress,
     )
-    arrays = load(args.data_dir, progress=not args.no_progress)
+    lead = dist.rank() == 0  # under mpiexec only rank 0 prints and writes files
+    if config.batch_size % dist.world_size():
+        return fail(
+            f"--batch-size {config.batch_size} is the global batch: use a multiple of the "
+            f"{dist.world_size()} processes"
+        )
+    arrays = load(args.data_dir, progress=not args.no_progress and lead)
 
     def draw(forward: Any) -> None:
-        if args.graph:
+        if args.graph and lead:
             forward.graph.visualize(args.graph)
 
     with blas_threads(args.threads):
         model, summary = train(config, arrays, on_first_step=draw, initial=args.save_initial)
+    if not lead:
+        return 0
     if args.save:
         model.save(args.save)
     if args.plot:
@@ -197,6 +206,12 @@ def report(summary: dict[str, Any], as_json: bool) -> None:
             f"{summary['epoch_seconds']:.2f} s | {summary['samples_per_second']:,.0f} "
             f"samples/s | train loss {summary['train_loss']:.4f} | peak memory "
             f"{summary['peak_memory_mb']:.0f} MB"
+            + (
+                f" | {summary['processes']} processes, {summary['communication_seconds']:.2f} s "
+                "waiting on communication"
+                if summary.get("processes", 1) > 1
+                else ""
+            )
         )
     else:
         print(f"test accuracy {summary['test_accuracy']:.2%}")

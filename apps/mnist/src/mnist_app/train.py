@@ -15,6 +15,7 @@ from numpy.typing import NDArray
 from tqdm import tqdm  # type: ignore[import-untyped,unused-ignore]
 
 from macrograd import Tensor
+from macrograd import distributed as dist
 from macrograd.data import DataLoader
 from macrograd.engine import CompiledFunction, compute_graph
 from macrograd.nn import Model, manual_seed
@@ -49,6 +50,8 @@ class Summary:
     train_accuracy: float
     peak_memory_mb: float
     config: dict[str, Any]
+    processes: int = 1  # ranks that trained together (mpiexec -n N)
+    communication_seconds: float = 0.0  # per epoch, blocked in the gradient all-reduce
     losses: list[float] = field(default_factory=list, repr=False)
     accuracies: list[float] = field(default_factory=list, repr=False)  # per batch
 
@@ -91,7 +94,7 @@ def training_forward(model: Model) -> CompiledFunction[[Tensor, Tensor], tuple[T
 
 def train_step(
     forward: CompiledFunction[[Tensor, Tensor], tuple[Tensor, Tensor]],
-    optimizer: Optimizer,
+    optimizer: Optimizer | dist.DistributedOptimizer,
     parameters: list[Tensor],
     x_batch: NDArray[np.float32],
     y_batch: NDArray[np.float32],
@@ -122,19 +125,34 @@ def train(
     initial: str | None = None,
 ) -> tuple[Model, Summary]:
     """Train a fresh model on ``arrays`` and evaluate it on the test set; ``initial``
-    names a file to save the initial weights to."""
+    names a file to save the initial weights to.
+
+    Started by ``mpiexec -n N``, each rank trains on its shard of every epoch at
+    ``config.batch_size // N`` rows per step, the gradients averaged over the ranks
+    (``config.batch_size`` is the global batch); only rank 0 shows progress and
+    evaluates (the others report a test accuracy of -1).
+    """
+    world, rank = dist.world_size(), dist.rank()
+    if config.batch_size % world:
+        raise ValueError(
+            f"--batch-size {config.batch_size} is the global batch: it must be a multiple "
+            f"of the {world} processes"
+        )
     manual_seed(config.seed)
     model = build(config.model)
-    if initial:
+    if initial and rank == 0:
         model.save(initial)
     parameters = model.parameters()
     optimizer = make_optimizer(config, parameters)
+    dist.broadcast_parameters(model)
+    reducer = dist.DistributedOptimizer(optimizer)  # optimizer.step() in a world of one
     train_minibatches = DataLoader(
         arrays.x_train,
         arrays.y_train,
-        batch_size=config.batch_size,
+        batch_size=config.batch_size // world,
         shuffle=True,
         seed=config.seed,
+        shard=(rank, world) if world > 1 else None,
     )
     steps = config.epochs * len(train_minibatches)
     schedule = (
@@ -152,14 +170,14 @@ def train(
             total=len(train_minibatches),
             desc=f"epoch {epoch + 1}/{config.epochs}",
             unit="batch",
-            disable=not config.progress,
+            disable=not config.progress or rank > 0,
             file=sys.stderr,
             leave=True,
         )
         seen = correct = 0
         start = time.perf_counter()
         for x_batch, y_batch in train_minibatches:
-            loss, predictions = train_step(forward, optimizer, parameters, x_batch, y_batch)
+            loss, predictions = train_step(forward, reducer, parameters, x_batch, y_batch)
             losses.append(loss)
             hits = int((predictions.argmax(axis=1) == y_batch.argmax(axis=1)).sum())
             if schedule is not None:
@@ -169,8 +187,8 @@ def train(
             seen += len(x_batch)
             correct += hits
             accuracies.append(hits / len(x_batch))
-            if len(losses) % 25 == 0 or seen == len(arrays.x_train):
-                rate = seen / max(time.perf_counter() - start, 1e-9)
+            if len(losses) % 25 == 0 or seen == train_minibatches.epoch_samples:
+                rate = world * seen / max(time.perf_counter() - start, 1e-9)
                 bar.set_postfix(
                     loss=f"{np.mean(losses[-25:]):.4f}",
                     acc=f"{correct / seen:.4f}",
@@ -181,7 +199,7 @@ def train(
         seconds += time.perf_counter() - start
         bar.close()
 
-    test_accuracy = evaluate(model, arrays.x_test, arrays.labels_test)
+    test_accuracy = evaluate(model, arrays.x_test, arrays.labels_test) if rank == 0 else -1.0
     epoch_seconds = seconds / config.epochs
     summary = Summary(
         test_accuracy=round(test_accuracy, 4),
@@ -191,6 +209,8 @@ def train(
         train_accuracy=round(correct / seen, 4),
         peak_memory_mb=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         config=asdict(config),
+        processes=world,
+        communication_seconds=round(reducer.wait_seconds / config.epochs, 3),
         losses=losses,
         accuracies=accuracies,
     )
