@@ -158,16 +158,16 @@ class Reducer:
         Returns the parameters that had no gradient here but got the average (the
         caller sets their ``.grad`` back to None after the step, so that it does not
         linger into the next one)."""
-        weight = 1.0 if samples is None else float(samples)
-        if not weight > 0:
-            raise ValueError(
-                describe(
-                    "DistributedOptimizer.step",
-                    f"samples must be > 0, got {samples}",
-                    user_location(),
-                    "pass the number of samples this rank's gradients were computed on",
-                )
-            )
+        weight = _weight(samples)
+        self._start_the_rest(samples, weight)
+        flags = self._wait(weight)
+        scale = 1.0 / flags[0]
+        for flat in self.optimizer.grad_arrays.values():
+            np.multiply(flat, scale, out=flat)
+        return self._hand_back(flags)
+
+    def _start_the_rest(self, samples: float | None, weight: float) -> None:
+        """Start the buckets no replay has started; check the weight of those it has."""
         for bucket in self.buckets:
             if bucket.request is None:
                 bucket.start([slot.fill_from_grad() for slot in bucket.slots], weight)
@@ -184,6 +184,10 @@ class Reducer:
                         "(its batch size), or create the optimiser with overlap=False",
                     )
                 )
+
+    def _wait(self, weight: float) -> NDArray[np.float64]:
+        """Sum the weights and presence flags over ranks, wait for every bucket; returns
+        the flags: [total weight, then per parameter how many ranks have a gradient]."""
         start = time.perf_counter()
         flags = self._flags
         flags[0] = weight
@@ -196,9 +200,11 @@ class Reducer:
         self.reductions += 1
         for bucket in self.buckets:
             bucket.request = None
-        scale = 1.0 / flags[0]
-        for flat in self.optimizer.grad_arrays.values():
-            np.multiply(flat, scale, out=flat)
+        return flags
+
+    def _hand_back(self, flags: NDArray[np.float64]) -> list[Tensor]:
+        """Make each parameter's gradient the averaged slot; returns the parameters
+        that had none here (borrowed: see `reduce`)."""
         borrowed: list[Tensor] = []
         for bucket in self.buckets:
             for slot, has in zip(bucket.slots, bucket.present, strict=True):
@@ -214,3 +220,18 @@ class Reducer:
                 same = same_array(rec.value(), slot.view)
                 gradients.modified(p.node, None if same else slot.view.copy())
         return borrowed
+
+
+def _weight(samples: float | None) -> float:
+    """This rank's weight: its sample count, or 1; refuses one that is not positive."""
+    weight = 1.0 if samples is None else float(samples)
+    if not weight > 0:
+        raise ValueError(
+            describe(
+                "DistributedOptimizer.step",
+                f"samples must be > 0, got {samples}",
+                user_location(),
+                "pass the number of samples this rank's gradients were computed on",
+            )
+        )
+    return weight
