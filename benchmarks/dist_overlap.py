@@ -131,5 +131,6 @@ def main() -> None:
         for key, value in result.items():
             print(f"{key:>26}: {value}")
 
+
 if __name__ == "__main__":
     main()
