@@ -152,62 +152,42 @@ CASES: list[OpCase] = [
 
 
 # ---------------------------------------------------------------- op table entries
-# Folding a pool value into a spec's operand and its result back, once on Tensors and
-# once in numpy, step for step, so the two readings compute the same numbers.
+# Folding a pool value into a spec's operand and its result back, written once for
+# ``xp`` = mg_tensor and numpy alike, so the two readings compute the same numbers.
 def _distinct_grid(name: str, size: int) -> Array:
     """Values 0.25 apart and at least 0.1 from 0; a 0.05 wiggle keeps them tie-free."""
     order = np.random.default_rng(zlib.crc32(name.encode())).permutation(size)
     return (order - size / 2) * 0.25 + 0.1  # type: ignore[no-any-return]
 
 
-def _fit(flat: Any, size: int, cat: Callable[[list[Any]], Any]) -> Any:
+def _fit(xp: Any, flat: Any, size: int) -> Any:
     """The first ``size`` values of ``flat`` repeated cyclically."""
     copies = math.ceil(size / flat.shape[0])
-    return (cat([flat] * copies) if copies > 1 else flat)[:size]
+    return (xp.concatenate([flat] * copies, 0) if copies > 1 else flat)[:size]
 
 
-def _operand(spec: OpSpec, i: int, x: Tensor) -> Tensor:
+def _operand(xp: Any, spec: OpSpec, i: int, x: Any) -> Any:
+    """Pool value ``x`` as operand ``i`` of ``spec``: its shape, dtype and domain."""
     shape = spec.shapes[i]
-    v = _fit(x.reshape(-1), math.prod(shape), lambda xs: mt.cat(xs, 0)).reshape(shape)
+    v = _fit(xp, x.reshape(-1), math.prod(shape)).reshape(shape)
     if spec.values == "bool":
         return v > 0.0
+    sigmoid = 1.0 / (1.0 + xp.exp(-v))
     if spec.values == "int":  # 0..7
-        return (v.sigmoid() * 8.0).floor().minimum(7.0).astype(np.int64)
+        return xp.minimum(xp.floor(sigmoid * 8.0), 7.0).astype(np.int64)
     if spec.values == "distinct":
-        return v.tanh() * 0.05 + _distinct_grid(spec.name, v.size).reshape(shape)
+        return xp.tanh(v) * 0.05 + _distinct_grid(spec.name, math.prod(shape)).reshape(shape)
     low, high = spec.range_of(i)
-    return v.sigmoid() * (high - low) + low
+    return sigmoid * (high - low) + low
 
 
-def _np_operand(spec: OpSpec, i: int, x: Array) -> Array:
-    shape = spec.shapes[i]
-    v = _fit(x.reshape(-1), math.prod(shape), np.concatenate).reshape(shape)
-    if spec.values == "bool":
-        return v > 0.0  # type: ignore[no-any-return]
-    if spec.values == "int":
-        return np.minimum(np.floor(1.0 / (1.0 + np.exp(-v)) * 8.0), 7.0).astype(np.int64)
-    if spec.values == "distinct":
-        return np.tanh(v) * 0.05 + _distinct_grid(spec.name, v.size).reshape(shape)  # type: ignore[no-any-return]
-    low, high = spec.range_of(i)
-    return 1.0 / (1.0 + np.exp(-v)) * (high - low) + low  # type: ignore[no-any-return]
-
-
-def _back(y: Tensor) -> Tensor:
+def _back(xp: Any, y: Any) -> Any:
     """Any result as (N, N) float64: repeated if smaller, summed in blocks if larger."""
     flat = y.astype(np.float64).reshape(-1)
-    if flat.size <= N * N:
-        return _fit(flat, N * N, lambda xs: mt.cat(xs, 0)).reshape(N, N)  # type: ignore[no-any-return]
-    blocks = math.ceil(flat.size / (N * N))
-    padded = mt.cat([flat, Tensor(np.zeros(blocks * N * N - flat.size))], 0)
-    return padded.reshape(blocks, N * N).sum(axis=0).reshape(N, N)
-
-
-def _np_back(y: Array) -> Array:
-    flat = np.asarray(y).astype(np.float64).reshape(-1)
-    if flat.size <= N * N:
-        return _fit(flat, N * N, np.concatenate).reshape(N, N)  # type: ignore[no-any-return]
-    blocks = math.ceil(flat.size / (N * N))
-    padded = np.concatenate([flat, np.zeros(blocks * N * N - flat.size)], 0)
+    if flat.shape[0] <= N * N:
+        return _fit(xp, flat, N * N).reshape(N, N)
+    blocks = math.ceil(flat.shape[0] / (N * N))
+    padded = xp.concatenate([flat, np.zeros(blocks * N * N - flat.shape[0])], 0)
     return padded.reshape(blocks, N * N).sum(axis=0).reshape(N, N)
 
 
@@ -223,11 +203,12 @@ def from_spec(spec: OpSpec) -> OpCase:
     gradient see detached operands (the program's gradients are checked)."""
 
     def build(*xs: Tensor) -> Tensor:
-        operands = [_operand(spec, i, x if spec.grad else x.detach()) for i, x in enumerate(xs)]
-        return _back(_call(spec, spec.ours, operands))
+        operands = [_operand(mt, spec, i, x if spec.grad else x.detach()) for i, x in enumerate(xs)]
+        return _back(mt, _call(spec, spec.ours, operands))  # type: ignore[no-any-return]
 
     def reference(*xs: Array) -> Array:
-        return _np_back(_call(spec, spec.reference, [_np_operand(spec, i, x) for i, x in enumerate(xs)]))
+        operands = [_operand(np, spec, i, x) for i, x in enumerate(xs)]
+        return _back(np, np.asarray(_call(spec, spec.reference, operands)))  # type: ignore[no-any-return]
 
     return OpCase(spec.name, len(spec.shapes), build, reference, differentiable=spec.grad)
 

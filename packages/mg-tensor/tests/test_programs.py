@@ -115,10 +115,9 @@ def _assert_central_differences(program: Program, eager: Results, directions: in
     is not smooth there (a floor, a comparison, a kink within reach) and the direction
     says nothing."""
     per_call = 1 + len(program.returned) + len(program.params)
-    symbolic = [
-        np.zeros_like(p) if g is None else g
-        for p, g in zip(program.params, eager[per_call - len(program.params) : per_call], strict=True)
-    ]
+    grads = eager[per_call - len(program.params) : per_call]
+    pairs = zip(program.params, grads, strict=True)
+    symbolic = [np.zeros_like(p) if g is None else g for p, g in pairs]
     if not all(np.all(np.isfinite(g)) for g in symbolic):
         return
 
