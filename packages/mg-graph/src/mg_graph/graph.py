@@ -474,16 +474,22 @@ class Graph:
             self.tracing = False
 
     def visualize(
-        self, path: str | None = None, *, clusters: bool = True, gradients: bool = True
+        self,
+        path: str | None = None,
+        *,
+        clusters: bool = True,
+        gradients: bool = True,
+        depth: int | None = None,
     ) -> graphviz.Digraph:
-        """Draw the graph with graphviz; with ``path`` (.svg, .png, .pdf, .dot) render it too.
+        """Draw the graph with graphviz; with ``path`` (.svg, .png, .pdf, .dot) render it
+        too. ``depth=1`` draws each layer as one box (see `mg_graph.visualize`).
 
         >>> Graph().visualize().source.startswith("digraph")
         True
         """
         from mg_graph.visualize import visualize
 
-        return visualize(self, path, clusters=clusters, gradients=gradients)
+        return visualize(self, path, clusters=clusters, gradients=gradients, depth=depth)
 
 
 def _unreplaceable(node: Node, op: Op | None) -> str | None:
@@ -544,14 +550,42 @@ def graph_of(nodes: Sequence[Node]) -> Graph:
 
 
 @contextlib.contextmanager
-def named_scope(name: str) -> Iterator[None]:
-    """Group the nodes built inside into a named cluster (layers use it).
+def named_scope(name: str, kind: str | None = None) -> Iterator[None]:
+    """Group the nodes built inside into a named cluster (layers use it); ``kind`` (a
+    layer's class name) is recorded in `SCOPE_KINDS` for the visualiser's layer boxes.
 
-    >>> with named_scope("encoder"):
-    ...     pass
+    >>> with named_scope("encoder", kind="Encoder"):
+    ...     SCOPE_KINDS[("encoder",)]
+    'Encoder'
     """
-    _local.scopes.append(name)
+    scopes = _local.scopes
+    scopes.append(name)
+    if kind is not None:
+        SCOPE_KINDS[tuple(scopes)] = kind
+    else:  # the latest scope of that path says what it is
+        SCOPE_KINDS.pop(tuple(scopes), None)
     try:
         yield
     finally:
-        _local.scopes.pop()
+        scopes.pop()
+
+
+SCOPE_KINDS: dict[tuple[str, ...], str] = {}  # scope path -> kind its latest entry gave
+
+
+@contextlib.contextmanager
+def within_scope(path: tuple[str, ...]) -> Iterator[None]:
+    """Build nodes in scope ``path`` whatever the current scope is (a gradient node
+    takes the scope of the forward node it differentiates).
+
+    >>> with named_scope("outer"), within_scope(("model", "layer")):
+    ...     tuple(_local.scopes)
+    ('model', 'layer')
+    """
+    scopes = _local.scopes
+    saved = scopes[:]
+    scopes[:] = path
+    try:
+        yield
+    finally:
+        scopes[:] = saved

@@ -26,6 +26,7 @@ from mg_graph import (
     source_of,
     topo_order,
     user_location,
+    within_scope,
 )
 from mg_graph.executor import CallOutput
 from mg_tensor import gradients
@@ -146,15 +147,18 @@ def _grad(output: Tensor, inputs: list[Tensor], seed: Tensor) -> list[Tensor | N
             continue
         op = node.op
         assert isinstance(op, TensorOp)
-        parts = op.vjp(g, Tensor.wrap(node), *(Tensor.wrap(i) for i in node.inputs), needed=needed)
-        for inp, part, need in zip(node.inputs, parts, needed, strict=True):
-            if not need or part is None:
-                continue
-            part = sum_to(part, inp.shape)
-            if part.dtype != inp.dtype:
-                part = part.astype(inp.dtype)
-            previous = grads.get(inp.id)
-            grads[inp.id] = part if previous is None else previous + part
+        with within_scope(node.scope):  # drawn beside the layer it differentiates
+            parts = op.vjp(
+                g, Tensor.wrap(node), *(Tensor.wrap(i) for i in node.inputs), needed=needed
+            )
+            for inp, part, need in zip(node.inputs, parts, needed, strict=True):
+                if not need or part is None:
+                    continue
+                part = sum_to(part, inp.shape)
+                if part.dtype != inp.dtype:
+                    part = part.astype(inp.dtype)
+                previous = grads.get(inp.id)
+                grads[inp.id] = part if previous is None else previous + part
     return [grads.get(t.node.id) for t in inputs]
 
 

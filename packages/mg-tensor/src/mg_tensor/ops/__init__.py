@@ -189,6 +189,11 @@ def relu(x: Operand) -> Tensor:
     return apply(_u.Relu(), x)
 
 
+def softplus(x: Operand) -> Tensor:
+    """``log(1 + exp(x))``, stable for large ``|x|``; gradient sigmoid(x)."""
+    return apply(_u.Softplus(), x)
+
+
 def astype(x: Operand, dtype: DTypeLike) -> Tensor:
     """Cast to ``dtype`` (a no-op when the dtype already matches)."""
     t = _tensor(x)

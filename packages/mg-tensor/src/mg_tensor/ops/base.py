@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
+from numpy.typing import NDArray
 
 from mg_graph import DTypeError, GradientError, Node, Op, ShapeError, describe, user_location
 
@@ -109,3 +110,21 @@ def broadcasts_to(shape: tuple[int, ...], target: tuple[int, ...]) -> bool:
 
 def is_float(dtype: np.dtype[Any]) -> bool:
     return bool(np.issubdtype(dtype, np.floating) or np.issubdtype(dtype, np.complexfloating))
+
+
+def float_dtype(op: str, nodes: Sequence[Node]) -> np.dtype[Any]:
+    """The promoted dtype of floating operands; a `DTypeError` for anything else."""
+    if not all(is_float(n.dtype) for n in nodes):
+        raise dtype_error(
+            op, list(nodes), "needs floating-point operands", "use .astype(np.float32)"
+        )
+    return np.dtype(np.result_type(*(n.dtype for n in nodes)))
+
+
+def write_out(value: Any, out: NDArray[Any] | None, dtype: np.dtype[Any]) -> NDArray[Any]:
+    """Write ``value`` into the executor's ``out`` buffer, or return it as a fresh array of
+    ``dtype`` when there is none (a kernel's usual last line)."""
+    if out is None:
+        return np.asarray(value, dtype=dtype)
+    out[...] = value
+    return out
