@@ -28,8 +28,10 @@ from mg_nn import functional, init  # noqa: E402
 from mg_nn import functional as F  # noqa: E402
 from mg_nn.init import manual_seed  # noqa: E402
 from mg_nn.layers import (  # noqa: E402
+    AdaptiveAvgPool2d,
     AvgPool2d,
     Conv2d,
+    ConvTranspose2d,
     Dropout,
     Embedding,
     Flatten,
@@ -46,8 +48,10 @@ from mg_nn.layers import (  # noqa: E402
 from mg_nn.model import IncompatibleKeys, Model, StateDictError  # noqa: E402
 
 __all__ = [
+    "AdaptiveAvgPool2d",
     "AvgPool2d",
     "Conv2d",
+    "ConvTranspose2d",
     "Dropout",
     "Embedding",
     "F",

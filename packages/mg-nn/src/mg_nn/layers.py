@@ -39,14 +39,16 @@ def _weight_and_bias(
     bias: bool,
     generator: init.GeneratorLike,
     dtype: DTypeLike,
+    outputs: int | None = None,
 ) -> tuple[Tensor, Tensor | None]:
-    """PyTorch's default Linear/Conv2d parameters: weight of ``shape``, bias (shape[0],)."""
+    """PyTorch's default Linear/Conv2d parameters: weight of ``shape``, bias (``outputs``,
+    default shape[0])."""
     rng = init.as_generator(generator)
     weight = _parameter(init.default_weight(shape, generator=rng, dtype=dtype), "weight")
     if not bias:
         return weight, None
     return weight, _parameter(
-        init.default_bias(shape[0], fan_in, generator=rng, dtype=dtype), "bias"
+        init.default_bias(outputs or shape[0], fan_in, generator=rng, dtype=dtype), "bias"
     )
 
 
@@ -95,11 +97,76 @@ class Linear(_Layer):
 
 
 class Conv2d(_Layer):
-    """2-d convolution over NCHW input; ``weight`` (out, in, kh, kw), ``bias`` (out,).
+    """2-d convolution over NCHW input; ``weight`` (out, in / groups, kh, kw), ``bias``
+    (out,); arguments as PyTorch's (``padding`` may be "same" or "valid").
 
     >>> conv = Conv2d(1, 4, 3, padding=1, generator=0)
     >>> conv(np.zeros((2, 1, 8, 8), np.float32)).shape
     (2, 4, 8, 8)
+    >>> Conv2d(4, 8, 3, padding="same", dilation=2, groups=4)(np.zeros((1, 4, 5, 5))).shape
+    (1, 8, 5, 5)
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: IntPair,
+        stride: IntPair = 1,
+        padding: IntPair | str = 0,
+        dilation: IntPair = 1,
+        groups: int = 1,
+        bias: bool = True,
+        *,
+        generator: init.GeneratorLike = None,
+        dtype: DTypeLike = np.float32,
+    ) -> None:
+        super().__init__()
+        _check_groups(in_channels, out_channels, groups)
+        self.in_channels = in_channels
+        self.out_channels = out_channels
+        self.kernel_size = pair(kernel_size, "kernel_size", 1)
+        self.stride = pair(stride, "stride", 1)
+        self.padding = padding if isinstance(padding, str) else pair(padding, "padding")
+        self.dilation = pair(dilation, "dilation", 1)
+        self.groups = groups
+        fan_in = in_channels // groups * self.kernel_size[0] * self.kernel_size[1]
+        self.weight, self.bias = _weight_and_bias(
+            (out_channels, in_channels // groups, *self.kernel_size),
+            fan_in,
+            bias,
+            generator,
+            dtype,
+        )
+
+    def forward(self, x: Any) -> Tensor:
+        return F.conv2d(
+            x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups
+        )
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+            f"stride={self.stride}, padding={self.padding}, dilation={self.dilation}, "
+            f"groups={self.groups}, bias={self.bias is not None}"
+        )
+
+
+def _check_groups(in_channels: int, out_channels: int, groups: int) -> None:
+    if groups < 1 or in_channels % groups or out_channels % groups:
+        raise ValueError(
+            f"in_channels ({in_channels}) and out_channels ({out_channels}) must be "
+            f"divisible by groups ({groups})"
+        )
+
+
+class ConvTranspose2d(_Layer):
+    """Transposed 2-d convolution over NCHW input; ``weight`` (in, out / groups, kh, kw),
+    ``bias`` (out,); arguments and initialisation as PyTorch's.
+
+    >>> up = ConvTranspose2d(4, 2, 2, stride=2, generator=0)
+    >>> up.weight.shape, up(np.zeros((1, 4, 3, 3), np.float32)).shape
+    ((4, 2, 2, 2), (1, 2, 6, 6))
     """
 
     def __init__(
@@ -109,74 +176,153 @@ class Conv2d(_Layer):
         kernel_size: IntPair,
         stride: IntPair = 1,
         padding: IntPair = 0,
+        output_padding: IntPair = 0,
+        groups: int = 1,
         bias: bool = True,
+        dilation: IntPair = 1,
         *,
         generator: init.GeneratorLike = None,
         dtype: DTypeLike = np.float32,
     ) -> None:
         super().__init__()
+        _check_groups(in_channels, out_channels, groups)
         self.in_channels = in_channels
         self.out_channels = out_channels
         self.kernel_size = pair(kernel_size, "kernel_size", 1)
         self.stride = pair(stride, "stride", 1)
         self.padding = pair(padding, "padding")
+        self.output_padding = pair(output_padding, "output_padding")
+        self.groups = groups
+        self.dilation = pair(dilation, "dilation", 1)
+        # PyTorch's fan_in of an (in, out / groups, kh, kw) weight is its dimension 1
+        fan_in = out_channels // groups * self.kernel_size[0] * self.kernel_size[1]
         self.weight, self.bias = _weight_and_bias(
-            (out_channels, in_channels, *self.kernel_size),
-            in_channels * self.kernel_size[0] * self.kernel_size[1],
+            (in_channels, out_channels // groups, *self.kernel_size),
+            fan_in,
             bias,
             generator,
             dtype,
+            outputs=out_channels,
         )
 
     def forward(self, x: Any) -> Tensor:
-        return F.conv2d(x, self.weight, self.bias, self.stride, self.padding)
+        return F.conv_transpose2d(
+            x,
+            self.weight,
+            self.bias,
+            self.stride,
+            self.padding,
+            self.output_padding,
+            self.groups,
+            self.dilation,
+        )
 
     def extra_repr(self) -> str:
         return (
             f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
-            f"stride={self.stride}, padding={self.padding}, bias={self.bias is not None}"
+            f"stride={self.stride}, padding={self.padding}, "
+            f"output_padding={self.output_padding}, groups={self.groups}, "
+            f"dilation={self.dilation}, bias={self.bias is not None}"
         )
 
 
 class _Pool(_Layer):
-    """A pooling layer: ``pool(x, kernel_size, stride)``; stride defaults to the window."""
+    """A pooling layer; stride defaults to the window."""
 
-    def __init__(self, kernel_size: IntPair, stride: IntPair | None = None) -> None:
+    def __init__(
+        self,
+        kernel_size: IntPair,
+        stride: IntPair | None = None,
+        padding: IntPair = 0,
+        ceil_mode: bool = False,
+    ) -> None:
         super().__init__()
         self.kernel_size = kernel_size
         self.stride = stride
-
-    def forward(self, x: Any) -> Tensor:
-        return self.pool(x, self.kernel_size, self.stride)
-
-    def pool(self, x: Any, kernel_size: IntPair, stride: IntPair | None) -> Tensor:
-        raise NotImplementedError
+        self.padding = padding
+        self.ceil_mode = ceil_mode
 
     def extra_repr(self) -> str:
-        return f"kernel_size={self.kernel_size}, stride={self.stride}"
+        return (
+            f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
+            f"ceil_mode={self.ceil_mode}"
+        )
 
 
 class MaxPool2d(_Pool):
-    """Maximum over ``kernel_size`` windows (stride defaults to the window).
+    """Maximum over ``kernel_size`` windows (stride defaults to the window; ``padding``
+    pads with -inf; ``ceil_mode`` keeps a last, partial window).
 
     >>> MaxPool2d(2)(np.zeros((1, 3, 8, 8), np.float32)).shape
     (1, 3, 4, 4)
+    >>> MaxPool2d(3, 2, 1, ceil_mode=True)(np.zeros((1, 3, 8, 8), np.float32)).shape
+    (1, 3, 5, 5)
     """
 
-    def pool(self, x: Any, kernel_size: IntPair, stride: IntPair | None) -> Tensor:
-        return F.max_pool2d(x, kernel_size, stride)
+    def __init__(
+        self,
+        kernel_size: IntPair,
+        stride: IntPair | None = None,
+        padding: IntPair = 0,
+        *,
+        ceil_mode: bool = False,
+    ) -> None:
+        super().__init__(kernel_size, stride, padding, ceil_mode)
+
+    def forward(self, x: Any) -> Tensor:
+        return F.max_pool2d(
+            x, self.kernel_size, self.stride, self.padding, ceil_mode=self.ceil_mode
+        )
 
 
 class AvgPool2d(_Pool):
-    """Mean over ``kernel_size`` windows (stride defaults to the window).
+    """Mean over ``kernel_size`` windows (stride defaults to the window), with PyTorch's
+    ``padding``, ``ceil_mode`` and ``count_include_pad``.
 
     >>> AvgPool2d(2)(np.ones((1, 1, 4, 4), np.float32)).data[0, 0]
     array([[1., 1.],
            [1., 1.]], dtype=float32)
     """
 
-    def pool(self, x: Any, kernel_size: IntPair, stride: IntPair | None) -> Tensor:
-        return F.avg_pool2d(x, kernel_size, stride)
+    def __init__(
+        self,
+        kernel_size: IntPair,
+        stride: IntPair | None = None,
+        padding: IntPair = 0,
+        ceil_mode: bool = False,
+        count_include_pad: bool = True,
+    ) -> None:
+        super().__init__(kernel_size, stride, padding, ceil_mode)
+        self.count_include_pad = count_include_pad
+
+    def forward(self, x: Any) -> Tensor:
+        return F.avg_pool2d(
+            x,
+            self.kernel_size,
+            self.stride,
+            self.padding,
+            self.ceil_mode,
+            self.count_include_pad,
+        )
+
+
+class AdaptiveAvgPool2d(_Layer):
+    """Average pooling to a fixed ``output_size`` (an int, or a pair whose None entries
+    keep that axis), as PyTorch's.
+
+    >>> AdaptiveAvgPool2d(1)(np.ones((2, 3, 5, 7), np.float32)).shape
+    (2, 3, 1, 1)
+    """
+
+    def __init__(self, output_size: int | tuple[int | None, int | None]) -> None:
+        super().__init__()
+        self.output_size = output_size
+
+    def forward(self, x: Any) -> Tensor:
+        return F.adaptive_avg_pool2d(x, self.output_size)
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}"
 
 
 class Flatten(_Layer):

@@ -12,7 +12,7 @@ ops, so that gradients are graph nodes too) side by side.
 (1, 1, 2, 2)
 """
 
-from mg_nn.ops.conv import Conv2d, Conv2dInputGrad, Conv2dWeightGrad
+from mg_nn.ops.conv import Conv2d, Conv2dInputGrad, Conv2dWeightGrad, ConvTranspose2d
 from mg_nn.ops.dropout import DropoutMask
 from mg_nn.ops.linear import Linear
 from mg_nn.ops.losses import CrossEntropy, CrossEntropyGrad
@@ -24,6 +24,7 @@ __all__ = [
     "Conv2d",
     "Conv2dInputGrad",
     "Conv2dWeightGrad",
+    "ConvTranspose2d",
     "CrossEntropy",
     "CrossEntropyGrad",
     "DropoutMask",
