@@ -322,3 +322,45 @@ def test_options_compiled_match_eager() -> None:
     np.testing.assert_allclose(loss.data, eager.data, rtol=1e-5)
     np.testing.assert_allclose(gw.data, eager_grads[0].data, rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(gu.data, eager_grads[1].data, rtol=1e-4, atol=1e-5)
+
+
+def first_max_grad_ref(x: Any, g: Any, k: Any, s: Any) -> Any:
+    """Route each window's gradient to its first (row-major) maximum, window by window."""
+    dx = np.zeros_like(x)
+    for idx in np.ndindex(*x.shape[:-2]):
+        for r in range(g.shape[-2]):
+            for c in range(g.shape[-1]):
+                window = x[idx][r * s[0] : r * s[0] + k[0], c * s[1] : c * s[1] + k[1]]
+                i, j = np.unravel_index(np.argmax(window), window.shape)
+                dx[idx][r * s[0] + i, c * s[1] + j] += g[idx][r, c]
+    return dx
+
+
+@pytest.mark.parametrize(("shape", "kernel"), [((2, 3, 8, 6), (2, 2)), ((2, 2, 7, 9), (2, 3))])
+def test_tiled_max_pool_routes_ties_to_the_first_maximum(shape: Any, kernel: Any) -> None:
+    x = rng.integers(0, 3, shape).astype(np.float64)  # many ties, as after a ReLU
+    t = Tensor(x, requires_grad=True)
+    y = F.max_pool2d(t, kernel)
+    g = rng.standard_normal(y.shape)
+    (gx,) = grad((y * Tensor(g)).sum(), [t])
+    np.testing.assert_array_equal(gx.data, first_max_grad_ref(x, g, kernel, kernel))
+
+
+def test_conv_kernels_split_large_batches_into_chunks() -> None:
+    """Images big enough that each kernel works through the batch in several chunks."""
+    x, w = rng.standard_normal((3, 4, 40, 36)), rng.standard_normal((2, 4, 3, 3))
+    t, u = Tensor(x, requires_grad=True), Tensor(w, requires_grad=True)
+    y = F.conv2d(t, u, padding=1)
+    np.testing.assert_allclose(y.data, conv_ref(x, w, (1, 1), ((1, 1), (1, 1))), atol=1e-10)
+    g = rng.standard_normal(y.shape)
+    gx, gw = grad((y * Tensor(g)).sum(), [t, u])
+    dxp = np.zeros((3, 4, 42, 38))
+    for i in range(3):
+        for j in range(3):  # each tap scatters g back through its weight
+            dxp[:, :, i : i + 40, j : j + 36] += np.einsum("nohw,oc->nchw", g, w[:, :, i, j])
+    np.testing.assert_allclose(gx.data, dxp[:, :, 1:41, 1:37], atol=1e-10)
+    xp = np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)))
+    for i in range(3):
+        for j in range(3):
+            want = np.einsum("nohw,nchw->oc", g, xp[:, :, i : i + 40, j : j + 36])
+            np.testing.assert_allclose(gw.data[:, :, i, j], want, atol=1e-8)

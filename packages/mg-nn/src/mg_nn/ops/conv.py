@@ -15,6 +15,7 @@ cropped, and zeroed in gradients so they add nothing.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypedDict
 
@@ -37,7 +38,7 @@ from mg_tensor.oplib import (
 
 @dataclass(frozen=True)
 class _Grid:
-    """Where the windows of one convolution lie in its channel-major padded buffer."""
+    """Where the windows of one convolution lie in its padded buffer (N, C, flat)."""
 
     n: int
     size: Pair  # the input's (H, W)
@@ -46,6 +47,7 @@ class _Grid:
     stride: Pair
     padding: Pads
     dilation: Pair
+    wide: bool  # compute each output row over the padded width (stride 1 only)
 
     @property
     def padded(self) -> Pair:
@@ -54,80 +56,98 @@ class _Grid:
 
     @property
     def width(self) -> int:
-        """Columns computed per output row: the padded width when the stride is 1."""
-        return self.padded[1] if self.stride == (1, 1) else self.out[1]
+        """Columns computed per output row."""
+        return self.padded[1] if self.wide else self.out[1]
 
     @property
     def length(self) -> int:
-        """Columns of the matmuls: ``N * Ho * width``."""
-        return self.n * self.out[0] * self.width
-
-    def _strides(self, itemsize: int) -> tuple[int, int, int]:
-        hp, wp = self.padded
-        return hp * wp * itemsize, self.stride[0] * wp * itemsize, self.stride[1] * itemsize
+        """Columns of each image's matmul: ``Ho * width``."""
+        return self.out[0] * self.width
 
     def _flat(self) -> int:
-        """Per-channel buffer length: the padded images plus what wide rows read past
-        the end (they only feed cropped columns)."""
+        """Per-image buffer length: the padded image plus what wide rows read past its
+        end (they only feed cropped columns)."""
         hp, wp = self.padded
         (kh, kw), (dh, dw), (ho, _) = self.window, self.dilation, self.out
-        last = (self.n - 1) * hp * wp + ((ho - 1) * self.stride[0] + (kh - 1) * dh) * wp
+        last = ((ho - 1) * self.stride[0] + (kh - 1) * dh) * wp
         last += (self.width - 1) * self.stride[1] + (kw - 1) * dw
-        return max(self.n * hp * wp, last + 1)
+        return max(hp * wp, last + 1)
 
     def _interior(self, buffer: Array) -> Array:
-        """The unpadded images in ``buffer``, as (C, N, H, W)."""
+        """The unpadded images in ``buffer``, as (N, C, H, W)."""
         hp, wp = self.padded
         (h, w), ((t, _), (left, _)) = self.size, self.padding
-        images = buffer[:, : self.n * hp * wp].reshape(-1, self.n, hp, wp)
+        images = buffer[:, :, : hp * wp].reshape(*buffer.shape[:2], hp, wp)
         return images[:, :, t : t + h, left : left + w]
 
     def pad(self, x: Array) -> Array:
-        """``x`` (N, C, H, W) as a zero-padded channel-major buffer (C, flat)."""
-        buffer = np.zeros((x.shape[1], self._flat()), x.dtype)
-        np.copyto(self._interior(buffer), x.transpose(1, 0, 2, 3))
+        """``x`` (N, C, H, W) as a zero-padded buffer (N, C, flat); ``x`` itself (a view)
+        when there is nothing to pad."""
+        if self._flat() == x.shape[2] * x.shape[3] and self.padded == self.size:
+            return x.reshape(x.shape[0], x.shape[1], -1)
+        buffer = np.zeros((*x.shape[:2], self._flat()), x.dtype)
+        np.copyto(self._interior(buffer), x)
         return buffer
 
-    def windows(self, buffer: Array) -> Array:
-        """Every window of the padded buffer: a (C, kh, kw, N, Ho, width) strided view."""
-        sc, it = buffer.strides
-        (kh, kw), (dh, dw), (ho, _) = self.window, self.dilation, self.out
-        wp = self.padded[1]
-        shape = (buffer.shape[0], kh, kw, self.n, ho, self.width)
-        return as_strided(buffer, shape, (sc, dh * wp * it, dw * it, *self._strides(it)))
+    def _view(self, buffer: Array, shape: tuple[int, ...], steps: tuple[int, ...]) -> Array:
+        """A strided view of ``buffer`` (N, C, flat): the image and channel axes, then
+        ``shape`` with strides ``steps`` in elements."""
+        sn, sc, it = buffer.strides
+        return as_strided(buffer, (*buffer.shape[:2], *shape), (sn, sc, *(it * s for s in steps)))
 
-    def columns(self, x: Array) -> Array:
-        """The column matrix (C * kh * kw, L) of ``x`` (N, C, H, W)."""
-        view = self.windows(self.pad(x))
-        return np.ascontiguousarray(view).reshape(-1, self.length)
+    def _rows(self) -> tuple[tuple[int, int], tuple[int, int]]:
+        """Shape and element strides of one window position's (Ho, width) grid."""
+        wp = self.padded[1]
+        return (self.out[0], self.width), (self.stride[0] * wp, self.stride[1])
+
+    def columns(self, buffer: Array) -> Array:
+        """The column matrices (m, C * kh * kw, Ho * width) of padded images (m, C, flat)."""
+        (kh, kw), (dh, dw), wp = self.window, self.dilation, self.padded[1]
+        shape, steps = self._rows()
+        view = self._view(buffer, (kh, kw, *shape), (dh * wp, dw, *steps))
+        return np.ascontiguousarray(view).reshape(buffer.shape[0], -1, self.length)
+
+    def chunks(self, rows: int, itemsize: int) -> Iterator[slice]:
+        """Slices of the images whose column matrices (``rows`` each) fill about 1 MB:
+        each chunk's columns are made, multiplied and consumed while in cache, instead
+        of writing and reading back a column matrix of the whole batch."""
+        step = max(1, (1 << 20) // (rows * self.length * itemsize))
+        for start in range(0, self.n, step):
+            yield slice(start, min(start + step, self.n))
 
     def spread(self, g: Array) -> Array:
-        """``g`` (N, O, Ho, Wo) laid out as the matmuls' (O, L), zero in cropped columns."""
-        o, (ho, wo) = g.shape[1], self.out
-        grid = (np.zeros if self.width > wo else np.empty)((o, self.n, ho, self.width), g.dtype)
-        np.copyto(grid[..., :wo], g.transpose(1, 0, 2, 3))
-        return grid.reshape(o, self.length)
+        """``g`` (N, O, Ho, Wo) as the matmuls' (N, O, Ho * width), zero in cropped
+        columns (``g`` itself when nothing is cropped)."""
+        n, o, ho, wo = g.shape
+        if self.width == wo:
+            return np.ascontiguousarray(g).reshape(n, o, -1)
+        grid = np.zeros((n, o, ho, self.width), g.dtype)
+        np.copyto(grid[..., :wo], g)
+        return grid.reshape(n, o, -1)
 
     def crop(self, result: Array) -> Array:
-        """The matmul result (O, L) as an (N, O, Ho, Wo) view."""
+        """The matmul result (N, O, Ho * width) as an (N, O, Ho, Wo) view."""
         ho, wo = self.out
-        return result.reshape(-1, self.n, ho, self.width)[..., :wo].transpose(1, 0, 2, 3)
+        return result.reshape(result.shape[0], -1, ho, self.width)[..., :wo]
 
-    def fold(self, columns: Array, dtype: np.dtype[Any]) -> Array:
-        """col2im: add the column matrix (C*kh*kw, L) back onto the padded images; the
-        (N, C, H, W) view of the result. One strided add per kernel position."""
-        (kh, kw), (dh, dw), (ho, _) = self.window, self.dilation, self.out
-        blocks = columns.reshape(-1, kh, kw, self.n, ho, self.width)
-        buffer = np.zeros((blocks.shape[0], self._flat()), dtype)
-        sc, it = buffer.strides
-        shape = (buffer.shape[0], self.n, ho, self.width)
-        wp = self.padded[1]
+    def zeros(self, n: int, channels: int, dtype: np.dtype[Any]) -> Array:
+        """A zero padded buffer (n, channels, flat)."""
+        return np.zeros((n, channels, self._flat()), dtype)
+
+    def fold(self, columns: Array, buffer: Array) -> None:
+        """col2im: add the column matrices (m, C*kh*kw, Ho * width) onto the padded
+        images ``buffer`` (m, C, flat). One strided add per kernel position."""
+        (kh, kw), (dh, dw), wp = self.window, self.dilation, self.padded[1]
+        shape, steps = self._rows()
+        blocks = columns.reshape(*buffer.shape[:2], kh, kw, self.length)
         for i in range(kh):
             for j in range(kw):
-                start = buffer[:, i * dh * wp + j * dw :]
-                view = as_strided(start, shape, (sc, *self._strides(it)))
-                np.add(view, blocks[:, i, j], out=view)
-        return self._interior(buffer).transpose(1, 0, 2, 3)
+                view = self._view(buffer[:, :, i * dh * wp + j * dw :], shape, steps)
+                np.add(view, blocks[:, :, i, j].reshape(view.shape), out=view)
+
+    def interior(self, buffer: Array) -> Array:
+        """The unpadded images of ``buffer`` (N, C, flat), as an (N, C, H, W) view."""
+        return self._interior(buffer)
 
 
 def _into(out: Array | None, value: Array) -> Array:
@@ -161,16 +181,27 @@ class _ConvOp(TensorOp):
             "groups": self.groups,
         }
 
-    def grid(self, n: int, size: Pair, kernel: Pair, out: tuple[int, ...] = ()) -> _Grid:
+    def grid(
+        self,
+        n: int,
+        size: Pair,
+        kernel: Pair,
+        out: tuple[int, ...] = (),
+        channels: Pair = (0, 0),
+    ) -> _Grid:
         """The grid of a convolution of (H, W) ``size``; ``out`` restricts it to its first
         (Ho, Wo) outputs (a transposed convolution's ``output_padding`` can add input
-        rows that no window reaches)."""
+        rows that no window reaches). With (C, O) ``channels``, rows are computed wide
+        (see the module's docstring) when the column matrix is the larger of the two
+        arrays a kernel copies: the wide rows speed up its copy and cost a copy (crop)
+        of the output."""
         full = [
             out_size(size[i], kernel[i], self.stride[i], self.padding[i], self.dilation[i])
             for i in range(2)
         ]
         ho, wo = (out[0], out[1]) if out else (full[0], full[1])
-        return _Grid(n, size, kernel, (ho, wo), self.stride, self.padding, self.dilation)
+        wide = self.stride == (1, 1) and channels[0] * kernel[0] * kernel[1] > channels[1]
+        return _Grid(n, size, kernel, (ho, wo), self.stride, self.padding, self.dilation, wide)
 
     def check_grad(
         self, inputs: tuple[Node, ...], x: tuple[int, ...], w: tuple[int, ...], g: Node
@@ -224,9 +255,14 @@ class _ConvOp(TensorOp):
         y = apply(Conv2d(**self.settings()), x, w)
         return y if y.shape[2:] == shape[2:] else y[:, :, : shape[2], : shape[3]]
 
-    def grouped(self, a: Array, rows: int) -> Array:
-        """``a`` (G * rows, ...) as (G, rows, -1) for one batched matmul over the groups."""
-        return a.reshape(self.groups, rows // self.groups, -1)
+    def weights(self, w: Array) -> Array:
+        """``w`` (O, C / G, kh, kw) as (G, O / G, C / G * kh * kw) matrices."""
+        return w.reshape(self.groups, w.shape[0] // self.groups, -1)
+
+    def per_group(self, a: Array) -> Array:
+        """Per-image matrices (N, G * rows, L) as (N, G, rows, L): a batched matmul over
+        the images and the groups."""
+        return a.reshape(a.shape[0], self.groups, -1, a.shape[-1])
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -252,16 +288,27 @@ class Conv2d(_ConvOp):
 
     def forward(self, *arrays: Array, out: Array | None = None) -> Array:
         x, w, *b = arrays
+        n, c, h, wd = x.shape
         o = w.shape[0]
-        grid = self.grid(x.shape[0], (x.shape[2], x.shape[3]), (w.shape[2], w.shape[3]))
-        cols = grid.columns(x)
-        result = np.matmul(self.grouped(w, o), self.grouped(cols, cols.shape[0]))
-        y = grid.crop(result)
+        grid = self.grid(n, (h, wd), (w.shape[2], w.shape[3]), channels=(c, o))
+        dtype = np.result_type(x.dtype, w.dtype, *(v.dtype for v in b))
+        y = (
+            out
+            if out is not None and out.flags.c_contiguous
+            else np.empty((n, o, *grid.out), dtype)
+        )
+        images, weights = grid.pad(x), self.weights(w)
+        for part in grid.chunks(c * w.shape[2] * w.shape[3], x.itemsize):
+            cols = self.per_group(grid.columns(images[part]))
+            if grid.wide:
+                y[part] = grid.crop(np.matmul(weights, cols))
+            else:  # exact rows: the matmul writes the output in place
+                np.matmul(
+                    weights, cols, out=y[part].reshape(cols.shape[0], self.groups, -1, grid.length)
+                )
         if b:
-            dtype = np.result_type(x.dtype, w.dtype, b[0].dtype)
-            target = np.empty(y.shape, dtype) if out is None else out
-            return np.add(y, b[0].reshape(o, 1, 1), out=target)  # bias added while copying
-        return _into(out, y)
+            y += b[0].reshape(o, 1, 1)
+        return y if y is out else _into(out, y)
 
     def vjp(self, g: Tensor, out: Tensor, *inputs: Tensor, needed: tuple[bool, ...]) -> Grads:
         x, w, *b = inputs
@@ -301,11 +348,15 @@ class Conv2dInputGrad(_ConvOp):
 
     def forward(self, *arrays: Array, out: Array | None = None) -> Array:
         g, w = arrays
-        o = w.shape[0]
-        grid = self.grid(g.shape[0], self.size, (w.shape[2], w.shape[3]), g.shape[2:])
-        spread = grid.spread(g)
-        cols = np.matmul(self.grouped(w, o).transpose(0, 2, 1), self.grouped(spread, o))
-        return _into(out, grid.fold(cols, np.result_type(g.dtype, w.dtype)))
+        o, c = w.shape[0], w.shape[1] * self.groups
+        kernel = (w.shape[2], w.shape[3])
+        grid = self.grid(g.shape[0], self.size, kernel, g.shape[2:], channels=(c, o))
+        buffer = grid.zeros(g.shape[0], c, np.result_type(g.dtype, w.dtype))
+        transposed = self.weights(w).transpose(0, 2, 1)
+        for part in grid.chunks(c * kernel[0] * kernel[1], buffer.itemsize):
+            cols = np.matmul(transposed, self.per_group(grid.spread(g[part])))
+            grid.fold(cols, buffer[part])
+        return _into(out, grid.interior(buffer))
 
     def vjp(self, g: Tensor, out: Tensor, *inputs: Tensor, needed: tuple[bool, ...]) -> Grads:
         go, w = inputs
@@ -337,15 +388,19 @@ class Conv2dWeightGrad(_ConvOp):
 
     def forward(self, *arrays: Array, out: Array | None = None) -> Array:
         x, g = arrays
-        o, c = g.shape[1], x.shape[1]
-        grid = self.grid(x.shape[0], (x.shape[2], x.shape[3]), self.window, g.shape[2:])
-        cols, spread = grid.columns(x), grid.spread(g)
-        # cols @ spread.T, transposed: (K, L) @ (L, O) reads both long axes contiguously,
-        # which OpenBLAS runs several times faster than (O, L) @ (L, K) for small K
-        result = np.matmul(
-            self.grouped(cols, cols.shape[0]), self.grouped(spread, o).transpose(0, 2, 1)
-        )
-        dw = result.transpose(0, 2, 1).reshape(o, c // self.groups, *self.window)
+        c, o = x.shape[1], g.shape[1]
+        size = (x.shape[2], x.shape[3])
+        grid = self.grid(x.shape[0], size, self.window, g.shape[2:], channels=(c, o))
+        images, total = grid.pad(x), None
+        for part in grid.chunks(c * self.window[0] * self.window[1], x.itemsize):
+            cols = self.per_group(grid.columns(images[part]))
+            spread = self.per_group(grid.spread(g[part]))
+            # cols @ spread.T, transposed below: OpenBLAS runs (K, L) @ (L, O) several
+            # times faster than (O, L) @ (L, K) for small K
+            block = np.matmul(cols, spread.transpose(0, 1, 3, 2)).sum(axis=0)
+            total = block if total is None else np.add(total, block, out=total)
+        assert total is not None
+        dw = total.transpose(0, 2, 1).reshape(o, c // self.groups, *self.window)
         return _into(out, dw)
 
     def vjp(self, g: Tensor, out: Tensor, *inputs: Tensor, needed: tuple[bool, ...]) -> Grads:

@@ -81,6 +81,10 @@ class _PoolOp(TensorOp):
             np.copyto(out, part)
         return out
 
+    def tiles(self) -> bool:
+        """Whether the windows tile the (padded) input: stride equal to the window."""
+        return self.stride == self.window
+
     def settings(self) -> tuple[Pair, Pair, Pair, bool]:
         return self.window, self.stride, self.padding, self.ceil_mode
 
@@ -121,13 +125,33 @@ class _Pool2d(_PoolOp):
 
     def forward(self, *arrays: Array, out: Array | None = None) -> Array:
         x = self.padded(arrays[0], type(self).fill)
-        spots = list(positions(self.window, self.stride, self.out(arrays[0].shape)))
+        hw = self.out(arrays[0].shape)
+        if self.tiles():
+            return self._tiled(x, hw, out)
+        spots = list(positions(self.window, self.stride, hw))
         if out is None:
             out = x[spots[0]].copy()
         else:
             np.copyto(out, x[spots[0]])
         for spot in spots[1:]:
             type(self).combine(out, x[spot], out=out)
+        return out
+
+    def _tiled(self, x: Array, hw: Pair, out: Array | None) -> Array:
+        """Windows that tile the input: combine whole rows first (contiguous, SIMD-friendly
+        passes over half the data for 2x2), then the columns of the smaller result."""
+        rows = _rows(x, self.window, hw)  # (..., Ho, kh, Wo * kw)
+        combine = type(self).combine
+        half = rows[..., 0, :] if self.window[0] == 1 else combine(rows[..., 0, :], rows[..., 1, :])
+        for i in range(2, self.window[0]):
+            combine(half, rows[..., i, :], out=half)
+        cells = half.reshape(*half.shape[:-1], hw[1], self.window[1])
+        if out is None:
+            out = cells[..., 0].copy()
+        else:
+            np.copyto(out, cells[..., 0])
+        for j in range(1, self.window[1]):
+            combine(out, cells[..., j], out=out)
         return out
 
 
@@ -162,6 +186,31 @@ def _first_max(x: Array, y: Array, kernel: Pair, stride: Pair) -> Iterator[tuple
         yield spot, hit
 
 
+def _rows(x: Array, window: Pair, hw: Pair) -> Array:
+    """The windows that tile ``x`` as (..., Ho, kh, Wo * kw): window rows stay contiguous."""
+    (kh, kw), (ho, wo) = window, hw
+    return x[..., : ho * kh, : wo * kw].reshape(*x.shape[:-2], ho, kh, wo * kw)
+
+
+def _route_tiled(x: Array, y: Array, g: Array, dx: Array, window: Pair) -> None:
+    """`MaxPool2dGrad` for windows that tile ``x`` exactly (``dx`` C-contiguous, so its
+    rows are a view): ``dx`` gets ``g`` at each
+    window's first maximum. Compares whole rows at once against the maxima repeated
+    along the row (no size-``kw`` inner loops), then keeps the first hit per window."""
+    (kh, kw), hw = window, (y.shape[-2], y.shape[-1])
+    wide = np.repeat(y, kw, axis=-1)[..., None, :]  # (..., Ho, 1, Wo * kw)
+    hits = np.equal(_rows(x, window, hw), wide)
+    cells = hits.reshape(*hits.shape[:-1], hw[1], kw)  # (..., Ho, kh, Wo, kw)
+    taken = cells[..., 0, :, 0].copy()
+    for i in range(kh):
+        for j in range(kw):
+            if i or j:
+                hit = cells[..., i, :, j]
+                np.greater(hit, taken, out=hit)  # a hit not yet taken
+                np.logical_or(taken, hit, out=taken)
+    np.multiply(hits, np.repeat(g, kw, axis=-1)[..., None, :], out=_rows(dx, window, hw))
+
+
 @dataclass(frozen=True)
 class MaxPool2dGrad(_PoolOp):
     """``(x, y, g) -> dx``: route each window's gradient to its (first) maximum.
@@ -180,9 +229,12 @@ class MaxPool2dGrad(_PoolOp):
         x, y, g = arrays
         dtype = np.result_type(x.dtype, g.dtype)
         xp = self.padded(x, -np.inf)
-        dx = np.zeros(xp.shape, dtype) if out is None or xp is not x else out
-        if dx is out:
-            out.fill(0)
+        dx = np.empty(xp.shape, dtype) if out is None or xp is not x else out
+        exact = xp.shape[-2:] == (y.shape[-2] * self.window[0], y.shape[-1] * self.window[1])
+        if self.tiles() and exact and dx.flags.c_contiguous:
+            _route_tiled(xp, y, g, dx, self.window)  # writes every element of dx
+            return self.crop(dx, x.shape, out)
+        dx.fill(0)
         disjoint = all(s >= k for s, k in zip(self.stride, self.window, strict=True))
         share = np.empty(y.shape, dtype)
         for spot, hit in _first_max(xp, y, self.window, self.stride):
