@@ -364,3 +364,24 @@ def test_conv_kernels_split_large_batches_into_chunks() -> None:
         for j in range(3):
             want = np.einsum("nohw,nchw->oc", g, xp[:, :, i : i + 40, j : j + 36])
             np.testing.assert_allclose(gw.data[:, :, i, j], want, atol=1e-8)
+
+
+@pytest.mark.parametrize(("padding", "dilation", "groups"), [(0, 1, 1), ("same", 2, 2), (1, 1, 4)])
+def test_input_gradient_without_blas_matches(
+    monkeypatch: pytest.MonkeyPatch, padding: Any, dilation: int, groups: int
+) -> None:
+    """Stride-1 input gradients accumulate GEMMs through BLAS; the numpy path (col2im),
+    used where numpy has no OpenBLAS, gives the same values."""
+    from mg_tensor import blas
+
+    x = rng.standard_normal((3, 4, 9, 7))
+    w = rng.standard_normal((8, 4 // groups, 3, 2))
+
+    def input_grad() -> Any:
+        t = Tensor(x, requires_grad=True)
+        y = F.conv2d(t, Tensor(w), None, 1, padding, dilation, groups)
+        return grad((y * y).sum(), [t])[0].data
+
+    with_blas = input_grad()
+    monkeypatch.setattr(blas, "gemm_kernel", lambda char: None)
+    np.testing.assert_allclose(input_grad(), with_blas, rtol=1e-10, atol=1e-10)

@@ -23,6 +23,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from mg_nn.ops.windows import Pads, Pair, out_size
+from mg_tensor import blas
 from mg_tensor.oplib import (
     Array,
     Grads,
@@ -292,22 +293,23 @@ class Conv2d(_ConvOp):
         o = w.shape[0]
         grid = self.grid(n, (h, wd), (w.shape[2], w.shape[3]), channels=(c, o))
         dtype = np.result_type(x.dtype, w.dtype, *(v.dtype for v in b))
-        y = (
-            out
-            if out is not None and out.flags.c_contiguous
-            else np.empty((n, o, *grid.out), dtype)
-        )
+        direct = out is not None and out.flags.c_contiguous and out.dtype == dtype
+        y = out if direct and out is not None else np.empty((n, o, *grid.out), dtype)
         images, weights = grid.pad(x), self.weights(w)
+        bias = b[0].reshape(o, 1, 1) if b else None
         for part in grid.chunks(c * w.shape[2] * w.shape[3], x.itemsize):
             cols = self.per_group(grid.columns(images[part]))
             if grid.wide:
-                y[part] = grid.crop(np.matmul(weights, cols))
+                result = grid.crop(np.matmul(weights, cols))
+                if bias is None:
+                    y[part] = result
+                else:  # the bias is added by the copy that crops
+                    np.add(result, bias, out=y[part])
             else:  # exact rows: the matmul writes the output in place
-                np.matmul(
-                    weights, cols, out=y[part].reshape(cols.shape[0], self.groups, -1, grid.length)
-                )
-        if b:
-            y += b[0].reshape(o, 1, 1)
+                target = y[part].reshape(cols.shape[0], self.groups, -1, grid.length)
+                np.matmul(weights, cols, out=target)
+                if bias is not None:  # while the chunk is in cache
+                    y[part] += bias
         return y if y is out else _into(out, y)
 
     def vjp(self, g: Tensor, out: Tensor, *inputs: Tensor, needed: tuple[bool, ...]) -> Grads:
@@ -348,6 +350,8 @@ class Conv2dInputGrad(_ConvOp):
 
     def forward(self, *arrays: Array, out: Array | None = None) -> Array:
         g, w = arrays
+        if self.stride == (1, 1) and g.dtype == w.dtype and blas.gemm_kernel(g.dtype.char):
+            return _into(out, self._by_shifts(g, w))
         o, c = w.shape[0], w.shape[1] * self.groups
         kernel = (w.shape[2], w.shape[3])
         grid = self.grid(g.shape[0], self.size, kernel, g.shape[2:], channels=(c, o))
@@ -357,6 +361,32 @@ class Conv2dInputGrad(_ConvOp):
             cols = np.matmul(transposed, self.per_group(grid.spread(g[part])))
             grid.fold(cols, buffer[part])
         return _into(out, grid.interior(buffer))
+
+    def _by_shifts(self, g: Array, w: Array) -> Array:
+        """Stride 1 with BLAS: no column matrix and no col2im. Channel-major, every image
+        padded to (Hp, Wp) and laid end to end, kernel position (i, j) reads the output
+        gradient at a fixed shift, so dx accumulates ``kh * kw`` GEMMs (``w[:, :, i,
+        j].T @ g``) straight into shifted views of one buffer (BLAS's beta = 1)."""
+        n, o, ho, wo = g.shape
+        (kh, kw), (dh, dw) = (w.shape[2], w.shape[3]), self.dilation
+        (h, wd), ((pt, pb), (pl, pr)) = self.size, self.padding
+        hp, wp = h + pt + pb, wd + pl + pr
+        length, c = n * hp * wp, w.shape[1] * self.groups
+        grads = np.zeros((o, n, hp, wp), g.dtype)
+        np.copyto(grads[:, :, :ho, :wo], g.transpose(1, 0, 2, 3))
+        flat = grads.reshape(o, length)
+        dx = np.zeros((c, length + (kh - 1) * dh * wp + (kw - 1) * dw), g.dtype)
+        taps = np.ascontiguousarray(w.transpose(2, 3, 0, 1))  # (kh, kw, O, C / G)
+        og, cg = o // self.groups, c // self.groups
+        for i in range(kh):
+            for j in range(kw):
+                shift = i * dh * wp + j * dw
+                for k in range(self.groups):
+                    weights = taps[i, j, k * og : (k + 1) * og].T
+                    target = dx[k * cg : (k + 1) * cg, shift : shift + length]
+                    blas.gemm(weights, flat[k * og : (k + 1) * og], target, beta=1.0)
+        images = dx[:, :length].reshape(c, n, hp, wp)
+        return images[:, :, pt : pt + h, pl : pl + wd].transpose(1, 0, 2, 3)
 
     def vjp(self, g: Tensor, out: Tensor, *inputs: Tensor, needed: tuple[bool, ...]) -> Grads:
         go, w = inputs
