@@ -101,12 +101,18 @@ class _Grid:
         wp = self.padded[1]
         return (self.out[0], self.width), (self.stride[0] * wp, self.stride[1])
 
-    def columns(self, buffer: Array) -> Array:
-        """The column matrices (m, C * kh * kw, Ho * width) of padded images (m, C, flat)."""
+    def columns(self, buffer: Array, groups: int) -> Array:
+        """The column matrices of padded images (m, C, flat), per group: wide rows give
+        (G, C/G * kh * kw, m * L), one matmul for the chunk; exact rows give
+        (m, G, C/G * kh * kw, L), one matmul per image, whose output is NCHW already."""
         (kh, kw), (dh, dw), wp = self.window, self.dilation, self.padded[1]
         shape, steps = self._rows()
         view = self._view(buffer, (kh, kw, *shape), (dh * wp, dw, *steps))
-        return np.ascontiguousarray(view).reshape(buffer.shape[0], -1, self.length)
+        m = buffer.shape[0]
+        if self.wide:  # channel-major: (C, kh, kw, m, Ho, width)
+            view = view.transpose(1, 2, 3, 0, 4, 5)
+            return np.ascontiguousarray(view).reshape(groups, -1, m * self.length)
+        return np.ascontiguousarray(view).reshape(m, groups, -1, self.length)
 
     def chunks(self, rows: int, itemsize: int) -> Iterator[slice]:
         """Slices of the images whose column matrices (``rows`` each) fill about 1 MB:
@@ -116,35 +122,47 @@ class _Grid:
         for start in range(0, self.n, step):
             yield slice(start, min(start + step, self.n))
 
-    def spread(self, g: Array) -> Array:
-        """``g`` (N, O, Ho, Wo) as the matmuls' (N, O, Ho * width), zero in cropped
-        columns (``g`` itself when nothing is cropped)."""
-        n, o, ho, wo = g.shape
+    def spread(self, g: Array, groups: int) -> Array:
+        """``g`` (m, O, Ho, Wo) laid out as the columns are (see `columns`), zero in
+        cropped columns."""
+        m, o, ho, wo = g.shape
+        if self.wide:
+            grid = np.zeros((o, m, ho, self.width), g.dtype)
+            np.copyto(grid[..., :wo], g.transpose(1, 0, 2, 3))
+            return grid.reshape(groups, -1, m * self.length)
         if self.width == wo:
-            return np.ascontiguousarray(g).reshape(n, o, -1)
-        grid = np.zeros((n, o, ho, self.width), g.dtype)
+            return np.ascontiguousarray(g).reshape(m, groups, -1, self.length)
+        grid = np.zeros((m, o, ho, self.width), g.dtype)
         np.copyto(grid[..., :wo], g)
-        return grid.reshape(n, o, -1)
+        return grid.reshape(m, groups, -1, self.length)
 
-    def crop(self, result: Array) -> Array:
-        """The matmul result (N, O, Ho * width) as an (N, O, Ho, Wo) view."""
+    def crop(self, result: Array, m: int) -> Array:
+        """A matmul result laid out as the columns are, as an (m, O, Ho, Wo) view."""
         ho, wo = self.out
-        return result.reshape(result.shape[0], -1, ho, self.width)[..., :wo]
+        if self.wide:
+            return result.reshape(-1, m, ho, self.width)[..., :wo].transpose(1, 0, 2, 3)
+        return result.reshape(m, -1, ho, self.width)[..., :wo]
 
     def zeros(self, n: int, channels: int, dtype: np.dtype[Any]) -> Array:
         """A zero padded buffer (n, channels, flat)."""
         return np.zeros((n, channels, self._flat()), dtype)
 
     def fold(self, columns: Array, buffer: Array) -> None:
-        """col2im: add the column matrices (m, C*kh*kw, Ho * width) onto the padded
+        """col2im: add column matrices laid out as `columns` makes them onto the padded
         images ``buffer`` (m, C, flat). One strided add per kernel position."""
         (kh, kw), (dh, dw), wp = self.window, self.dilation, self.padded[1]
         shape, steps = self._rows()
-        blocks = columns.reshape(*buffer.shape[:2], kh, kw, self.length)
+        m, c = buffer.shape[:2]
+        if self.wide:  # (C, kh, kw, m, L) onto the channel-major view of the buffer
+            blocks = columns.reshape(c, kh, kw, m, *shape).transpose(1, 2, 0, 3, 4, 5)
+            images = buffer.transpose(1, 0, 2)
+        else:  # (m, C, kh, kw, L)
+            blocks = columns.reshape(m, c, kh, kw, *shape).transpose(2, 3, 0, 1, 4, 5)
+            images = buffer
         for i in range(kh):
             for j in range(kw):
-                view = self._view(buffer[:, :, i * dh * wp + j * dw :], shape, steps)
-                np.add(view, blocks[:, :, i, j].reshape(view.shape), out=view)
+                view = self._view(images[:, :, i * dh * wp + j * dw :], shape, steps)
+                np.add(view, blocks[i, j], out=view)
 
     def interior(self, buffer: Array) -> Array:
         """The unpadded images of ``buffer`` (N, C, flat), as an (N, C, H, W) view."""
@@ -260,11 +278,6 @@ class _ConvOp(TensorOp):
         """``w`` (O, C / G, kh, kw) as (G, O / G, C / G * kh * kw) matrices."""
         return w.reshape(self.groups, w.shape[0] // self.groups, -1)
 
-    def per_group(self, a: Array) -> Array:
-        """Per-image matrices (N, G * rows, L) as (N, G, rows, L): a batched matmul over
-        the images and the groups."""
-        return a.reshape(a.shape[0], self.groups, -1, a.shape[-1])
-
 
 @dataclass(frozen=True, kw_only=True)
 class Conv2d(_ConvOp):
@@ -298,15 +311,16 @@ class Conv2d(_ConvOp):
         images, weights = grid.pad(x), self.weights(w)
         bias = b[0].reshape(o, 1, 1) if b else None
         for part in grid.chunks(c * w.shape[2] * w.shape[3], x.itemsize):
-            cols = self.per_group(grid.columns(images[part]))
+            cols = grid.columns(images[part], self.groups)
+            m = part.stop - part.start
             if grid.wide:
-                result = grid.crop(np.matmul(weights, cols))
+                result = grid.crop(np.matmul(weights, cols), m)
                 if bias is None:
                     y[part] = result
                 else:  # the bias is added by the copy that crops
                     np.add(result, bias, out=y[part])
             else:  # exact rows: the matmul writes the output in place
-                target = y[part].reshape(cols.shape[0], self.groups, -1, grid.length)
+                target = y[part].reshape(m, self.groups, -1, grid.length)
                 np.matmul(weights, cols, out=target)
                 if bias is not None:  # while the chunk is in cache
                     y[part] += bias
@@ -358,7 +372,7 @@ class Conv2dInputGrad(_ConvOp):
         buffer = grid.zeros(g.shape[0], c, np.result_type(g.dtype, w.dtype))
         transposed = self.weights(w).transpose(0, 2, 1)
         for part in grid.chunks(c * kernel[0] * kernel[1], buffer.itemsize):
-            cols = np.matmul(transposed, self.per_group(grid.spread(g[part])))
+            cols = np.matmul(transposed, grid.spread(g[part], self.groups))
             grid.fold(cols, buffer[part])
         return _into(out, grid.interior(buffer))
 
@@ -423,11 +437,15 @@ class Conv2dWeightGrad(_ConvOp):
         grid = self.grid(x.shape[0], size, self.window, g.shape[2:], channels=(c, o))
         images, total = grid.pad(x), None
         for part in grid.chunks(c * self.window[0] * self.window[1], x.itemsize):
-            cols = self.per_group(grid.columns(images[part]))
-            spread = self.per_group(grid.spread(g[part]))
+            cols, spread = (
+                grid.columns(images[part], self.groups),
+                grid.spread(g[part], self.groups),
+            )
             # cols @ spread.T, transposed below: OpenBLAS runs (K, L) @ (L, O) several
             # times faster than (O, L) @ (L, K) for small K
-            block = np.matmul(cols, spread.transpose(0, 1, 3, 2)).sum(axis=0)
+            block = np.matmul(cols, np.swapaxes(spread, -1, -2))
+            if block.ndim == 4:  # one product per image
+                block = block.sum(axis=0)
             total = block if total is None else np.add(total, block, out=total)
         assert total is not None
         dw = total.transpose(0, 2, 1).reshape(o, c // self.groups, *self.window)
