@@ -70,11 +70,15 @@ def gemm_kernel(char: str) -> Any:
 
 def _operand(a: NDArray[Any]) -> tuple[int, int] | None:
     """(transpose flag, leading dimension) for a 2-d view BLAS can read in place."""
-    item = a.itemsize
-    if a.strides[1] == item and a.strides[0] % item == 0 and a.strides[0] >= item * a.shape[1]:
-        return _NO_TRANS, a.strides[0] // item
-    if a.strides[0] == item and a.strides[1] % item == 0 and a.strides[1] >= item * a.shape[0]:
-        return _TRANS, a.strides[1] // item
+    item, (rows, cols) = a.itemsize, a.shape
+    s0 = item * cols if rows == 1 else a.strides[0]  # the stride of a length-1 axis
+    s1 = item if cols == 1 else a.strides[1]  # is arbitrary: pick one BLAS accepts
+    if s1 == item and s0 % item == 0 and s0 >= item * cols:
+        return _NO_TRANS, s0 // item
+    s0 = item if rows == 1 else a.strides[0]
+    s1 = item * rows if cols == 1 else a.strides[1]
+    if s0 == item and s1 % item == 0 and s1 >= item * rows:
+        return _TRANS, s1 // item
     return None
 
 
@@ -95,13 +99,13 @@ def gemm(a: NDArray[Any], b: NDArray[Any], c: NDArray[Any], beta: float = 0.0) -
         return False
     if c.ndim != 2 or a.shape[0] != c.shape[0] or b.shape[1] != c.shape[1]:
         return False
-    ta, tb = _operand(a), _operand(b)
-    if ta is None or tb is None or c.strides[1] != c.itemsize:
+    ta, tb, tc = _operand(a), _operand(b), _operand(c)
+    if ta is None or tb is None or tc is None or tc[0] != _NO_TRANS:
         return False
     m, n, k = c.shape[0], c.shape[1], a.shape[1]
     if not (m and n and k):
         return False
-    ldc = c.strides[0] // c.itemsize
+    ldc = tc[1]
     kernel(_ROW_MAJOR, ta[0], tb[0], m, n, k, 1.0, a.ctypes.data, ta[1], b.ctypes.data, tb[1],
            beta, c.ctypes.data, ldc)  # fmt: skip
     return True

@@ -398,7 +398,9 @@ class Conv2dInputGrad(_ConvOp):
                 for k in range(self.groups):
                     weights = taps[i, j, k * og : (k + 1) * og].T
                     target = dx[k * cg : (k + 1) * cg, shift : shift + length]
-                    blas.gemm(weights, flat[k * og : (k + 1) * og], target, beta=1.0)
+                    grads_k = flat[k * og : (k + 1) * og]
+                    if not blas.gemm(weights, grads_k, target, beta=1.0):
+                        target += weights @ grads_k  # a layout BLAS cannot read
         images = dx[:, :length].reshape(c, n, hp, wp)
         return images[:, :, pt : pt + h, pl : pl + wd].transpose(1, 0, 2, 3)
 
