@@ -3,14 +3,23 @@ groups) and its two gradient ops. The three are closed under differentiation (th
 gradient of ``conv2d_input_grad`` is a ``conv2d`` and a ``conv2d_weight_grad``...), so
 second derivatives work; ``conv2d_input_grad`` is also the transposed convolution.
 
-All three kernels work on one layout, channel-major and zero-padded: the input becomes a
-``(C, N * Hp * Wp)`` buffer (one transposing copy). Every window of kernel position
-``(i, j)`` is then a strided view of that buffer, so the column matrix ``(C*kh*kw, L)``
-is ``kh * kw`` long, contiguous copies (no per-pixel loop, no 6-d gather), and each
-kernel is one BLAS matmul over the whole batch (one per group). With stride 1 the output
-grid is computed on the padded width ``Wp`` ("wide" rows: row ``h`` of every window is
-one contiguous run of ``Ho * Wp`` values); the ``Wp - Wo`` extra columns of each row are
-cropped, and zeroed in gradients so they add nothing.
+The kernels pad the images once into a buffer (N, C, flat) and work through the batch in
+chunks of images whose column matrix fills about 1 MB, so that each chunk's columns are
+made, multiplied and consumed while in cache. The window of kernel position ``(i, j)``
+is a strided view of that buffer, so a column matrix is ``kh * kw`` strided copies (no
+per-pixel loop). Two layouts, chosen by which array is larger:
+
+* "wide" rows (stride 1, column matrix larger than the output, e.g. 32 -> 64 channels):
+  each output row is computed over the padded width ``Wp``, so one window row is a
+  contiguous run of ``Ho * Wp`` values and the copy is long runs; the ``Wp - Wo`` extra
+  columns are cropped (and zero in gradients, so they add nothing). A chunk is one
+  channel-major matmul ``(O, C*kh*kw) @ (C*kh*kw, m * Ho * Wp)``.
+* exact rows (otherwise, e.g. 1 -> 32 channels): one matmul per image writes the
+  output (N, O, Ho*Wo) in place, with no crop and no transpose.
+
+With stride 1 and numpy's OpenBLAS, the input gradient needs no column matrix and no
+col2im at all: ``kh * kw`` GEMMs accumulate (BLAS's beta) into shifted views of one
+padded buffer (`Conv2dInputGrad._by_shifts`).
 """
 
 from __future__ import annotations
