@@ -336,7 +336,9 @@ def first_max_grad_ref(x: Any, g: Any, k: Any, s: Any) -> Any:
     return dx
 
 
-@pytest.mark.parametrize(("shape", "kernel"), [((2, 3, 8, 6), (2, 2)), ((2, 2, 7, 9), (2, 3))])
+@pytest.mark.parametrize(
+    ("shape", "kernel"), [((2, 3, 8, 6), (2, 2)), ((1, 2, 9, 8), (3, 2)), ((2, 2, 7, 9), (2, 3))]
+)
 def test_tiled_max_pool_routes_ties_to_the_first_maximum(shape: Any, kernel: Any) -> None:
     x = rng.integers(0, 3, shape).astype(np.float64)  # many ties, as after a ReLU
     t = Tensor(x, requires_grad=True)

@@ -13,6 +13,7 @@ array([[[[ 5.,  7.],
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -194,21 +195,41 @@ def _rows(x: Array, window: Pair, hw: Pair) -> Array:
 
 def _route_tiled(x: Array, y: Array, g: Array, dx: Array, window: Pair) -> None:
     """`MaxPool2dGrad` for windows that tile ``x`` exactly (``dx`` C-contiguous, so its
-    rows are a view): ``dx`` gets ``g`` at each
-    window's first maximum. Compares whole rows at once against the maxima repeated
-    along the row (no size-``kw`` inner loops), then keeps the first hit per window."""
+    rows are a view): ``dx`` gets ``g`` at each window's first maximum. Compares whole
+    rows at once against the maxima repeated along the row (no size-``kw`` inner loops),
+    then keeps the first hit per window."""
     (kh, kw), hw = window, (y.shape[-2], y.shape[-1])
     wide = np.repeat(y, kw, axis=-1)[..., None, :]  # (..., Ho, 1, Wo * kw)
     hits = np.equal(_rows(x, window, hw), wide)
-    cells = hits.reshape(*hits.shape[:-1], hw[1], kw)  # (..., Ho, kh, Wo, kw)
-    taken = cells[..., 0, :, 0].copy()
-    for i in range(kh):
-        for j in range(kw):
-            if i or j:
-                hit = cells[..., i, :, j]
-                np.greater(hit, taken, out=hit)  # a hit not yet taken
-                np.logical_or(taken, hit, out=taken)
+    if kw == 2 and sys.byteorder == "little":
+        _first_of_pairs(hits)
+    else:
+        cells = hits.reshape(*hits.shape[:-1], hw[1], kw)  # (..., Ho, kh, Wo, kw)
+        taken = cells[..., 0, :, 0].copy()
+        for i in range(kh):
+            for j in range(kw):
+                if i or j:
+                    hit = cells[..., i, :, j]
+                    np.greater(hit, taken, out=hit)  # a hit not yet taken
+                    np.logical_or(taken, hit, out=taken)
     np.multiply(hits, np.repeat(g, kw, axis=-1)[..., None, :], out=_rows(dx, window, hw))
+
+
+def _first_of_pairs(hits: Array) -> None:
+    """Keep only the first hit of each window of boolean ``hits`` (..., Ho, kh, Wo * 2),
+    in place. Each window row is two adjacent bytes, read as one little-endian uint16
+    (first column in the low byte): ``v & ~(v << 8)`` drops the second when the first
+    is set, in one pass over contiguous memory; then a row is dropped where an earlier
+    row of the window had a hit."""
+    pairs = hits.view(np.uint16)  # (..., Ho, kh, Wo)
+    first = np.left_shift(pairs, 8)
+    np.invert(first, out=first)
+    np.bitwise_and(pairs, first, out=pairs)
+    taken = pairs[..., 0, :] != 0
+    for i in range(1, pairs.shape[-2]):
+        row = pairs[..., i, :]
+        np.multiply(row, ~taken, out=row, casting="unsafe")
+        taken |= row != 0
 
 
 @dataclass(frozen=True)
