@@ -113,7 +113,8 @@ class _Grid:
     def columns(self, buffer: Array, groups: int) -> Array:
         """The column matrices of padded images (m, C, flat), per group: wide rows give
         (G, C/G * kh * kw, m * L), one matmul for the chunk; exact rows give
-        (m, G, C/G * kh * kw, L), one matmul per image, whose output is NCHW already."""
+        (m, G, C/G * kh * kw, L), one matmul per image, whose output is NCHW already (and
+        whose gradient needs no transposing copy)."""
         (kh, kw), (dh, dw), wp = self.window, self.dilation, self.padded[1]
         shape, steps = self._rows()
         view = self._view(buffer, (kh, kw, *shape), (dh * wp, dw, *steps))
@@ -455,7 +456,7 @@ class Conv2dWeightGrad(_ConvOp):
             # cols @ spread.T, transposed below: OpenBLAS runs (K, L) @ (L, O) several
             # times faster than (O, L) @ (L, K) for small K
             block = np.matmul(cols, np.swapaxes(spread, -1, -2))
-            if block.ndim == 4:  # one product per image
+            if block.ndim == 4:  # exact rows: one product per image (see `columns`)
                 block = block.sum(axis=0)
             total = block if total is None else np.add(total, block, out=total)
         assert total is not None
