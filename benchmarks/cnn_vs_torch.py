@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from mnist_vs_torch import HERE, ROOT, child_env, run  # noqa: E402
+from mnist_vs_torch import HERE, ROOT, child_env, run
 
 
 def macrograd(python: str, args: argparse.Namespace, env: dict[str, str]) -> dict[str, Any]:

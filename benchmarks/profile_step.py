@@ -15,6 +15,8 @@ import json
 import statistics
 import time
 from collections import defaultdict
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -41,6 +43,12 @@ def main() -> None:
         help="sgd for the MLP, adam for the CNN",
     )
     p.add_argument("--json", action="store_true")
+    p.add_argument(
+        "--cpu",
+        action="store_true",
+        help="process CPU time instead, each kernel timed where it runs in real steps "
+        "(steadier than wall time on a shared machine); ops named with their shapes",
+    )
     args = p.parse_args()
     manual_seed(0)
     model = build(args.model)
@@ -63,6 +71,9 @@ def main() -> None:
 
     for _ in range(10):
         step()
+    if args.cpu:
+        cpu_profile(forward, step, args.steps)
+        return
     totals, updates = [], []
     for _ in range(args.steps):
         t0 = time.perf_counter()
@@ -112,7 +123,8 @@ def main() -> None:
         print(json.dumps(profile))
         return
     print(
-        f"one training step, {args.model} + {optimizer}, batch {b}: {step_ms:.2f} ms (median of {args.steps})"
+        f"one training step, {args.model} + {optimizer}, batch {b}: "
+        f"{step_ms:.2f} ms (median of {args.steps})"
     )
     for key in (
         "matmul_ms",
@@ -124,8 +136,38 @@ def main() -> None:
         share = profile[key] / step_ms
         print(f"  {key[:-3].replace('_', ' '):16s} {profile[key]:7.3f} ms  {share:6.1%}")
     print(f"  ({profile['kernels']} kernels in the schedule)")
-    for name, ms in profile["by_op_ms"].items():  # type: ignore[attr-defined]
+    for name, ms in profile["by_op_ms"].items():
         print(f"    {name:20s} {ms:7.3f} ms")
+
+
+def cpu_profile(forward: Any, step: Callable[[], None], steps: int) -> None:
+    """Print the process CPU time of a step and of each kernel as it runs in the steps."""
+    executor = forward.graph.executor
+    nodes = {n.id: n for n in executor.plan.order}
+    spent: dict[str, float] = defaultdict(float)
+
+    def timed(kernel: Callable[[], Any], name: str) -> Callable[[], Any]:
+        def run() -> Any:
+            t0 = time.process_time()
+            result = kernel()
+            spent[name] += time.process_time() - t0
+            return result
+
+        return run
+
+    for i, (node_id, kernel) in enumerate(executor.plan.steps):
+        node = nodes[node_id]
+        name = f"{node.op.name if node.op is not None else 'leaf'} {node.shape}"
+        executor.plan.steps[i] = (node_id, timed(kernel, name))
+    executor._runs.clear()  # recompile the replay lists from the timed steps
+    t0 = time.process_time()
+    for _ in range(steps):
+        step()
+    total = (time.process_time() - t0) / steps * 1e3
+    kernels = sum(spent.values()) / steps * 1e3
+    print(f"CPU per step {total:.2f} ms, kernels {kernels:.2f} ms (mean of {steps} steps)")
+    for name, seconds in sorted(spent.items(), key=lambda kv: -kv[1]):
+        print(f"  {name:40s} {seconds / steps * 1e3:7.3f} ms")
 
 
 if __name__ == "__main__":
