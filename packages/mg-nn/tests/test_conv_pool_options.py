@@ -230,6 +230,8 @@ def test_conv_transpose2d_layer() -> None:
     np.testing.assert_allclose(y.data, want + up.bias.data.reshape(6, 1, 1), atol=1e-5)
     with pytest.raises(ValueError, match="output_padding"):
         F.conv_transpose2d(x, up.weight, stride=2, output_padding=2)
+    with pytest.raises(ShapeError, match="conv_transpose2d"):
+        F.conv_transpose2d(x[0], up.weight)
 
 
 # ----------------------------------------------------------------- pooling options

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from mg_graph import DTypeError, describe, graph_of, user_location
+from mg_graph import DTypeError, ShapeError, describe, graph_of, user_location
 from mg_nn import ops as _ops
 from mg_nn.init import GeneratorLike, as_generator
 from mg_nn.ops.windows import IntPair, Pads, Pair, pair
@@ -197,7 +197,7 @@ def conv_transpose2d(
         )
     t, w = _tensor(x, weight, bias), _tensor(weight, x, bias)
     if t.ndim != 4 or w.ndim != 4:
-        raise ValueError(
+        raise ShapeError(
             describe(
                 "conv_transpose2d",
                 f"needs a 4-d input and weight, got {t.shape} and {w.shape}",
