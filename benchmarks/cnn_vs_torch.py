@@ -62,7 +62,11 @@ def main() -> None:
             runs[name].append(macrograd(python, args, env))
         if have_torch:
             runs["torch"].append(torch_run(args, env))
-        line = ", ".join(f"{k} {v[-1]['epoch_seconds']:.2f} s" for k, v in runs.items() if v)
+        line = ", ".join(
+            f"{k} {v[-1]['epoch_seconds']:.2f} s (acc {v[-1]['test_accuracy']:.4f})"
+            for k, v in runs.items()
+            if v
+        )
         print(f"run {r + 1}/{args.repeats}: {line}", flush=True)
     summary: dict[str, Any] = {"config": vars(args)}
     for name, rs in runs.items():
