@@ -24,7 +24,7 @@ from mg_graph import get_default_graph
 from mg_nn import functional as F
 from mg_nn import init
 from mg_nn.model import Model
-from mg_nn.ops.windows import IntPair, pair
+from mg_nn.ops.windows import IntPair, Pair, pair
 from mg_tensor import Tensor
 from mg_tensor import ops as _t
 
@@ -96,7 +96,53 @@ class Linear(_Layer):
         )
 
 
-class Conv2d(_Layer):
+class _ConvLayer(_Layer):
+    """What Conv2d and ConvTranspose2d share: channels, kernel, stride, dilation, groups
+    and PyTorch's default parameters for a weight of ``shape``."""
+
+    padding: Pair | str
+
+    def __init__(
+        self,
+        channels: tuple[int, int],
+        kernel_size: IntPair,
+        stride: IntPair,
+        dilation: IntPair,
+        groups: int,
+        weight: tuple[int, int],
+        bias: bool,
+        generator: init.GeneratorLike,
+        dtype: DTypeLike,
+    ) -> None:
+        super().__init__()
+        self.in_channels, self.out_channels = channels
+        if groups < 1 or channels[0] % groups or channels[1] % groups:
+            raise ValueError(
+                f"in_channels ({channels[0]}) and out_channels ({channels[1]}) must be "
+                f"divisible by groups ({groups})"
+            )
+        self.kernel_size = pair(kernel_size, "kernel_size", 1)
+        self.stride = pair(stride, "stride", 1)
+        self.dilation = pair(dilation, "dilation", 1)
+        self.groups = groups
+        # weight (rows, columns / groups, kh, kw); PyTorch's fan_in is its dimension 1
+        shape = (weight[0], weight[1] // groups, *self.kernel_size)
+        self.weight, self.bias = _weight_and_bias(
+            shape, shape[1] * shape[2] * shape[3], bias, generator, dtype, channels[1]
+        )
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+            f"stride={self.stride}, padding={self.padding}, {self.more_repr()}"
+            f"dilation={self.dilation}, groups={self.groups}, bias={self.bias is not None}"
+        )
+
+    def more_repr(self) -> str:
+        return ""
+
+
+class Conv2d(_ConvLayer):
     """2-d convolution over NCHW input; ``weight`` (out, in / groups, kh, kw), ``bias``
     (out,); arguments as PyTorch's (``padding`` may be "same" or "valid").
 
@@ -121,46 +167,26 @@ class Conv2d(_Layer):
         generator: init.GeneratorLike = None,
         dtype: DTypeLike = np.float32,
     ) -> None:
-        super().__init__()
-        _check_groups(in_channels, out_channels, groups)
-        self.in_channels = in_channels
-        self.out_channels = out_channels
-        self.kernel_size = pair(kernel_size, "kernel_size", 1)
-        self.stride = pair(stride, "stride", 1)
-        self.padding = padding if isinstance(padding, str) else pair(padding, "padding")
-        self.dilation = pair(dilation, "dilation", 1)
-        self.groups = groups
-        fan_in = in_channels // groups * self.kernel_size[0] * self.kernel_size[1]
-        self.weight, self.bias = _weight_and_bias(
-            (out_channels, in_channels // groups, *self.kernel_size),
-            fan_in,
+        super().__init__(
+            (in_channels, out_channels),
+            kernel_size,
+            stride,
+            dilation,
+            groups,
+            (out_channels, in_channels),
             bias,
             generator,
             dtype,
         )
+        self.padding = padding if isinstance(padding, str) else pair(padding, "padding")
 
     def forward(self, x: Any) -> Tensor:
         return F.conv2d(
             x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups
         )
 
-    def extra_repr(self) -> str:
-        return (
-            f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
-            f"stride={self.stride}, padding={self.padding}, dilation={self.dilation}, "
-            f"groups={self.groups}, bias={self.bias is not None}"
-        )
 
-
-def _check_groups(in_channels: int, out_channels: int, groups: int) -> None:
-    if groups < 1 or in_channels % groups or out_channels % groups:
-        raise ValueError(
-            f"in_channels ({in_channels}) and out_channels ({out_channels}) must be "
-            f"divisible by groups ({groups})"
-        )
-
-
-class ConvTranspose2d(_Layer):
+class ConvTranspose2d(_ConvLayer):
     """Transposed 2-d convolution over NCHW input; ``weight`` (in, out / groups, kh, kw),
     ``bias`` (out,); arguments and initialisation as PyTorch's.
 
@@ -168,6 +194,8 @@ class ConvTranspose2d(_Layer):
     >>> up.weight.shape, up(np.zeros((1, 4, 3, 3), np.float32)).shape
     ((4, 2, 2, 2), (1, 2, 6, 6))
     """
+
+    padding: Pair
 
     def __init__(
         self,
@@ -184,26 +212,19 @@ class ConvTranspose2d(_Layer):
         generator: init.GeneratorLike = None,
         dtype: DTypeLike = np.float32,
     ) -> None:
-        super().__init__()
-        _check_groups(in_channels, out_channels, groups)
-        self.in_channels = in_channels
-        self.out_channels = out_channels
-        self.kernel_size = pair(kernel_size, "kernel_size", 1)
-        self.stride = pair(stride, "stride", 1)
-        self.padding = pair(padding, "padding")
-        self.output_padding = pair(output_padding, "output_padding")
-        self.groups = groups
-        self.dilation = pair(dilation, "dilation", 1)
-        # PyTorch's fan_in of an (in, out / groups, kh, kw) weight is its dimension 1
-        fan_in = out_channels // groups * self.kernel_size[0] * self.kernel_size[1]
-        self.weight, self.bias = _weight_and_bias(
-            (in_channels, out_channels // groups, *self.kernel_size),
-            fan_in,
+        super().__init__(
+            (in_channels, out_channels),
+            kernel_size,
+            stride,
+            dilation,
+            groups,
+            (in_channels, out_channels),
             bias,
             generator,
             dtype,
-            outputs=out_channels,
         )
+        self.padding = pair(padding, "padding")
+        self.output_padding = pair(output_padding, "output_padding")
 
     def forward(self, x: Any) -> Tensor:
         return F.conv_transpose2d(
@@ -217,13 +238,8 @@ class ConvTranspose2d(_Layer):
             self.dilation,
         )
 
-    def extra_repr(self) -> str:
-        return (
-            f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
-            f"stride={self.stride}, padding={self.padding}, "
-            f"output_padding={self.output_padding}, groups={self.groups}, "
-            f"dilation={self.dilation}, bias={self.bias is not None}"
-        )
+    def more_repr(self) -> str:
+        return f"output_padding={self.output_padding}, "
 
 
 class _Pool(_Layer):
