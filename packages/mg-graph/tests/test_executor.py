@@ -54,7 +54,9 @@ def test_replay_without_a_write_computes_nothing() -> None:
     assert calls() == 6
     assert out.value is value
     g.write(x, np.ones(4))
-    g.realize()  # no targets: the outputs
+    g.realize()  # no targets: only nodes without a value (none: values are fixed)
+    assert calls() == 6
+    g.realize(out)  # a target: brought up to date with its leaves
     assert calls() == 12
 
 
@@ -131,7 +133,7 @@ def test_outputs_keep_their_own_buffers() -> None:
     g.freeze([first, third], optimize=False)
     for value in (0.0, 1.0, -1.0):
         g.write(x, np.full(4, value))
-        g.realize()
+        g.realize(first, third)
         np.testing.assert_array_equal(first.value, np.full(4, value + 2.0))
         np.testing.assert_allclose(third.value, np.exp(np.full(4, (value + 2.0) * 2.0)))
     assert first.value is not None and third.value is not None
@@ -147,7 +149,7 @@ def test_two_outputs_of_parallel_chains_are_not_clobbered() -> None:
     for value in (0.5, 2.0):
         data = np.full(8, value)
         g.write(x, data)
-        g.realize()
+        g.realize(left, right)
         left_value, right_value = left.value.copy(), right.value.copy()  # type: ignore[union-attr]
         np.testing.assert_allclose(left_value, chain_reference(data, 10))
         np.testing.assert_allclose(right_value, chain_reference(np.exp(data), 7))
@@ -164,13 +166,13 @@ def test_partial_realize_of_one_output_then_another() -> None:
         data = np.full(3, value)
         g.write(x, data)
         CALLS.clear()
-        g.realize(a)
-        assert CALLS == {"exp": 1, "add": 1}  # only a's steps
+        g.realize(a)  # the first read of a computation runs its whole forward part
+        assert CALLS == {"exp": 1, "add": 1, "scale": 1, "mul": 1}
         np.testing.assert_allclose(a.value, np.exp(data) + data)
         kept = a.value.copy()  # type: ignore[union-attr]
         CALLS.clear()
         g.realize(b)
-        assert CALLS == {"exp": 1, "scale": 1, "mul": 1}
+        assert calls() == 0
         np.testing.assert_allclose(b.value, 3 * np.exp(data) ** 2)
         np.testing.assert_array_equal(a.value, kept)  # b's run did not touch a's buffer
         CALLS.clear()
@@ -217,11 +219,13 @@ def test_pinned_output_buffer_receives_the_result() -> None:
     x = g.leaf(np.zeros(4), Role.INPUT)
     out = g.apply(Scale(2.0), g.apply(Add(), x, x))
     flat = np.zeros(10)
-    out.meta["buffer"] = flat[3:7]  # e.g. a view of an optimiser's flat gradient array
     g.freeze([out], optimize=False)
+    # e.g. a view of an optimiser's flat gradient array
+    assert g.executor.bind_output(out, flat[3:7])
+    assert not g.executor.bind_output(out, np.zeros(4))  # bound elsewhere already
     g.write(x, np.arange(4.0))
     g.realize(out)
-    assert out.value is out.meta["buffer"]
+    assert out.value is g.executor.bound(out)
     np.testing.assert_array_equal(flat, [0, 0, 0, 0, 4, 8, 12, 0, 0, 0])
     g.write(x, np.ones(4))
     g.realize(out)
@@ -269,7 +273,8 @@ def test_view_op_over_a_buffer_read_again_later(copy: bool) -> None:
     assert g.stats()["steps"] == (3 if copy else 2)
     for value in ([0.0, 1.0, 2.0], [3.0, 4.0, 5.0]):
         g.write(x, np.array(value))
-        np.testing.assert_allclose(g.evaluate(out), np.exp(value)[::-1] + np.exp(value))
+        g.realize(out)
+        np.testing.assert_allclose(out.value, np.exp(value)[::-1] + np.exp(value))
 
 
 def test_view_of_an_input_leaf_follows_its_writes() -> None:
@@ -279,7 +284,8 @@ def test_view_of_an_input_leaf_follows_its_writes() -> None:
     g.freeze([out], optimize=False)
     for value in (1.0, 5.0):
         g.write(x, np.full(4, value))
-        np.testing.assert_array_equal(g.evaluate(out), np.full((2, 2), value + 1))
+        g.realize(out)
+        np.testing.assert_array_equal(out.value, np.full((2, 2), value + 1))
 
 
 def test_kernel_without_out_is_copied_into_the_planned_buffer() -> None:
@@ -289,7 +295,8 @@ def test_kernel_without_out_is_copied_into_the_planned_buffer() -> None:
     g.freeze([out], optimize=False)
     first = g.evaluate(out)
     g.write(x, np.full(3, 2.0))
-    assert g.evaluate(out) is first
+    g.realize(out)
+    assert out.value is first
     np.testing.assert_array_equal(first, [6.0, 6.0, 6.0])
 
 
@@ -315,10 +322,13 @@ def test_captured_leaf_written_by_its_own_graph_is_seen_by_replays() -> None:
     g.write(x, np.full(3, 2.0))
     np.testing.assert_array_equal(g.evaluate(out), [2.0, 2.0, 2.0])
     model.write(w, np.full(3, 3.0))
-    np.testing.assert_array_equal(g.evaluate(out), [6.0, 6.0, 6.0])
+    np.testing.assert_array_equal(g.evaluate(out), [2.0, 2.0, 2.0])  # fixed when computed
+    g.realize(out)
+    np.testing.assert_array_equal(out.value, [6.0, 6.0, 6.0])
     w.value[...] = 4.0  # type: ignore[index]
     Graph.touch(w)  # an optimiser's in-place update
-    np.testing.assert_array_equal(g.evaluate(out), [8.0, 8.0, 8.0])
+    g.realize(out)
+    np.testing.assert_array_equal(out.value, [8.0, 8.0, 8.0])
 
 
 def test_rebind_recompiles_the_schedule() -> None:
@@ -330,20 +340,25 @@ def test_rebind_recompiles_the_schedule() -> None:
     np.testing.assert_array_equal(g.evaluate(out), [1.0, 1.0, 1.0])
     flat = np.arange(6.0)
     Graph.rebind(w, flat[3:])
-    np.testing.assert_array_equal(g.evaluate(out), [3.0, 4.0, 5.0])
+    np.testing.assert_array_equal(g.evaluate(out), [1.0, 1.0, 1.0])  # kept through it
+    g.realize(out)
+    np.testing.assert_array_equal(out.value, [3.0, 4.0, 5.0])
     flat[3:] = 7.0
     Graph.touch(w)
-    np.testing.assert_array_equal(g.evaluate(out), [7.0, 7.0, 7.0])
+    g.realize(out)
+    np.testing.assert_array_equal(out.value, [7.0, 7.0, 7.0])
 
 
-def test_non_pure_op_draws_again_on_every_replay() -> None:
+def test_non_pure_op_draws_again_on_every_call() -> None:
     g = Graph()
     x = g.leaf(np.zeros(1_000), Role.INPUT)
     out = g.apply(Noise(), x)
     g.freeze([out])
-    g.write(x, np.zeros(1_000))
+    g.executor.new_call()
     first = g.evaluate(out).copy()
-    g.write(x, np.zeros(1_000))
+    g.evaluate(out)
+    np.testing.assert_array_equal(out.value, first)  # one draw per computation
+    g.executor.new_call()
     second = g.evaluate(out)
     assert not np.array_equal(first, second)
     assert np.all((second >= 0) & (second < 1))
@@ -355,9 +370,35 @@ def test_frozen_output_that_is_a_leaf() -> None:
     y = g.apply(Exp(), x)
     g.freeze([x, y])
     g.write(x, np.zeros(2))
-    g.realize()
+    g.realize(x, y)
     np.testing.assert_array_equal(x.value, [0.0, 0.0])
     np.testing.assert_array_equal(y.value, [1.0, 1.0])
+
+
+def _random_node(g: Graph, rng: np.random.Generator, pool: list[Node], extra: list[Node]) -> Node:
+    """One random elementwise op, reduction or chain of views over nodes of ``pool``."""
+    kind = rng.integers(6)
+    a, b = (pool[int(i)] for i in rng.integers(len(pool), size=2))
+    if kind == 0:
+        return g.apply(Add(), a, b)
+    if kind == 1:
+        return g.apply(Mul(), a, b)
+    if kind == 2:
+        return g.apply(Scale(float(rng.uniform(0.5, 1.0))), a)
+    if kind == 3:  # through two views and back to (2, 3)
+        flat = g.apply(Reshape((6,)), a)
+        extra.append(flat)
+        return g.apply(Reshape((2, 3)), g.apply(Reshape((3, 2)), flat))
+    if kind == 4:  # a scalar broadcast back over (2, 3)
+        total = g.apply(Scale(0.1), g.apply(Sum(), a))
+        extra.append(total)
+        return g.apply(Add(), b, total)
+    return g.apply(Exp(), g.apply(Scale(0.1), a))
+
+
+def _assert_values(nodes: list[Node], expected: dict[int, Any]) -> None:
+    for node in nodes:
+        np.testing.assert_allclose(node.value, expected[node.id], rtol=1e-12)
 
 
 def test_executor_replay_matches_reference_on_random_graphs() -> None:
@@ -370,25 +411,7 @@ def test_executor_replay_matches_reference_on_random_graphs() -> None:
         pool: list[Node] = [*inputs, g.leaf(rng.uniform(0.5, 1.5, (2, 3)))]
         extra: list[Node] = []
         for _ in range(int(rng.integers(5, 30))):
-            kind = rng.integers(6)
-            a, b = (pool[int(i)] for i in rng.integers(len(pool), size=2))
-            if kind == 0:
-                node = g.apply(Add(), a, b)
-            elif kind == 1:
-                node = g.apply(Mul(), a, b)
-            elif kind == 2:
-                node = g.apply(Scale(float(rng.uniform(0.5, 1.0))), a)
-            elif kind == 3:  # through two views and back to (2, 3)
-                flat = g.apply(Reshape((6,)), a)
-                extra.append(flat)
-                node = g.apply(Reshape((2, 3)), g.apply(Reshape((3, 2)), flat))
-            elif kind == 4:  # a scalar broadcast back over (2, 3)
-                total = g.apply(Scale(0.1), g.apply(Sum(), a))
-                extra.append(total)
-                node = g.apply(Add(), b, total)
-            else:
-                node = g.apply(Exp(), g.apply(Scale(0.1), a))
-            pool.append(node)
+            pool.append(_random_node(g, rng, pool, extra))
         candidates = pool[3:] + extra
         picks = rng.choice(len(candidates), size=min(3, len(candidates)), replace=False)
         outputs = [candidates[int(i)] for i in picks] + [pool[-1]]
@@ -399,14 +422,11 @@ def test_executor_replay_matches_reference_on_random_graphs() -> None:
             expected = _interpret(outputs + candidates)
             for i in rng.permutation(len(outputs)):
                 g.realize(outputs[int(i)])
-            for out in outputs:
-                np.testing.assert_allclose(out.value, expected[out.id], rtol=1e-12)
+            _assert_values(outputs, expected)
             if rng.random() < 0.5:  # sometimes read an intermediate: it becomes an output
                 probe = candidates[int(rng.integers(len(candidates)))]
                 g.realize(probe, *outputs)
-                np.testing.assert_allclose(probe.value, expected[probe.id], rtol=1e-12)
-                for out in outputs:
-                    np.testing.assert_allclose(out.value, expected[out.id], rtol=1e-12)
+                _assert_values([probe, *outputs], expected)
 
 
 def _interpret(targets: list[Node]) -> dict[int, Any]:
@@ -431,8 +451,8 @@ def test_a_rebind_elsewhere_loses_no_fresh_value() -> None:
     g.realize()
     g.write(y, np.full(2, 3.0))
     other = Graph().leaf(np.zeros(2), Role.PARAMETER)
-    Graph.rebind(other, np.ones(2))  # any rebind recompiles every schedule
-    g.realize(a, b)  # a was fresh, b stale
+    Graph.rebind(other, np.ones(2))  # a leaf g does not bind: nothing recompiles
+    g.realize(a, b)  # b is stale: the call is computed again
     assert a.value is not None and b.value is not None
     np.testing.assert_allclose(a.value, np.exp([1.0, 1.0]))
     np.testing.assert_array_equal(b.value, [6.0, 6.0])

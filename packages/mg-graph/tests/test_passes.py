@@ -1,20 +1,14 @@
-"""Graph passes: dead code, common subexpressions, constant folding, the registry."""
+"""Graph passes: dead code, common subexpressions, constant folding."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import numpy as np
-import pytest
 from mg_graph_testops import CALLS, Add, Exp, Mul, Noise, Reshape, Scale, Sum, calls
 
-import mg_graph.passes as passes_module
-from mg_graph import Alias, Graph, Node, Role, register_pass, run_passes
-from mg_graph.passes import (
-    eliminate_common_subexpressions,
-    eliminate_dead_code,
-    fold_constants,
-)
+from mg_graph import Alias, Graph, Node, Role, rewrite
+from mg_graph.passes import CSE, DCE, FOLD
 
 
 def _history(g: Graph, name: str) -> dict[str, Any]:
@@ -38,7 +32,7 @@ def test_dce_drops_nodes_no_output_needs() -> None:
     dead_too = g.apply(Sum(), dead)
     g.freeze([out], optimize=False)
     assert len(g) == 5
-    eliminate_dead_code(g)
+    rewrite(g, [DCE])
     assert len(g) == 2
     assert {n.id for n in g.nodes} == {x.id, out.id}
     np.testing.assert_allclose(g.evaluate(out), np.exp(np.arange(3.0)))
@@ -72,7 +66,7 @@ def test_dce_drops_unused_captured_leaves() -> None:
         g.apply(Mul(), x, unused)
     g.freeze([out], optimize=False)
     assert unused in g.nodes
-    eliminate_dead_code(g)
+    rewrite(g, [DCE])
     assert used in g.nodes and unused not in g.nodes
 
 
@@ -88,10 +82,10 @@ def test_cse_merges_identical_nodes_and_keeps_values() -> None:
     out = g.apply(Add(), g.apply(Add(), b1, b2), b3)
     g.freeze([out], optimize=False)
     before = _computed(g)
-    eliminate_common_subexpressions(g)
+    rewrite(g, [CSE])
     assert b3.inputs[0] is a1
     assert out.inputs[0].inputs == (b1, b1)
-    eliminate_dead_code(g)
+    rewrite(g, [DCE])
     assert _computed(g) == before - 2  # a2 and b2 are gone
     g.write(x, np.ones(3))
     np.testing.assert_allclose(g.evaluate(out), 7 * np.exp(np.ones(3)))
@@ -146,7 +140,7 @@ def test_cse_merges_small_equal_constants_by_value_only() -> None:
     e = g.apply(Mul(), x, w1)
     big = g.apply(Add(), big1, big2)
     g.freeze([a, b, c, d, e, big], optimize=False)
-    eliminate_common_subexpressions(g)
+    rewrite(g, [CSE])
     assert isinstance(b.op, Alias) and b.inputs == (a,)  # same op on merged inputs
     assert c.inputs[1] is c3 and d.inputs[1] is c4 and e.inputs[1] is w1
     assert big.inputs == (big1, big2)
@@ -195,18 +189,19 @@ def test_fold_replaces_constant_subexpressions_by_constants() -> None:
     out = g.apply(Mul(), x, folded)
     g.freeze([out], optimize=False)
     CALLS.clear()
-    fold_constants(g)
+    rewrite(g, [FOLD])
     assert folded.op is None and folded.role is Role.CONSTANT
     assert folded.inputs == ()
     assert CALLS == {"exp": 1, "scale": 1}  # computed once, at fold time
     np.testing.assert_allclose(folded.value, 0.5 * np.exp([2.0, 2.0, 2.0]))
     assert out.op == Mul()  # depends on an input: not folded
-    eliminate_dead_code(g)
+    rewrite(g, [DCE])
     assert g.stats()["by_role"] == {"input": 1, "constant": 1, "computed": 1}
     CALLS.clear()
     for value in (1.0, 2.0):
         g.write(x, np.full(3, value))
-        np.testing.assert_allclose(g.evaluate(out), value * 0.5 * np.exp([2.0] * 3))
+        g.realize(out)
+        np.testing.assert_allclose(out.value, value * 0.5 * np.exp([2.0] * 3))
     assert CALLS == {"mul": 2}
 
 
@@ -238,9 +233,9 @@ def test_fold_leaves_non_pure_inputs_parameters_and_outputs_of_them_alone() -> N
     g.freeze([after, trained])
     assert noisy.op == Noise() and after.op == Exp() and trained.op == Exp()
     first = g.evaluate(after).copy()
-    g.touch(c)
+    g.executor.new_call()
     second = g.evaluate(after)
-    assert not np.array_equal(first, second)  # drawn again on the replay
+    assert not np.array_equal(first, second)  # drawn again in the next computation
 
 
 def test_fold_keeps_large_results_computed() -> None:
@@ -249,7 +244,7 @@ def test_fold_keeps_large_results_computed() -> None:
     out = g.apply(Add(), big, big)
     small = g.apply(Add(), g.leaf(np.ones(4, np.uint8)), g.leaf(np.ones(4, np.uint8)))
     g.freeze([out, small], optimize=False)
-    fold_constants(g)
+    rewrite(g, [FOLD])
     assert out.op == Add() and small.op is None
     assert int(g.evaluate(out).sum()) == 0
 
@@ -260,41 +255,10 @@ def test_fold_copies_folded_views() -> None:
     c = g.leaf(base)
     view = g.apply(Reshape((2, 3)), c)
     g.freeze([view], optimize=False)
-    fold_constants(g)
+    rewrite(g, [FOLD])
     assert view.op is None and view.value is not None
     assert not np.shares_memory(view.value, base)
     np.testing.assert_array_equal(view.value, base.reshape(2, 3))
-
-
-# ------------------------------------------------------------------ registry
-def test_run_passes_records_every_registered_pass(monkeypatch: pytest.MonkeyPatch) -> None:
-    seen: list[tuple[str, int]] = []
-
-    def first_pass(graph: Graph) -> None:
-        seen.append(("mine", len(graph)))
-
-    monkeypatch.setattr(passes_module, "PASSES", list(passes_module.PASSES))
-    register_pass("mine", first_pass)
-    register_pass("mine", lambda graph: seen.append(("duplicate", 0)))  # once per name
-    register_pass("late", lambda graph: seen.append(("late", 0)), first=False)
-    names = [p.name for p in passes_module.PASSES]
-    assert names[0] == "mine" and names[-1] == "late" and names.count("mine") == 1
-
-    g = Graph()
-    x = g.leaf(np.ones(2), Role.INPUT)
-    out = g.apply(Exp(), x)
-    g.apply(Exp(), x)  # dropped: not in the graph any more
-    g.freeze([out], optimize=False)
-    run_passes(g)
-    assert seen == [("mine", 2), ("late", 0)]
-    assert [entry[0] for entry in g.history] == names
-    with g.gradients():
-        g.add_outputs(g.apply(Mul(), out, x))
-    # "mine" and "late" run at freeze only (the default), the generic passes at both
-    later = [entry[0] for entry in g.history[len(names) :]]
-    assert later == [p.name for p in passes_module.PASSES if "gradients" in p.stages]
-    assert {"fold_constants", "cse", "dce"} <= set(later) and "mine" not in later
-    assert seen == [("mine", 2), ("late", 0)]
 
 
 def test_passes_keep_node_identity() -> None:

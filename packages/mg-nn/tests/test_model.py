@@ -239,12 +239,14 @@ def test_state_dict_round_trip() -> None:
     assert float(a.scale.data[0]) == 1.0
 
 
-def test_load_state_dict_makes_dependents_stale() -> None:
+def test_load_state_dict_is_seen_by_realize_and_new_calls() -> None:
     layer = Linear(2, 1, generator=0)
     y = layer(np.ones((1, 2), np.float32))
-    _ = y.data
+    before = y.data
     layer.load_state_dict({"weight": np.ones((1, 2)), "bias": np.zeros(1)})
-    np.testing.assert_array_equal(y.data, [[2.0]])
+    np.testing.assert_array_equal(y.data, before)  # fixed at its first computation
+    np.testing.assert_array_equal(y.realize().data, [[2.0]])
+    np.testing.assert_array_equal(layer(np.ones((1, 2), np.float32)).data, [[2.0]])
     assert layer.weight.dtype == np.float32  # float64 values are cast into the parameter
 
 
@@ -371,5 +373,5 @@ def test_scopes_become_clusters_in_the_drawing() -> None:
     f(np.ones((2, 3), np.float32))
     source = f.graph.visualize().source
     assert "cluster_Sequential_0" in source and "cluster_Sequential_2" in source
-    assert 'label="Sequential.0"' in source
+    assert 'label="0: Linear"' in source  # nested in Sequential's cluster, with its type
     assert "0.weight" in source  # the parameter nodes carry their dotted names

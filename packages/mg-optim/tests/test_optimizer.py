@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from mg_optim import SGD, Adam, AdamW, Optimizer, RMSprop, SGD_Momentum
-from mg_tensor import Tensor, compute_graph
+from mg_tensor import Tensor, compute_graph, gradients
 from mg_tensor.inplace import buffer
 
 
@@ -45,7 +45,7 @@ def test_frozen_graph_gradients_land_in_the_flat_gradient_array(regression: Any)
             assert p.grad is not None
             live = buffer(p.grad)
             assert np.shares_memory(live, grads)
-            assert live is p.node.meta["grad_buffer"]  # written there by the graph: no copy
+            assert live is gradients.reserved(p.node)  # written there by the graph: no copy
         expected = regression.numpy_grads([p.data.astype(np.float64) for p in params], step)
         np.testing.assert_allclose(grads, np.concatenate([g.ravel() for g in expected]), rtol=1e-4)
         opt.step(params)
@@ -98,7 +98,7 @@ def test_optimizer_created_after_the_first_backprop_pins_gradients_later(
         run(step)
         ref_run(step)
         for p in params:
-            assert p.grad is not None and buffer(p.grad) is p.node.meta["grad_buffer"]
+            assert p.grad is not None and buffer(p.grad) is gradients.reserved(p.node)
         opt.step()
         ref.step()
     for p, q in zip(params, ref.params, strict=True):
@@ -250,7 +250,7 @@ def test_state_dict_round_trip_resumes_identically(regression: Any, name: str) -
     resumed = [Tensor(v, requires_grad=True) for v in saved_params]
     opt2 = type(opt)(resumed, lr=123.0)
     opt2.load_state_dict(saved)
-    assert opt2.lr == saved["hyperparameters"]["lr"]
+    assert opt2.lr == saved["hyperparameters"][0]["lr"]
     assert opt2.step_count == 10
     run2 = regression.backprop(resumed, "eager")
     for step in range(10, 20):
@@ -298,7 +298,7 @@ def test_load_state_dict_is_strict() -> None:
         other().load_state_dict(bad)
     with pytest.raises(ValueError, match="state 'exp_avg' is not used by SGD"):
         other().load_state_dict({**good, "state": {"exp_avg": good["state"]["momentum_buffer"]}})
-    bad_hyper = {**good, "hyperparameters": {**good["hyperparameters"], "momentum": -1.0}}
+    bad_hyper = {**good, "hyperparameters": [{**good["hyperparameters"][0], "momentum": -1.0}]}
     target = other()
     with pytest.raises(ValueError, match="momentum must be >= 0"):
         target.load_state_dict(bad_hyper)
@@ -408,6 +408,6 @@ def test_two_traced_variants_share_the_gradient_slots(regression: Any) -> None:
         opt.step()
         ref.step()
         for p, q in zip(params, ref_params, strict=True):
-            assert p.grad is not None and buffer(p.grad) is p.node.meta["grad_buffer"]
+            assert p.grad is not None and buffer(p.grad) is gradients.reserved(p.node)
             np.testing.assert_allclose(p.data, q.data, rtol=1e-5, atol=1e-6)
     assert len(loss_of.variants) == 2

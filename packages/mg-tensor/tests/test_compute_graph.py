@@ -8,7 +8,7 @@ import warnings
 import numpy as np
 import pytest
 
-from mg_graph import FrozenGraphError, Role
+from mg_graph import FrozenGraphError, GradientError, Role
 from mg_tensor import Tensor, TracingWarning, compute_graph, grad
 from mg_tensor.inplace import buffer, written
 
@@ -305,5 +305,8 @@ def test_grad_is_a_snapshot_that_parameter_writes_do_not_invalidate() -> None:
     w.assign([10.0, 10.0])  # a plain SGD loop updates parameters one by one...
     np.testing.assert_array_equal(v.grad.data, [1.0, 4.0])  # ...v's gradient is still w**2
     assert w.grad.is_gradient
+    with pytest.raises(GradientError, match="written after this output was computed"):
+        loss.backprop()  # it would mix the loss of old weights with new ones
+    loss.realize()
     loss.backprop()  # the next backprop moves .grad to the new values
     np.testing.assert_array_equal(v.grad.data, [100.0, 100.0])

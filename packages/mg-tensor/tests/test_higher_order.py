@@ -66,8 +66,8 @@ def test_hessian_vector_product_of_an_mlp_matches_finite_differences() -> None:
     symbolic = hvp.data.copy()
 
     def gradient_at(point: np.ndarray) -> np.ndarray:
-        w.assign(point)  # the same graph recomputes for the new parameters
-        return g.data.copy()
+        w.assign(point)  # the same graph, brought up to date with the new parameters
+        return g.realize().data.copy()
 
     eps = 1e-5
     numeric = (gradient_at(w0 + eps * v) - gradient_at(w0 - eps * v)) / (2 * eps)
@@ -76,6 +76,7 @@ def test_hessian_vector_product_of_an_mlp_matches_finite_differences() -> None:
 
     # and against the full Hessian built row by row from the same graph
     w.assign(w0)
+    g.realize()
     rows = []
     for i in range(size):
         (row,) = grad(g[i], [w])

@@ -47,8 +47,11 @@ def test_conversions() -> None:
     assert isinstance(data, np.ndarray) and data.dtype == np.float64
     np.testing.assert_array_equal(data, 2 * x)
     assert not data.flags.writeable  # Macrograd's own value: read-only
-    copy = t.numpy()
-    assert copy.flags.writeable
+    assert not t.numpy().flags.writeable
+    with pytest.raises(ValueError, match="read-only"):
+        t.data[0, 0] = 0.0  # a write that would be lost must not be silent
+    copy = t.numpy(copy=True)
+    assert copy.flags.writeable and np.array(t).flags.writeable
     copy[0, 0] = 100.0
     np.testing.assert_array_equal(t.data, 2 * x)  # the tensor is not affected
     assert np.asarray(t, dtype=np.float32).dtype == np.float32
@@ -56,8 +59,9 @@ def test_conversions() -> None:
     assert t.sum().item() == pytest.approx(2 * x.sum())
     assert float(t[0, 0]) == 3.0 and int(t[1, 1]) == 8
     assert bool(Tensor([0.0])) is False and bool(Tensor([2.0])) is True
-    leaf = Tensor(x)
-    leaf.data[0, 0] = 99.0  # .data of a leaf is a copy: its buffer stays intact
+    leaf = Tensor(x, requires_grad=True)
+    with pytest.raises(ValueError, match="read-only"):
+        leaf.data[0, 0] = 99.0  # use assign (or p -= ...) to change a parameter
     np.testing.assert_array_equal(leaf.data, x)
 
 
@@ -89,13 +93,15 @@ def test_repr_does_not_force_computation() -> None:
     assert "name='weights'" in repr(named) and "1." in repr(named)
 
 
-def test_repr_of_a_stale_tensor_does_not_show_an_old_value() -> None:
+def test_repr_shows_the_fixed_value_until_realize() -> None:
     w = Tensor(np.array([1.0]), requires_grad=True)
     y = w * 5
+    assert "not computed" in repr(y)
     y.realize()
     w.assign([2.0])
-    assert "not computed" in repr(y)  # the cached value is stale
-    np.testing.assert_array_equal(y.data, [10.0])
+    assert "[5.]" in repr(y)  # a value is fixed when first computed
+    np.testing.assert_array_equal(y.data, [5.0])
+    np.testing.assert_array_equal(y.realize().data, [10.0])
 
 
 def test_leaf_roles_and_names() -> None:
@@ -121,19 +127,20 @@ def test_graph_argument_and_default_graph() -> None:
     assert Tensor([3.0]).graph is not g
 
 
-def test_assign_updates_dependents() -> None:
+def test_assign_is_seen_by_realize_and_by_new_values() -> None:
     w = Tensor(np.array([1.0, 2.0]), requires_grad=True)
     y = (w * w).sum()
     assert y.item() == 5.0
     w.assign(np.array([3.0, 4.0]))
-    assert y.item() == 25.0
+    assert y.item() == 5.0  # fixed at its first computation
+    assert y.realize().item() == 25.0 and (w * w).sum().item() == 25.0
     w.assign(0.5)  # broadcast into the buffer
-    assert y.item() == 0.5
+    assert y.realize().item() == 0.5
     buffer_input = Tensor.input(np.zeros(2))
     total = (buffer_input + 1).sum()
     assert total.item() == 2.0
     buffer_input.assign([1.0, 2.0])
-    assert total.item() == 5.0
+    assert total.realize().item() == 5.0
 
 
 def test_detach_stops_gradients_but_keeps_values() -> None:
@@ -149,7 +156,8 @@ def test_reading_a_detached_parameter_leaves_it_writable() -> None:
     frozen = w.detach()
     np.testing.assert_array_equal(frozen.data, [1.0, 2.0])
     w.assign([5.0, 6.0])  # used to fail: the parameter's own buffer had become read-only
-    np.testing.assert_array_equal(frozen.data, [5.0, 6.0])
+    np.testing.assert_array_equal(frozen.data, [1.0, 2.0])  # a view of a leaf is copied
+    np.testing.assert_array_equal(frozen.realize().data, [5.0, 6.0])
     np.testing.assert_array_equal(w.data, [5.0, 6.0])
 
 

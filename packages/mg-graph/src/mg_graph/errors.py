@@ -31,6 +31,11 @@ class GradientError(GraphError, ValueError):
     """A gradient was asked for something that cannot be differentiated."""
 
 
+class RewriteError(GraphError, RuntimeError):
+    """A graph rewrite rule broke a rewrite's contract (a changed shape or dtype, an
+    effect node removed or merged, no fixed point)."""
+
+
 def describe(op: str, problem: str, location: str, fix: str | None = None) -> str:
     """Format an error message: op and problem, where it happened, how to fix it.
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import threading
 import weakref
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
@@ -10,8 +11,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
-from mg_graph.errors import FrozenGraphError, MixedGraphError, describe
-from mg_graph.evaluate import evaluate, topo_order
+from mg_graph.errors import FrozenGraphError, MixedGraphError, RewriteError, describe
+from mg_graph.evaluate import compute, refresh, topo_order
 from mg_graph.node import CLOCK, Node, Role
 from mg_graph.op import Op
 from mg_graph.source import user_location
@@ -20,8 +21,19 @@ if TYPE_CHECKING:
     import graphviz  # type: ignore[import-untyped]
 
     from mg_graph.executor import Executor
+    from mg_graph.rewrite import Passes
 
-_scopes: list[str] = []
+
+class _ThreadState(threading.local):
+    """What each thread has of its own: the default-graph stack and the scope stack, so a
+    trace or ``as_default()`` in one thread never captures another thread's tensors."""
+
+    def __init__(self) -> None:
+        self.stack: list[Graph] = []
+        self.scopes: list[str] = []
+
+
+_local = _ThreadState()
 
 
 class Graph:
@@ -49,10 +61,13 @@ class Graph:
         self.outputs: list[Node] = []  # frozen: nodes the user can read (own buffers)
         self.frozen = False
         self.tracing = False
-        self._growth = 0  # > 0 while a frozen graph may grow (gradient building)
+        self._growth_allowed = 0  # > 0 while a frozen graph may take new nodes
         self._gradient_mode = 0
         self._executor: Executor | None = None
+        self._effects: list[Node] = []  # open graph: effect nodes that have not run yet
         self.history: list[tuple[str, int, int]] = []  # (pass, nodes before, nodes after)
+        self.passes: Passes = ()  # the rewrite stages freeze chose, run again for gradients
+        self.rewrites: dict[str, int] = {}  # rule -> nodes it rewrote
 
     # ----------------------------------------------------------------- building
     def leaf(
@@ -61,6 +76,8 @@ class Graph:
         role: Role = Role.CONSTANT,
         name: str | None = None,
         location: str | None = None,
+        *,
+        is_gradient: bool = False,
     ) -> Node:
         """Add a leaf node that owns ``value`` (not copied).
 
@@ -79,8 +96,8 @@ class Graph:
             location or user_location(2),
             name=name,
             value=value,
-            scope=tuple(_scopes),
-            is_gradient=self._gradient_mode > 0,
+            scope=tuple(_local.scopes),
+            is_gradient=is_gradient or self._gradient_mode > 0,
         )
         self._add(node)
         return node
@@ -110,11 +127,28 @@ class Graph:
             Role.COMPUTED,
             location,
             name=name,
-            scope=tuple(_scopes),
+            scope=tuple(_local.scopes),
             is_gradient=self._gradient_mode > 0,
         )
         self._add(node)
+        if not op.pure and not self.frozen and not self.tracing:
+            op.renew()  # a frozen graph renews at every call instead
+        if op.effect:  # held here: nothing may depend on it, and nodes are held weakly
+            if self.frozen:
+                self.add_outputs(node)  # grown in (collectives of a gradient subgraph)
+            else:
+                self._effects.append(node)
         return node
+
+    def run_effects(self) -> None:
+        """Run the open graph's pending effect nodes whose inputs all have values (each
+        exactly once: an effect runs with the computation that gave its inputs)."""
+        if not self._effects or self.tracing:
+            return
+        ready = [n for n in self._effects if all(i.value is not None for i in n.inputs)]
+        if ready:
+            self._effects = [n for n in self._effects if n.value is None and n not in ready]
+            compute(ready)
 
     def _add(self, node: Node) -> None:
         self._nodes[node.id] = node
@@ -125,7 +159,7 @@ class Graph:
 
     def check_open(self, what: str, location: str | None = None) -> None:
         """Raise `FrozenGraphError` (naming ``what``) if the graph takes no new nodes."""
-        if self.frozen and self._growth == 0:
+        if self.frozen and self._growth_allowed == 0:
             raise FrozenGraphError(
                 describe(
                     what,
@@ -183,7 +217,8 @@ class Graph:
         return f"<Graph {self.name!r} {state}, {len(self)} nodes>"
 
     def stats(self) -> dict[str, Any]:
-        """Node counts by role and op, pass history and (frozen) buffer bytes.
+        """Node counts by role and op, pass history, rewrites per rule and (frozen)
+        buffer bytes.
 
         >>> Graph().stats()["nodes"]
         0
@@ -204,28 +239,50 @@ class Graph:
                 {"pass": name, "before": before, "after": after}
                 for name, before, after in self.history
             ],
+            "rewrites": dict(self.rewrites),
         }
         if self._executor is not None:
             stats.update(self._executor.stats())
         return stats
 
     # ----------------------------------------------------------------- computing
+    def compute(self, *targets: Node) -> None:
+        """Give ``targets`` values (what reading does): only nodes without a value are
+        computed, from their inputs' existing values. A value is fixed when it is first
+        computed: it reflects the leaves at that moment, not at the line that built it.
+
+        >>> import numpy as np
+        >>> g = Graph(); x = g.leaf(np.ones(2), Role.INPUT)
+        >>> from mg_graph.op import Alias
+        >>> y = g.apply(Alias(), x); g.compute(y); g.write(x, np.zeros(2)); g.compute(y)
+        >>> y.value
+        array([1., 1.])
+        """
+        if self.frozen:
+            self.executor.compute(list(targets) or self.outputs)
+        else:
+            compute(list(targets) if targets else self.nodes)
+
     def realize(self, *targets: Node) -> None:
-        """Compute ``targets`` (every node when none are given) and what they need.
+        """Bring ``targets`` up to date with their leaves, recomputing what a leaf write
+        made stale; with no targets, compute every node that has no value (for a frozen
+        graph, its outputs) and leave other values alone.
 
         >>> import numpy as np
         >>> g = Graph()
         >>> g.realize()
         """
-        wanted = list(targets) if targets else (self.outputs if self.frozen else self.nodes)
-        if self.frozen:
-            self.executor.run(wanted)
+        if not targets:
+            self.compute()
+        elif self.frozen:
+            self.executor.refresh(list(targets))
         else:
-            evaluate(wanted)
+            refresh(list(targets))
 
     def evaluate(self, node: Node) -> NDArray[Any]:
-        """Realize ``node`` and return its value (the runtime's own array: do not modify)."""
-        self.realize(node)
+        """Compute ``node`` if it has no value and return the value (the runtime's own
+        array: do not modify)."""
+        self.compute(node)
         assert node.value is not None
         return node.value
 
@@ -255,12 +312,22 @@ class Graph:
     @staticmethod
     def rebind(node: Node, array: NDArray[Any]) -> None:
         """Give a leaf a new array of the same shape and dtype (e.g. a view into one flat
-        parameter vector); compiled schedules notice and re-bind."""
+        parameter vector); exactly the compiled schedules that bind this leaf re-bind,
+        keeping the values they computed. Moving equal values is not a write.
+
+        >>> import numpy as np
+        >>> g = Graph(); w = g.leaf(np.zeros(2), Role.PARAMETER)
+        >>> Graph.rebind(w, np.ones(2)); w.value
+        array([1., 1.])
+        """
         if node.op is not None or array.shape != node.shape or array.dtype != node.dtype:
             raise ValueError(f"rebind: {node!r} needs a leaf and an array of its shape/dtype")
+        if node.value is None or not np.array_equal(node.value, array):
+            node.stamp = CLOCK.tick()  # a new value: what was computed from it is stale
         node.value = array
-        node.stamp = CLOCK.tick()
-        CLOCK.layout += 1
+        from mg_graph.executor import leaf_moved
+
+        leaf_moved(node)
 
     @staticmethod
     def touch(*nodes: Node) -> None:
@@ -269,38 +336,109 @@ class Graph:
             node.stamp = CLOCK.tick()
 
     # ----------------------------------------------------------------- freezing
-    def freeze(self, outputs: Sequence[Node], optimize: bool = True) -> None:
-        """Freeze the graph: keep every node, run passes, and replay from now on.
+    def freeze(
+        self, outputs: Sequence[Node], optimize: bool = True, passes: Passes | None = None
+    ) -> None:
+        """Freeze the graph: keep every node, run the rewrite ``passes`` (default: constant
+        folding, common subexpressions, dead code), and replay from now on.
 
         ``outputs`` are the nodes the user reads; everything else may share buffers.
+        ``optimize=False`` runs no passes, now or when gradients are added.
         """
-        from mg_graph.passes import run_passes
+        from mg_graph.passes import GENERIC_PASSES
+        from mg_graph.rewrite import FREEZE, rewrite
 
         self._strong = list(self._nodes.values())
-        self.outputs = _unique(outputs)
+        self.outputs = _unique([*outputs, *self._effects])
+        self._effects = []
         self.tracing = False
         self.frozen = True
-        if optimize:
-            run_passes(self)
+        self.passes = tuple(GENERIC_PASSES if passes is None else passes) if optimize else ()
+        rewrite(self, self.passes, FREEZE)
         self.executor.invalidate()
+
+    @contextlib.contextmanager
+    def growing(self) -> Iterator[None]:
+        """Let a frozen graph take new nodes inside this block (gradients, rewrites)."""
+        self._growth_allowed += 1
+        try:
+            yield
+        finally:
+            self._growth_allowed -= 1
 
     @contextlib.contextmanager
     def gradients(self, optimize: bool = True) -> Iterator[None]:
         """Let a frozen graph grow once, for the gradient subgraph; mark nodes as gradients."""
-        self._growth += 1
         self._gradient_mode += 1
         try:
-            with self.as_default():
+            with self.growing(), self.as_default():
                 yield
         finally:
-            self._growth -= 1
             self._gradient_mode -= 1
-        if self.frozen and self._growth == 0:
+        if self.frozen and self._growth_allowed == 0:
             if optimize:
-                from mg_graph.passes import run_passes
+                from mg_graph.rewrite import GRADIENTS, rewrite
 
-                run_passes(self, stage="gradients")
+                rewrite(self, self.passes, GRADIENTS)
             self.executor.invalidate()
+
+    def replace(
+        self,
+        node: Node,
+        op: Op | None,
+        inputs: Sequence[Node] = (),
+        *,
+        value: NDArray[Any] | None = None,
+        rule: str = "replace",
+    ) -> None:
+        """The one way to rewrite a node: compute ``node`` as ``op(*inputs)`` from now on,
+        or (``op=None``) make it a constant leaf holding ``value``. The node keeps its
+        identity (tensors point at it); shape inference runs again, and a change of shape
+        or dtype is a `RewriteError` naming ``rule``. Cached values are reset.
+
+        >>> import numpy as np
+        >>> from mg_graph.op import Alias
+        >>> g = Graph(); x = g.leaf(np.ones(2)); y = g.apply(Alias(), x)
+        >>> g.replace(y, None, value=np.zeros(2)); y.role, y.value
+        (<Role.CONSTANT: 'constant'>, array([0., 0.]))
+        """
+        inputs = tuple(inputs)
+        if op is None:
+            if value is None or inputs:
+                raise ValueError(f"replace: a constant needs a value and no inputs ({rule})")
+            shape, dtype = tuple(value.shape), value.dtype
+        else:
+            shape, dtype = op.infer(*inputs)
+            shape, dtype = tuple(shape), np.dtype(dtype)
+        problem = _unreplaceable(node, op)
+        if problem is None and (shape, dtype) != (node.shape, node.dtype):
+            problem = f"it would change {node!r} to shape {shape} dtype {dtype}"
+        if problem is not None:
+            raise RewriteError(
+                describe(
+                    rule,
+                    f"cannot rewrite a node: {problem}",
+                    node.location,
+                    "a rewrite must compute the same value: same shape and dtype, and "
+                    "parameters, inputs and effect nodes keep their op",
+                )
+            )
+        node.op, node.inputs, node.value = op, inputs, value
+        node.role = Role.CONSTANT if op is None else Role.COMPUTED
+        node.stamp = CLOCK.tick() if value is not None else 0
+        if self._executor is not None:
+            self._executor.invalidate()
+
+    def prune(self, keep: Sequence[Node]) -> int:
+        """Forget every node not in ``keep`` (dead-code elimination); return how many went."""
+        live = {node.id for node in keep}
+        before = len(self)
+        if self._strong is not None:
+            self._strong = [node for node in self._strong if node.id in live]
+        for node_id in [i for i in self._nodes if i not in live]:
+            del self._nodes[node_id]
+        self._captures = {i: node for i, node in self._captures.items() if i in live}
+        return before - len(self)
 
     def add_outputs(self, *nodes: Node) -> None:
         """Make nodes readable after a replay (they get buffers of their own)."""
@@ -319,11 +457,11 @@ class Graph:
         >>> with g.as_default():
         ...     assert get_default_graph() is g
         """
-        _default_stack.append(self)
+        _local.stack.append(self)
         try:
             yield self
         finally:
-            _default_stack.pop()
+            _local.stack.pop()
 
     @contextlib.contextmanager
     def trace(self) -> Iterator[Graph]:
@@ -336,16 +474,31 @@ class Graph:
             self.tracing = False
 
     def visualize(
-        self, path: str | None = None, *, clusters: bool = True, gradients: bool = True
+        self,
+        path: str | None = None,
+        *,
+        clusters: bool = True,
+        gradients: bool = True,
+        depth: int | None = None,
     ) -> graphviz.Digraph:
-        """Draw the graph with graphviz; with ``path`` (.svg, .png, .pdf, .dot) render it too.
+        """Draw the graph with graphviz; with ``path`` (.svg, .png, .pdf, .dot) render it
+        too. ``depth=1`` draws each layer as one box (see `mg_graph.visualize`).
 
         >>> Graph().visualize().source.startswith("digraph")
         True
         """
         from mg_graph.visualize import visualize
 
-        return visualize(self, path, clusters=clusters, gradients=gradients)
+        return visualize(self, path, clusters=clusters, gradients=gradients, depth=depth)
+
+
+def _unreplaceable(node: Node, op: Op | None) -> str | None:
+    """Why ``node`` may not become ``op`` (None if it may)."""
+    if node.op is None and node.role is not Role.CONSTANT:
+        return f"{node!r} is a {node.role.value}: the user writes it"
+    if node.op is not None and (node.op.effect or not node.op.pure) and op is not node.op:
+        return f"{node!r} runs on its own every time (an effect or non-pure op)"
+    return None
 
 
 def _unique(nodes: Sequence[Node]) -> list[Node]:
@@ -366,16 +519,17 @@ def _mixed_message(op: str, graph: Graph, inputs: Sequence[Node], location: str)
     )
 
 
-_default_stack: list[Graph] = [Graph("default")]
+_DEFAULT = Graph("default")  # shared by every thread, under its own stack
 
 
 def get_default_graph() -> Graph:
-    """The graph new tensors go to when no ``graph=`` is given.
+    """The graph new tensors go to when no ``graph=`` is given (in this thread).
 
     >>> get_default_graph().name
     'default'
     """
-    return _default_stack[-1]
+    stack = _local.stack
+    return stack[-1] if stack else _DEFAULT
 
 
 def graph_of(nodes: Sequence[Node]) -> Graph:
@@ -385,7 +539,7 @@ def graph_of(nodes: Sequence[Node]) -> Graph:
     >>> graph_of([]) is get_default_graph()
     True
     """
-    default = _default_stack[-1]
+    default = get_default_graph()
     if default.capturing or not nodes:
         return default
     graphs = list({id(n.graph): n.graph for n in nodes}.values())
@@ -396,14 +550,42 @@ def graph_of(nodes: Sequence[Node]) -> Graph:
 
 
 @contextlib.contextmanager
-def named_scope(name: str) -> Iterator[None]:
-    """Group the nodes built inside into a named cluster (layers use it).
+def named_scope(name: str, kind: str | None = None) -> Iterator[None]:
+    """Group the nodes built inside into a named cluster (layers use it); ``kind`` (a
+    layer's class name) is recorded in `SCOPE_KINDS` for the visualiser's layer boxes.
 
-    >>> with named_scope("encoder"):
-    ...     pass
+    >>> with named_scope("encoder", kind="Encoder"):
+    ...     SCOPE_KINDS[("encoder",)]
+    'Encoder'
     """
-    _scopes.append(name)
+    scopes = _local.scopes
+    scopes.append(name)
+    if kind is not None:
+        SCOPE_KINDS[tuple(scopes)] = kind
+    else:  # the latest scope of that path says what it is
+        SCOPE_KINDS.pop(tuple(scopes), None)
     try:
         yield
     finally:
-        _scopes.pop()
+        scopes.pop()
+
+
+SCOPE_KINDS: dict[tuple[str, ...], str] = {}  # scope path -> kind its latest entry gave
+
+
+@contextlib.contextmanager
+def within_scope(path: tuple[str, ...]) -> Iterator[None]:
+    """Build nodes in scope ``path`` whatever the current scope is (a gradient node
+    takes the scope of the forward node it differentiates).
+
+    >>> with named_scope("outer"), within_scope(("model", "layer")):
+    ...     tuple(_local.scopes)
+    ('model', 'layer')
+    """
+    scopes = _local.scopes
+    saved = scopes[:]
+    scopes[:] = path
+    try:
+        yield
+    finally:
+        scopes[:] = saved

@@ -24,18 +24,18 @@ class Role(enum.Enum):
 
 
 class Clock:
-    """Global logical time. Leaf writes take a fresh tick, so a node is stale exactly
-    when one of its leaves was written after it was computed."""
+    """Global logical time. Every leaf write takes a fresh tick, so a computed value is
+    stale exactly when one of its leaves was written after it was computed.
 
-    __slots__ = ("layout", "ticks", "writes")
+    ``next`` on an `itertools.count` is atomic in CPython, so threads share one clock.
+    """
+
+    __slots__ = ("ticks",)
 
     def __init__(self) -> None:
         self.ticks = itertools.count(1)
-        self.writes = 0  # bumped on every leaf write: a cheap "nothing changed" test
-        self.layout = 0  # bumped when a leaf gets a new array: compiled schedules rebind
 
     def tick(self) -> int:
-        self.writes += 1
         return next(self.ticks)
 
 
@@ -46,10 +46,12 @@ _ids = itertools.count()
 class Node:
     """One value in a `Graph`.
 
-    Leaves (``op is None``) own their ``value``; computed nodes cache it. ``stamp`` is,
-    for a leaf, the clock tick of its last write and, for a computed node, the newest
-    leaf stamp its cached value was computed from. ``checked`` is the clock's write
-    count when the value was last known fresh.
+    Leaves (``op is None``) own their ``value``; a computed node's value is fixed when it
+    is first computed (see `mg_graph.evaluate`). ``stamp`` is, for a leaf, the clock tick
+    of its last write and, for a computed node, the newest leaf stamp its value was
+    computed from. ``requires_grad`` is the autodiff package's flag (a parameter that
+    wants a gradient, or a value computed from one); ``no_grad`` marks nodes built where
+    gradients were switched off, which no gradient flows through.
 
     >>> import numpy as np
     >>> from mg_graph import Graph
@@ -59,16 +61,16 @@ class Node:
 
     __slots__ = (
         "__weakref__",
-        "checked",
         "dtype",
         "graph",
         "id",
         "inputs",
         "is_gradient",
         "location",
-        "meta",
         "name",
+        "no_grad",
         "op",
+        "requires_grad",
         "role",
         "scope",
         "shape",
@@ -104,8 +106,8 @@ class Node:
         self.scope = scope
         self.is_gradient = is_gradient
         self.stamp = CLOCK.tick() if value is not None else 0
-        self.checked = -1
-        self.meta: dict[str, Any] = {}
+        self.requires_grad = role is Role.PARAMETER
+        self.no_grad = False
 
     @property
     def is_leaf(self) -> bool:

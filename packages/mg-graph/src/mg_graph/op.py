@@ -33,8 +33,13 @@ class Op:
       a frozen graph computes such views once, at compile time, for free.
     * ``uses_out``: `forward` writes into ``out`` when given one. If False the
       executor copies the returned array into the planned buffer.
-    * ``pure``: the same inputs always give the same output. Random ops (dropout)
-      set it False so they are neither folded nor merged.
+    * ``pure``: the same inputs always give the same output. Random ops set it False:
+      they are neither folded nor merged, and `renew` is called when a new computation
+      of their node begins (at creation in an open graph, at every call of a frozen one).
+    * ``effect``: the node changes state outside its own value (a running-statistics
+      update, a collective) and runs exactly once per computation of its graph; passes
+      never remove, merge or fold it, even when no output depends on it. An effect op
+      is also impure.
 
     >>> from mg_graph import Graph
     >>> import numpy as np
@@ -54,6 +59,7 @@ class Op:
     view: ClassVar[bool] = False
     uses_out: ClassVar[bool] = True
     pure: ClassVar[bool] = True
+    effect: ClassVar[bool] = False
 
     def infer(self, *inputs: Node) -> tuple[tuple[int, ...], np.dtype[Any]]:
         """Return the output's (shape, dtype); raise `ShapeError`/`DTypeError` if invalid."""
@@ -62,6 +68,10 @@ class Op:
     def forward(self, *arrays: NDArray[Any], out: NDArray[Any] | None = None) -> NDArray[Any]:
         """Compute the output from input arrays, into ``out`` when given."""
         raise NotImplementedError
+
+    def renew(self) -> None:
+        """A new computation of this (impure) op's node begins: random ops take their
+        next stream here, so draws depend on creation order, not on execution order."""
 
     def kernel(self) -> Callable[..., NDArray[Any]]:
         """The callable a frozen schedule binds: ``forward`` unless a bare numpy function

@@ -23,23 +23,22 @@ from typing import Any
 import numpy as np
 from numpy.typing import DTypeLike, NDArray
 
+from mg_tensor import random
+
 GeneratorLike = np.random.Generator | int | None
 ShapeLike = int | Sequence[int]
 
-_default = np.random.default_rng()
-
 
 def manual_seed(seed: int) -> np.random.Generator:
-    """Re-seed the default generator (used by initialisers, layers and dropout when no
-    ``generator`` is given) and return it.
+    """Seed Macrograd (`mg_tensor.random.manual_seed`: random ops, dropout, and the
+    default generator of initialisers given no ``generator``) and return that generator.
 
     >>> g = manual_seed(42)
     >>> g is default_generator()
     True
     """
-    global _default
-    _default = np.random.default_rng(seed)
-    return _default
+    random.manual_seed(seed)
+    return random.default_generator()
 
 
 def default_generator() -> np.random.Generator:
@@ -48,7 +47,7 @@ def default_generator() -> np.random.Generator:
     >>> isinstance(default_generator(), np.random.Generator)
     True
     """
-    return _default
+    return random.default_generator()
 
 
 def as_generator(generator: GeneratorLike = None) -> np.random.Generator:
@@ -58,7 +57,7 @@ def as_generator(generator: GeneratorLike = None) -> np.random.Generator:
     True
     """
     if generator is None:
-        return _default
+        return random.default_generator()
     if isinstance(generator, np.random.Generator):
         return generator
     if isinstance(generator, int | np.integer) and not isinstance(generator, bool):

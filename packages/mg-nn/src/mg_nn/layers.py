@@ -15,15 +15,15 @@ the default generator that `mg_nn.manual_seed` seeds).
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 from numpy.typing import DTypeLike
 
-from mg_graph import get_default_graph
 from mg_nn import functional as F
 from mg_nn import init
-from mg_nn.model import Model
+from mg_nn.model import Model, _Layer
+from mg_nn.norms import _affine_parameters, _shape_of
 from mg_nn.ops.windows import IntPair, Pair, pair
 from mg_tensor import Tensor
 from mg_tensor import ops as _t
@@ -50,14 +50,6 @@ def _weight_and_bias(
     return weight, _parameter(
         init.default_bias(outputs or shape[0], fan_in, generator=rng, dtype=dtype), "bias"
     )
-
-
-class _Layer(Model):
-    """A model of one tensor argument (only narrows the static type of calls)."""
-
-    if TYPE_CHECKING:
-
-        def __call__(self, x: Any) -> Tensor: ...
 
 
 class Linear(_Layer):
@@ -242,7 +234,7 @@ class ConvTranspose2d(_ConvLayer):
         return f"output_padding={self.output_padding}, "
 
 
-class _Pool(_Layer):
+class _PoolingLayer(_Layer):
     """A pooling layer; stride defaults to the window."""
 
     def __init__(
@@ -265,7 +257,7 @@ class _Pool(_Layer):
         )
 
 
-class MaxPool2d(_Pool):
+class MaxPool2d(_PoolingLayer):
     """Maximum over ``kernel_size`` windows (stride defaults to the window; ``padding``
     pads with -inf; ``ceil_mode`` keeps a last, partial window).
 
@@ -291,7 +283,7 @@ class MaxPool2d(_Pool):
         )
 
 
-class AvgPool2d(_Pool):
+class AvgPool2d(_PoolingLayer):
     """Mean over ``kernel_size`` windows (stride defaults to the window), with PyTorch's
     ``padding``, ``ceil_mode`` and ``count_include_pad``.
 
@@ -363,27 +355,25 @@ class Dropout(_Layer):
     """In training mode zero each element with probability ``p`` and scale the rest by
     ``1 / (1 - p)``; the identity in evaluation mode.
 
-    A fresh mask is drawn every time the graph runs, also in a frozen graph. The mode is
-    read when the graph runs too: a graph traced in training mode stops dropping after
-    ``model.eval()`` (and starts again after ``model.train()``).
+    A fresh mask is drawn at every computation, also in a frozen graph (see
+    `mg_tensor.random`). A graph traced in training mode is traced again after
+    ``model.eval()``: the mode is one of a trace's guards.
 
-    >>> drop = Dropout(0.5, generator=0)
+    >>> drop = Dropout(0.5)
     >>> sorted(set(drop(np.ones(100, np.float32)).data.tolist()))
     [0.0, 2.0]
     >>> drop.eval()(np.ones(3, np.float32)).data
     array([1., 1., 1.], dtype=float32)
     """
 
-    def __init__(self, p: float = 0.5, *, generator: init.GeneratorLike = None) -> None:
+    def __init__(self, p: float = 0.5) -> None:
         super().__init__()
         if not 0.0 <= p <= 1.0:
             raise ValueError(f"dropout probability must be in [0, 1], got {p}")
         self.p = p
-        self._mg_generator = None if generator is None else init.as_generator(generator)
 
     def forward(self, x: Any) -> Tensor:
-        active = self.p > 0 and (self.training or get_default_graph().tracing)
-        return F._dropout(x, self.p, active, self._mg_generator, self)
+        return F.dropout(x, self.p, self.training)
 
     def extra_repr(self) -> str:
         return f"p={self.p}"
@@ -406,18 +396,10 @@ class LayerNorm(_Layer):
         dtype: DTypeLike = np.float32,
     ) -> None:
         super().__init__()
-        shape = (
-            (int(normalized_shape),)
-            if isinstance(normalized_shape, int | np.integer)
-            else tuple(int(n) for n in normalized_shape)
-        )
-        self.normalized_shape = shape
+        self.normalized_shape = _shape_of(normalized_shape)
         self.eps = eps
-        self.weight = (
-            _parameter(init.ones(shape, dtype=dtype), "weight") if elementwise_affine else None
-        )
-        self.bias = (
-            _parameter(init.zeros(shape, dtype=dtype), "bias") if elementwise_affine else None
+        self.weight, self.bias = _affine_parameters(
+            self.normalized_shape, elementwise_affine, True, dtype
         )
 
     def forward(self, x: Any) -> Tensor:

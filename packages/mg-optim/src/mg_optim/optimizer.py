@@ -5,12 +5,26 @@ On construction the optimiser gives every parameter dtype one flat array, copies
 each parameter in and re-binds the parameter's storage to a view of it
 (`mg_tensor.inplace.rebind`), so a step updates every parameter with a handful of
 in-place ufunc calls over one array. A flat gradient array is reserved the same way
-(``param.node.meta["grad_buffer"]``): a frozen graph (``compute_graph``) then writes
+(`mg_tensor.gradients.reserve`): a frozen graph (``compute_graph``) then writes
 its gradients straight into it during ``backprop()``, with no copy. Gradients that
 live elsewhere (eager graphs, gradients folded to constants) are copied in by `step`.
 
+A parameter is updated if and only if its gradient is pending (set by ``backprop()``
+or by assignment since the last step; see `mg_tensor.gradients`): parameters the loss
+did not reach, frozen ones and those whose ``.grad`` is None are skipped entirely, with
+no weight decay and no change of their momentum or moments, as PyTorch skips
+gradients that are None.
+
+Parameters may come in groups, as PyTorch writes them: a list of dicts, each with its
+``params`` and any hyperparameters of its own (``lr``, ``weight_decay``, ``momentum``,
+``betas``...); the optimiser's arguments are the defaults of every group. A group's
+parameters sit next to each other in the flat arrays, so a step is still a few passes
+per group.
+
 Subclasses implement `Optimizer.update`, which receives a `Segment`: flat views of a
-contiguous run of parameters, their gradients and their state arrays.
+contiguous run of parameters of one group, their gradients and their state arrays.
+While `update` runs, the optimiser's hyperparameter attributes (``self.lr``,
+``self.momentum``...) are those of that group.
 """
 
 from __future__ import annotations
@@ -23,15 +37,15 @@ from typing import Any, ClassVar
 import numpy as np
 from numpy.typing import NDArray
 
-from mg_graph import Graph, Node, Role, describe, register_internal, user_location
-from mg_tensor import Tensor
-from mg_tensor.inplace import pinnable, rebind, written
+from mg_graph import Node, Role, describe, register_internal, user_location
+from mg_tensor import Tensor, gradients
+from mg_tensor.inplace import rebind, written
 
 register_internal(os.path.dirname(__file__))
 
 Params = Iterable[Tensor] | Mapping[str, Tensor]
-SLOT_KEY = "mg_optim.slot"  # param.node.meta[SLOT_KEY] = (group, index) of its owner
-_GRADIENTS = Graph("mg_optim.gradients")  # leaves wrapping gradient slots (clipping)
+# PyTorch's parameter groups: [{"params": [...], "lr": 0.01}, {"params": [...]}]
+ParamGroups = Iterable[Mapping[str, Any]]
 
 
 class Segment:
@@ -68,16 +82,26 @@ class Segment:
         return self._scratch[k]
 
 
+_STATE_KEYS = frozenset(
+    {"optimizer", "hyperparameters", "groups", "step_count", "steps", "params", "state"}
+)
 _FLUSH_EVERY = 32  # steps between flushes of subnormal state values
 
 
 class _Group:
     """The parameters of one dtype: flat arrays and each parameter's slot in them."""
 
-    def __init__(self, dtype: np.dtype[Any], params: list[Tensor], indices: list[int]) -> None:
+    def __init__(
+        self,
+        dtype: np.dtype[Any],
+        params: list[Tensor],
+        indices: list[int],
+        options: list[dict[str, Any]],
+    ) -> None:
         self.dtype = dtype
         self.params = params
         self.indices = indices  # positions in the optimiser's parameter list
+        self.options = options  # each parameter's group (its hyperparameters)
         bounds = [0]
         for p in params:
             bounds.append(bounds[-1] + p.size)
@@ -93,7 +117,6 @@ class _Group:
         self.nodes: list[Node] = []
         self.pviews: list[NDArray[Any]] = []
         self.gviews: list[NDArray[Any]] = []
-        self.leaves: list[Tensor | None] = [None] * len(params)
         for i, p in enumerate(params):
             node = p.node
             start = bounds[i]
@@ -103,8 +126,7 @@ class _Group:
             gview = self.grad[start : start + p.size].reshape(p.shape)
             np.copyto(pview, value)
             rebind(p, pview)
-            node.meta["grad_buffer"] = gview
-            node.meta[SLOT_KEY] = (self, i)
+            gradients.reserve(node, gview)
             self.nodes.append(node)
             self.pviews.append(pview)
             self.gviews.append(gview)
@@ -153,10 +175,6 @@ class _Group:
         return seg
 
     # ------------------------------------------------------------------ gradients
-    def owns(self, i: int) -> bool:
-        """True while parameter ``i`` is still stored in this group's flat array."""
-        return self.nodes[i].value is self.pviews[i]
-
     def check_owned(self, i: int) -> None:
         if self.nodes[i].value is not self.pviews[i]:
             node = self.nodes[i]
@@ -171,59 +189,60 @@ class _Group:
                 )
             )
 
-    def fetch(self, i: int, pins: list[tuple[Node, NDArray[Any]]] | None = None) -> bool:
-        """Make gradient slot ``i`` hold the parameter's gradient; False if it has none.
-
-        A gradient that a frozen graph already wrote into the slot costs nothing;
-        any other gradient is copied in. Frozen-graph gradient nodes not yet pinned to
-        their slot are appended to ``pins`` (see `pin`).
-        """
-        gnode: Node | None = self.nodes[i].meta.get("grad")
-        if gnode is None:
+    def fetch(self, i: int) -> bool:
+        """Make gradient slot ``i`` hold the parameter's pending gradient; False if it
+        has none. A gradient that a frozen graph already wrote into the slot costs
+        nothing; any other is copied in, and a frozen graph's gradient node is bound to
+        the slot from its next replay on (for optimisers created after the first
+        ``backprop()``)."""
+        self.check_owned(i)
+        node = self.nodes[i]
+        rec = gradients.record(node)
+        if rec is None or not rec.pending:
             return False
         gview = self.gviews[i]
-        value = gnode.value
+        value = rec.value()
         if value is gview:
             return True
-        if value is None:
-            gnode.graph.realize(gnode)
-            value = gnode.value
-            assert value is not None
-            if value is gview:
-                return True
         if value.shape != gview.shape:
             raise ValueError(
                 describe(
                     "Optimizer.step",
-                    f"the gradient of parameter {self.nodes[i].label} has shape {value.shape}",
+                    f"the gradient of parameter {node.label} has shape {value.shape}",
                     user_location(),
                     "set .grad to a tensor of the parameter's shape",
                 )
             )
         np.copyto(gview, value, casting="same_kind")
-        gnode = self.nodes[i].meta.get("grad_node", gnode)  # the computed node behind .grad
-        if pins is not None and pinnable(gnode, gview):
-            pins.append((gnode, gview))
+        computed = rec.computed
+        if computed is not None and computed.graph.frozen:
+            computed.graph.executor.bind_output(computed, gview)
         return True
 
-    def grad_leaf(self, i: int) -> Tensor:
-        """A constant leaf whose value is gradient slot ``i`` (for in-place clipping)."""
-        leaf = self.leaves[i]
-        if leaf is None:
-            node = _GRADIENTS.leaf(self.gviews[i], Role.CONSTANT, self.nodes[i].name)
-            leaf = self.leaves[i] = Tensor.wrap(node)
-        return leaf
 
-
-def pin(pins: list[tuple[Node, NDArray[Any]]]) -> None:
-    """Let frozen graphs write these gradient nodes straight into their slots from the
-    next replay on (for optimisers created after the first ``backprop()``)."""
-    graphs: dict[int, Graph] = {}
-    for gnode, gview in pins:
-        gnode.meta["buffer"] = gview
-        graphs[id(gnode.graph)] = gnode.graph
-    for graph in graphs.values():
-        graph.executor.invalidate()
+def _groups(params: Params | ParamGroups, what: str) -> list[tuple[list[Tensor], dict[str, Any]]]:
+    """(parameters, hyperparameter overrides) of each group: one group for a list (or a
+    name -> tensor mapping) of tensors, one per dict for PyTorch's list of groups."""
+    if isinstance(params, Mapping):
+        return [(list(params.values()), {})]
+    items: list[Any] = list(params)
+    if not items or not all(isinstance(item, Mapping) for item in items):
+        return [(items, {})]
+    groups: list[tuple[list[Tensor], dict[str, Any]]] = []
+    for k, item in enumerate(items):
+        if "params" not in item:
+            raise ValueError(
+                describe(
+                    what,
+                    f"parameter group {k} has no 'params' entry",
+                    user_location(),
+                    'write each group as {"params": [...], "lr": ...}',
+                )
+            )
+        members = item["params"]
+        members = [members] if isinstance(members, Tensor) else list(members)
+        groups.append((members, {key: v for key, v in item.items() if key != "params"}))
+    return groups
 
 
 def _collect(params: Params, what: str) -> list[Tensor]:
@@ -296,39 +315,59 @@ class Optimizer:
     hyperparameters: ClassVar[tuple[str, ...]] = ("lr",)
     state_names: ClassVar[tuple[str, ...]] = ()  # the per-parameter state arrays it may use
 
-    def __init__(self, params: Params, lr: float) -> None:
+    def __init__(self, params: Params | ParamGroups, defaults: Mapping[str, Any]) -> None:
         name = type(self).__name__
-        self._params = _collect(params, name)
+        self.defaults = self._validate(dict(defaults))
+        self.param_groups: list[dict[str, Any]] = []
+        for members, overrides in _groups(params, name):
+            unknown = sorted(set(overrides) - set(self.hyperparameters) - {"initial_lr"})
+            if unknown:
+                raise ValueError(
+                    describe(
+                        name,
+                        f"parameter group {len(self.param_groups)} sets {unknown}, which "
+                        f"is not a hyperparameter of {name} ({', '.join(self.hyperparameters)})",
+                        user_location(),
+                    )
+                )
+            options = self._validate({**self.defaults, **overrides})
+            self.param_groups.append({"params": members, **options})
+        self._params = _collect([p for g in self.param_groups for p in g["params"]], name)
         self._ids = [id(p.node) for p in self._params]
         self._id_set = frozenset(self._ids)
-        self.lr = lr
-        self.initial_lr: float | None = None  # set by the first schedule attached
+        self._current = self.param_groups[0]  # whose hyperparameters attributes show
         self.step_count = 0  # calls of step()
-        by_dtype: dict[np.dtype[Any], tuple[list[Tensor], list[int]]] = {}
-        for k, p in enumerate(self._params):
-            members, indices = by_dtype.setdefault(p.dtype, ([], []))
-            members.append(p)
-            indices.append(k)
-        self._groups = [_Group(dt, ps, ix) for dt, (ps, ix) in by_dtype.items()]
+        by_dtype: dict[np.dtype[Any], tuple[list[Tensor], list[int], list[dict[str, Any]]]] = {}
+        k = 0
+        for group in self.param_groups:
+            for p in group["params"]:
+                members, indices, owners = by_dtype.setdefault(p.dtype, ([], [], []))
+                members.append(p)
+                indices.append(k)
+                owners.append(group)
+                k += 1
+        self._groups = [_Group(dt, *entry) for dt, entry in by_dtype.items()]
 
     # ------------------------------------------------------------------ basics
-    @property
-    def lr(self) -> float:
-        """The learning rate used by the next `step` (schedules set it)."""
-        return self._lr
+    def __getattr__(self, name: str) -> Any:
+        # hyperparameters read as attributes: those of the group being updated (the
+        # first group outside a step)
+        if name in type(self).hyperparameters and "_current" in self.__dict__:
+            return self.__dict__["_current"][name]
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
-    @lr.setter
-    def lr(self, value: float) -> None:
-        value = float(value)
-        if not value >= 0.0:
-            raise ValueError(
-                describe(
-                    f"{type(self).__name__}.lr",
-                    f"learning rate must be >= 0, got {value}",
-                    user_location(),
-                )
-            )
-        self._lr = value
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in type(self).hyperparameters and "param_groups" in self.__dict__:
+            for group in self.param_groups:  # as schedules do: every group
+                group.update(self._validate({**group, name: value}))
+            return
+        super().__setattr__(name, value)
+
+    @property
+    def initial_lr(self) -> float | None:
+        """The first group's learning rate when the first schedule was attached."""
+        value = self.param_groups[0].get("initial_lr")
+        return None if value is None else float(value)
 
     @property
     def params(self) -> list[Tensor]:
@@ -354,7 +393,8 @@ class Optimizer:
 
     def __repr__(self) -> str:
         hyper = ", ".join(f"{h}={getattr(self, h)!r}" for h in self.hyperparameters)
-        return f"{type(self).__name__}({len(self._params)} parameters, {hyper})"
+        groups = f", {len(self.param_groups)} groups" if len(self.param_groups) > 1 else ""
+        return f"{type(self).__name__}({len(self._params)} parameters{groups}, {hyper})"
 
     # ------------------------------------------------------------------ stepping
     def step(self, params: Params | None = None) -> None:
@@ -367,25 +407,18 @@ class Optimizer:
         if params is not None:
             self._check_params(params)
         touched: list[Tensor] = []
-        pins: list[tuple[Node, NDArray[Any]]] = []
         for group in self._groups:
-            n = len(group.params)
-            present: list[bool] | None = None
-            for i in range(n):
-                group.check_owned(i)
-                if not group.fetch(i, pins):
-                    if present is None:
-                        present = [True] * n
-                    present[i] = False
-            if present is None and group.uniform:
+            present = [group.fetch(i) for i in range(len(group.params))]
+            if group.uniform and all(present) and len(self.param_groups) == 1:
                 t = group.steps[0] + 1
                 self.update(group.full, t)
-                group.steps = [t] * n
+                group.steps = [t] * len(present)
                 touched.extend(group.params)
             else:
-                self._step_runs(group, present or [True] * n, touched)
-        if pins:
-            pin(pins)
+                self._step_runs(group, present, touched)
+            self._current = self.param_groups[0]
+        for p in touched:
+            gradients.consume(p.node)
         self.step_count += 1
         if self.step_count % _FLUSH_EVERY == 0:
             for group in self._groups:
@@ -394,8 +427,9 @@ class Optimizer:
             written(*touched)
 
     def _step_runs(self, group: _Group, present: list[bool], touched: list[Tensor]) -> None:
-        """Update maximal runs of present parameters that share a step count."""
-        steps = group.steps
+        """Update maximal runs of present parameters that share a step count and a
+        parameter group."""
+        steps, options = group.steps, group.options
         n = len(steps)
         i = 0
         while i < n:
@@ -403,9 +437,10 @@ class Optimizer:
                 i += 1
                 continue
             j = i + 1
-            while j < n and present[j] and steps[j] == steps[i]:
+            while j < n and present[j] and steps[j] == steps[i] and options[j] is options[i]:
                 j += 1
             t = steps[i] + 1
+            self._current = options[i]
             self.update(group.segment(i, j), t)
             steps[i:j] = [t] * (j - i)
             touched.extend(group.params[i:j])
@@ -435,8 +470,9 @@ class Optimizer:
         )
 
     # ------------------------------------------------------------------ state
-    def _hyper_values(self) -> dict[str, float | bool | tuple[float, ...]]:
-        return {h: getattr(self, h) for h in self.hyperparameters}
+    def _hyper_values(self) -> list[dict[str, Any]]:
+        """Each group's hyperparameters (and base lr of schedules), without its params."""
+        return [{key: v for key, v in g.items() if key != "params"} for g in self.param_groups]
 
     def state_dict(self) -> dict[str, Any]:
         """A snapshot of the optimiser: hyperparameters, step counts and state arrays
@@ -447,7 +483,7 @@ class Optimizer:
         >>> from mg_optim import Adam
         >>> opt = Adam([Tensor([1.0], requires_grad=True)])
         >>> sorted(opt.state_dict())
-        ['hyperparameters', 'initial_lr', 'optimizer', 'params', 'state', 'step_count', 'steps']
+        ['groups', 'hyperparameters', 'optimizer', 'params', 'state', 'step_count', 'steps']
         """
         names = sorted({name for g in self._groups for name in g.state})
         state: dict[str, list[NDArray[Any]]] = {name: [] for name in names}
@@ -466,7 +502,7 @@ class Optimizer:
         return {
             "optimizer": type(self).__name__,
             "hyperparameters": self._hyper_values(),
-            "initial_lr": self.initial_lr,
+            "groups": [len(g["params"]) for g in self.param_groups],
             "step_count": self.step_count,
             "steps": steps,
             "params": [(tuple(p.shape), p.dtype.str) for p in self._params],
@@ -477,27 +513,38 @@ class Optimizer:
         """Restore a `state_dict` of an optimiser of the same class over parameters of
         the same shapes and dtypes; anything else raises a ValueError saying what differs.
         Hyperparameters (``lr`` included) are restored too."""
+        self._check_state(state_dict)
+        try:
+            options = [self._validate(dict(h)) for h in state_dict["hyperparameters"]]
+        except (ValueError, TypeError) as error:
+            raise self._state_error(f"invalid hyperparameters: {error}") from error
+        for param_group, values in zip(self.param_groups, options, strict=True):
+            param_group.update(values)
+        self.step_count = int(state_dict["step_count"])
+        steps = [int(s) for s in state_dict["steps"]]
+        state = state_dict["state"]
+        for group in self._groups:
+            for name in list(group.state):
+                if name not in state:
+                    group.state[name].fill(0)
+            for i, k in enumerate(group.indices):
+                group.steps[i] = steps[k]
+                for name, arrays in state.items():
+                    flat = group.state_array(name)
+                    flat[group.bounds[i] : group.bounds[i + 1]] = np.asarray(arrays[k]).ravel()
+            group.uniform = len(set(group.steps)) == 1
+
+    def _state_error(self, problem: str) -> ValueError:
         what = f"{type(self).__name__}.load_state_dict"
+        return ValueError(describe(what, problem, user_location()))
 
-        def fail(problem: str) -> ValueError:
-            return ValueError(describe(what, problem, user_location()))
-
-        expected_keys = {
-            "optimizer",
-            "hyperparameters",
-            "initial_lr",
-            "step_count",
-            "steps",
-            "params",
-            "state",
-        }
-        if set(state_dict) != expected_keys:
+    def _check_state(self, state_dict: Mapping[str, Any]) -> None:
+        """Raise a ValueError naming the first way ``state_dict`` does not fit."""
+        fail = self._state_error
+        if set(state_dict) != _STATE_KEYS:
             raise fail(f"keys {sorted(state_dict)} are not those of a state_dict()")
         if state_dict["optimizer"] != type(self).__name__:
             raise fail(f"the state is of a {state_dict['optimizer']}, not a {type(self).__name__}")
-        hyper = dict(state_dict["hyperparameters"])
-        if set(hyper) != set(self.hyperparameters):
-            raise fail(f"hyperparameters {sorted(hyper)} != {sorted(self.hyperparameters)}")
         ours = [(tuple(p.shape), p.dtype.str) for p in self._params]
         theirs = [(tuple(s), str(d)) for s, d in state_dict["params"]]
         if theirs != ours:
@@ -508,7 +555,20 @@ class Optimizer:
         steps = [int(s) for s in state_dict["steps"]]
         if len(steps) != len(ours) or min(steps) < 0:
             raise fail("'steps' needs one non-negative count per parameter")
-        state = state_dict["state"]
+        self._check_groups(state_dict)
+        self._check_arrays(state_dict["state"], ours)
+
+    def _check_groups(self, state_dict: Mapping[str, Any]) -> None:
+        fail = self._state_error
+        sizes = [len(g["params"]) for g in self.param_groups]
+        if list(state_dict["groups"]) != sizes:
+            raise fail(f"the state has groups of {state_dict['groups']} parameters, not {sizes}")
+        for hyper in state_dict["hyperparameters"]:
+            if not set(self.hyperparameters) <= set(hyper):
+                raise fail(f"hyperparameters {sorted(hyper)} lack {sorted(self.hyperparameters)}")
+
+    def _check_arrays(self, state: Mapping[str, Any], ours: list[tuple[Any, str]]) -> None:
+        fail = self._state_error
         for name, arrays in state.items():
             if name not in self.state_names:
                 raise fail(f"state {name!r} is not used by {type(self).__name__}")
@@ -521,32 +581,20 @@ class Optimizer:
                         f"state {name!r} of parameter {k} is {a.shape} {a.dtype}, "
                         f"expected {shape} {np.dtype(dtype)}"
                     )
-        previous = self._hyper_values()
-        try:
-            for h in self.hyperparameters:
-                setattr(self, h, hyper[h])
-            self._validate()
-        except (ValueError, TypeError) as error:
-            for h, v in previous.items():
-                setattr(self, h, v)
-            raise fail(f"invalid hyperparameters: {error}") from error
-        self.initial_lr = state_dict["initial_lr"]
-        self.step_count = int(state_dict["step_count"])
-        for group in self._groups:
-            for name in list(group.state):
-                if name not in state:
-                    group.state[name].fill(0)
-        for group in self._groups:
-            for i, k in enumerate(group.indices):
-                group.steps[i] = steps[k]
-                for name, arrays in state.items():
-                    flat = group.state_array(name)
-                    flat[group.bounds[i] : group.bounds[i + 1]] = np.asarray(arrays[k]).ravel()
-            group.uniform = len(set(group.steps)) == 1
 
-    def _validate(self) -> None:
-        """Check hyperparameter values (subclasses); raise ValueError if invalid."""
-        self.lr = self.lr
+    def _validate(self, options: dict[str, Any]) -> dict[str, Any]:
+        """``options`` with hyperparameter values checked and normalised (subclasses
+        extend it); raise ValueError if one is invalid."""
+        lr = float(options["lr"])
+        if not lr >= 0.0:
+            raise ValueError(
+                describe(
+                    f"{type(self).__name__}.lr",
+                    f"learning rate must be >= 0, got {lr}",
+                    user_location(),
+                )
+            )
+        return {**options, "lr": lr}
 
 
 def check_range(what: str, name: str, value: float, low: float, high: float = math.inf) -> None:

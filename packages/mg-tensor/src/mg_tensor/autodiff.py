@@ -2,20 +2,39 @@
 
 Because gradient rules are written in Tensor ops, a gradient can be realized lazily,
 frozen and replayed with the forward pass, optimised, drawn and differentiated again.
+
+Gradients flow only through differentiable ops built outside `no_grad`: ``detach()``,
+comparisons, integer casts and argmax cut the path. `backprop` sets ``.grad`` (a
+`mg_tensor.gradients` record) of exactly the parameters it reaches.
 """
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
-from mg_graph import CLOCK, GradientError, Node, Role, describe, topo_order, user_location
-from mg_tensor.inplace import pinnable
+from mg_graph import (
+    GradientError,
+    Graph,
+    Node,
+    Role,
+    describe,
+    source_of,
+    topo_order,
+    user_location,
+    within_scope,
+)
+from mg_graph.executor import CallOutput
+from mg_tensor import gradients
 from mg_tensor.ops.base import TensorOp, is_float
 from mg_tensor.ops.shape import sum_to
 from mg_tensor.tensor import Tensor
+
+Array = NDArray[Any]
 
 
 def _seed(output: Tensor, grad_output: Any) -> Tensor:
@@ -48,12 +67,14 @@ def _seed(output: Tensor, grad_output: Any) -> Tensor:
     return seed
 
 
-def grad(output: Tensor, inputs: Sequence[Tensor], grad_output: Any = None) -> list[Tensor]:
+def grad(
+    output: Tensor, inputs: Sequence[Tensor], grad_output: Any = None, allow_unused: bool = False
+) -> list[Tensor | None]:
     """Gradients of ``output`` with respect to each of ``inputs``, as new graph nodes.
 
     Broadcast operands get gradients summed back to their own shape. An input that
-    ``output`` does not depend on (or only through integer/boolean paths, which carry
-    no gradient) gets a zero gradient of its shape.
+    ``output`` does not depend on through differentiable ops is an error, unless
+    ``allow_unused=True`` (its gradient is then None), as in PyTorch.
 
     >>> x = Tensor([1.0, 2.0], requires_grad=True)
     >>> (dx,) = grad((x ** 3).sum(), [x])
@@ -61,23 +82,59 @@ def grad(output: Tensor, inputs: Sequence[Tensor], grad_output: Any = None) -> l
     >>> d2x.data  # 6 x
     array([ 6., 12.], dtype=float32)
     """
+    output = _wrapped(output)
     graph = output.graph
     with graph.gradients():
         grads = _grad(output, list(inputs), _seed(output, grad_output))
         if graph.frozen:  # the caller holds them: give them buffers of their own
-            graph.add_outputs(*(g.node for g in grads))
+            graph.add_outputs(*(g.node for g in grads if g is not None))
+    if not allow_unused:
+        for k, (t, g) in enumerate(zip(inputs, grads, strict=True)):
+            if g is None:
+                raise GradientError(_unused_message(output, t, k))
     return grads
 
 
-def _grad(output: Tensor, inputs: list[Tensor], seed: Tensor) -> list[Tensor]:
-    order = topo_order([output.node])
+def _wrapped(output: Tensor) -> Tensor:
+    """The graph node behind an output handle of a compiled function."""
+    return Tensor.wrap(source_of(output.node))
+
+
+def _unused_message(output: Tensor, t: Tensor, k: int) -> str:
+    what = f"input {k} ({t.name or 'unnamed'} {t.shape})"
+    rec = gradients.record(t.node)
+    if rec is not None and any(n is rec.node for n in topo_order([output.node])):
+        return describe(
+            "grad",
+            f"{what} is reached only through its .grad, which is a snapshot of a value "
+            "with no path back to it",
+            user_location(),
+            "differentiate the gradient node itself: grad(grad(y, [x])[0].sum(), [x])",
+        )
+    return describe(
+        "grad",
+        f"the output does not depend on {what} through differentiable ops",
+        user_location(),
+        "pass allow_unused=True to get None for it, or check the path (detach(), "
+        "comparisons, integer casts and argmax cut gradients)",
+    )
+
+
+def _reach(order: list[Node], inputs: list[Tensor]) -> set[int]:
+    """The nodes of ``order`` through which some input reaches the output."""
     wanted = {t.node.id for t in inputs}
-    reach: set[int] = set()  # nodes through which some input reaches the output
+    reach: set[int] = set()
     for node in order:
         if not is_float(node.dtype):
             continue
         if node.id in wanted or (any(i.id in reach for i in node.inputs) and _differentiable(node)):
             reach.add(node.id)
+    return reach
+
+
+def _grad(output: Tensor, inputs: list[Tensor], seed: Tensor) -> list[Tensor | None]:
+    order = topo_order([output.node])
+    reach = _reach(order, inputs)
     grads: dict[int, Tensor] = {}
     if output.node.id in reach:
         grads[output.node.id] = seed
@@ -90,96 +147,183 @@ def _grad(output: Tensor, inputs: list[Tensor], seed: Tensor) -> list[Tensor]:
             continue
         op = node.op
         assert isinstance(op, TensorOp)
-        parts = op.vjp(g, Tensor.wrap(node), *(Tensor.wrap(i) for i in node.inputs), needed=needed)
-        for inp, part, need in zip(node.inputs, parts, needed, strict=True):
-            if not need or part is None:
-                continue
-            part = sum_to(part, inp.shape)
-            if part.dtype != inp.dtype:
-                part = part.astype(inp.dtype)
-            previous = grads.get(inp.id)
-            grads[inp.id] = part if previous is None else previous + part
-    found = [grads.get(t.node.id) for t in inputs]
-    return [_zeros(t) if g is None else g for g, t in zip(found, inputs, strict=True)]
+        with within_scope(node.scope):  # drawn beside the layer it differentiates
+            parts = op.vjp(
+                g, Tensor.wrap(node), *(Tensor.wrap(i) for i in node.inputs), needed=needed
+            )
+            for inp, part, need in zip(node.inputs, parts, needed, strict=True):
+                if not need or part is None:
+                    continue
+                part = sum_to(part, inp.shape)
+                if part.dtype != inp.dtype:
+                    part = part.astype(inp.dtype)
+                previous = grads.get(inp.id)
+                grads[inp.id] = part if previous is None else previous + part
+    return [grads.get(t.node.id) for t in inputs]
 
 
 def _differentiable(node: Node) -> bool:
-    return isinstance(node.op, TensorOp) and node.op.differentiable
+    return not node.no_grad and isinstance(node.op, TensorOp) and node.op.differentiable
 
 
-def _zeros(t: Tensor) -> Tensor:
-    return Tensor(np.zeros(t.shape, t.dtype), graph=t.graph)
+# --------------------------------------------------------------------------- backprop
+class _Plan:
+    """What `backprop` built once for one output: the leaves it reaches (parameters,
+    and input buffers of compiled-function arguments that need a gradient), their
+    gradient nodes, the leaves whose writes would make the output stale, and the input
+    buffer of an explicit ``grad_output``."""
+
+    __slots__ = ("epoch", "grads", "leaves", "params", "seed")
+
+    def __init__(self, output: Node, seeded: bool, epoch: int) -> None:
+        graph = output.graph
+        order = topo_order([output])
+        candidates = [n for n in order if n.op is None and n.requires_grad]
+        self.leaves = [n for n in order if n.op is None and n.role is not Role.INPUT]
+        self.epoch = epoch
+        self.seed: Tensor | None = None
+        if seeded:
+            with graph.gradients():
+                zeros = np.zeros(output.shape, output.dtype)
+                self.seed = Tensor.input(zeros, graph=graph, name="grad_output")
+        found = grad(Tensor.wrap(output), [Tensor.wrap(c) for c in candidates], self.seed, True)
+        reached = [(c, g.node) for c, g in zip(candidates, found, strict=True) if g is not None]
+        self.params = [c for c, _ in reached]
+        self.grads = [g for _, g in reached]
+        if graph.frozen:
+            for param, g in reached:
+                slot = gradients.reserved(param)
+                if slot is not None:
+                    graph.executor.bind_output(g, slot)
 
 
-def backprop(output: Tensor, grad_output: Any = None) -> None:
-    """Compute and set ``.grad`` of every parameter ``output`` depends on.
+_plans: weakref.WeakKeyDictionary[Node, dict[bool, _Plan]] = weakref.WeakKeyDictionary()
+# compiled-function arguments that need a gradient, per graph: (call, [(input, tensor)])
+_arguments: weakref.WeakKeyDictionary[Graph, tuple[object, list[tuple[Node, Tensor]]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def set_arguments(graph: Graph, call: object, pairs: list[tuple[Node, Tensor]]) -> None:
+    """Record, for the current call of a compiled function, which input buffers stand
+    for Tensor arguments that need a gradient: `backprop` continues into their graphs."""
+    if pairs:
+        _arguments[graph] = (call, pairs)
+    else:
+        _arguments.pop(graph, None)
+
+
+def _plan(output: Node, seeded: bool) -> _Plan:
+    from mg_tensor.function import guard_epoch
+
+    epoch = guard_epoch()  # requires_grad flags changed: candidates differ
+    plans = _plans.setdefault(output, {})
+    plan = plans.get(seeded)
+    if plan is None or plan.epoch != epoch:
+        plan = plans[seeded] = _Plan(output, seeded, epoch)
+    return plan
+
+
+def backprop(output: Tensor, grad_output: Any = None, accumulate: bool = False) -> None:
+    """Compute and set ``.grad`` of every parameter ``output`` reaches.
 
     The gradient subgraph is built on the first call (for this output) and reused:
     later calls only realize it, so a frozen graph's node count stays constant. In a
-    frozen graph the other outputs of the traced function are realized in the same
-    replay.
-    Gradients overwrite (they do not accumulate), which fits a loop that never zeroes
-    them. A ``grad_output`` array is fed through an input buffer, so new values of it
-    do not add nodes either.
+    frozen graph the forward values already computed in this call (a loss read first)
+    are reused, random draws included. Gradients overwrite (``accumulate=True`` adds
+    to the existing ones). A ``grad_output`` array is fed through an input buffer, so
+    new values of it do not add nodes either.
+
+    An output whose value was computed before one of its leaves was written (a GAN
+    loop stepping D between computing and differentiating G's loss) is an error: its
+    gradient would mix old values with new weights. ``realize()`` it first.
     """
+    old: dict[Node, Array] = {}
+    if accumulate:  # before the replay: it may write into the arrays .grad shows
+        old = _current(_plan(source_of(output.node), grad_output is not None).params)
+    values = _gradient_values(output, grad_output)
+    if accumulate:
+        old.update(_current([p for p in values if p not in old]))
+    frozen = output.graph.frozen
+    for param, (value, computed) in values.items():
+        previous = old.get(param)
+        if previous is not None:
+            if frozen and computed is not None:
+                np.add(value, previous, out=value)  # keeps a pinned optimiser slot
+            else:
+                value = value + previous
+        gradients.set_gradient(param, value, computed)
+
+
+def _current(params: Sequence[Node]) -> dict[Node, Array]:
+    """Copies of the gradients these parameters have now."""
+    found = {p: gradients.record(p) for p in params}
+    return {p: rec.value().copy() for p, rec in found.items() if rec is not None}
+
+
+def _gradient_values(output: Tensor, grad_output: Any) -> dict[Node, tuple[Array, Node | None]]:
+    """Gradient arrays (and the nodes computing them) of every parameter ``output``
+    reaches, through compiled-function arguments too."""
     node = output.node
-    key = "backprop" if grad_output is None else "backprop_seeded"
-    cached = node.meta.get(key)
-    if cached is None:
-        params = [n for n in topo_order([node]) if n.op is None and n.role is Role.PARAMETER]
-        seed = None
-        if grad_output is not None:
-            with output.graph.gradients():
-                seed = Tensor.input(np.asarray(grad_output, output.dtype), graph=output.graph)
-        grads = grad(output, [Tensor.wrap(p) for p in params], seed)
-        for param, g in zip(params, grads, strict=True):
-            _pin(param, g.node)
-        cached = node.meta[key] = (params, [g.node for g in grads], seed)
-    params, grad_nodes, seed = cached
-    if seed is not None:
-        seed.assign(grad_output)
-    graph = output.graph
-    # A frozen graph replays everything the traced function returned (predictions, say)
-    # in the same pass: reading them afterwards costs nothing.
-    graph.realize(node, *grad_nodes, *(graph.outputs if graph.frozen else ()))
-    for param, grad_node in zip(params, grad_nodes, strict=True):
-        _snapshot(param, grad_node)
-
-
-def _snapshot(param: Node, grad_node: Node) -> None:
-    """Set ``param.grad`` to the gradient's value *now*: a leaf over the array the
-    gradient node just computed (no copy). Later writes to parameters do not make it
-    stale (a loop may update parameters one by one, as in PyTorch); the next backprop
-    moves it to the new value. ``meta["grad_node"]`` keeps the computed node."""
-    value = grad_node.value
-    assert value is not None
-    leaf: Node | None = param.meta.get("grad_leaf")
-    if leaf is None or leaf.shape != value.shape or leaf.dtype != value.dtype:
-        leaf = Node(
-            param.graph,
-            None,
-            (),
-            grad_node.shape,
-            grad_node.dtype,
-            Role.CONSTANT,
-            grad_node.location,
-            name=f"{param.name or 'parameter'}.grad",
-            value=value,
-            is_gradient=True,
+    graph = node.graph
+    source = source_of(node)
+    if graph.frozen and isinstance(node.op, CallOutput) and node.op.call is not graph.executor.call:
+        raise GradientError(
+            describe(
+                "backprop",
+                f"this output of {graph.name} comes from an earlier call: the function was "
+                "called again since, so the values its gradient needs are gone",
+                user_location(),
+                "call backprop() on the output of the latest call, before calling again",
+            )
         )
-        param.meta["grad_leaf"] = leaf
+    plan = _plan(source, grad_output is not None)
+    _check_current(node, source, plan)
+    if plan.seed is not None:
+        plan.seed.assign(grad_output)
+    targets = [node, *plan.grads]
+    if graph.frozen:
+        graph.compute(*targets)
     else:
-        if leaf.value is not value and leaf.meta.get("bound"):
-            CLOCK.layout += 1  # a compiled schedule holds the old array: re-bind
-        leaf.value = value
-        leaf.stamp = CLOCK.tick()
-    param.meta["grad"] = leaf
-    param.meta["grad_node"] = grad_node
+        graph.realize(*targets)
+    values: dict[Node, tuple[Array, Node | None]] = {}
+    for param, g in zip(plan.params, plan.grads, strict=True):
+        assert g.value is not None
+        values[param] = (g.value, g)
+    for inp, tensor in _argument_pairs(graph):
+        found = values.pop(inp, None)
+        if found is None:
+            continue
+        for param, (value, computed) in _gradient_values(tensor, found[0].copy()).items():
+            mine = values.get(param)
+            values[param] = (value, computed) if mine is None else (mine[0] + value, None)
+    return values
 
 
-def _pin(param: Node, grad_node: Node) -> None:
-    """Let a frozen graph write this gradient straight into the buffer an optimiser
-    reserved for it (``param.meta["grad_buffer"]``, a view of one flat gradient array)."""
-    reserved = param.meta.get("grad_buffer")
-    if reserved is not None and pinnable(grad_node, reserved):
-        grad_node.meta["buffer"] = reserved
+def _argument_pairs(graph: Graph) -> list[tuple[Node, Tensor]]:
+    entry = _arguments.get(graph)
+    if entry is None or entry[0] is not graph.executor.call:
+        return []
+    return entry[1]
+
+
+def _check_current(node: Node, source: Node, plan: _Plan) -> None:
+    graph = node.graph
+    if graph.frozen:
+        executor = graph.executor
+        computed = executor.done > 0
+        stale = executor.stale_leaves(source) if computed else []
+    else:
+        stale = [n for n in plan.leaves if node.value is not None and n.stamp > node.stamp]
+    if stale:
+        leaf = stale[0]
+        raise GradientError(
+            describe(
+                "backprop",
+                f"{leaf.name or 'a leaf'} {leaf.shape} was written after this output was "
+                "computed: its gradient would mix the old value with the new weights",
+                user_location(),
+                "differentiate before stepping the optimiser, or call output.realize() "
+                "after the write to compute it again with the new values",
+            )
+        )

@@ -17,24 +17,27 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Iterator, Sequence
-from typing import Any, SupportsIndex
+from typing import Any, SupportsIndex, TypeAlias
 
 import numpy as np
-from numpy.typing import DTypeLike, NDArray
+from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 from mg_graph import (
+    FrozenGraphError,
     Graph,
     GraphError,
     Node,
     Role,
     describe,
     get_default_graph,
+    source_of,
     user_location,
 )
-from mg_graph.evaluate import is_fresh
+from mg_tensor.torch_api import TensorMethods
 
-Scalar = int | float | bool | np.number[Any] | np.bool_
-Operand = "Tensor | Scalar | ArrayLike"
+Scalar: TypeAlias = int | float | bool | np.number[Any] | np.bool_
+# what an op takes as an operand: a tensor, a scalar, or array-like data (lists, arrays)
+Operand: TypeAlias = "Tensor | Scalar | ArrayLike"
 
 
 class TracingWarning(UserWarning):
@@ -70,7 +73,7 @@ def as_array(data: Any, dtype: DTypeLike | None = None) -> NDArray[Any]:
     )
 
 
-class Tensor:
+class Tensor(TensorMethods):
     """A lazily computed n-dimensional array, one node of a computational graph.
 
     >>> t = Tensor([[1, 2], [3, 4]])
@@ -79,7 +82,7 @@ class Tensor:
     """
 
     __slots__ = ("__weakref__", "_node")
-    __array_ufunc__ = None  # numpy operators defer to ours: np_array * tensor -> Tensor
+    # numpy's protocols (np.exp(t), np.mean(t), np_array * t -> Tensor): torch_api.py
 
     def __init__(
         self,
@@ -100,7 +103,6 @@ class Tensor:
                 )
             )
         role = Role.PARAMETER if requires_grad else Role.CONSTANT
-        # not ``graph or ...``: a Graph has __len__, so an empty graph is falsy
         target = get_default_graph() if graph is None else graph
         self._node = target.leaf(array, role, name, user_location())
 
@@ -146,10 +148,6 @@ class Tensor:
         return len(self._node.shape)
 
     @property
-    def size(self) -> int:
-        return self._node.size
-
-    @property
     def role(self) -> Role:
         return self._node.role
 
@@ -163,7 +161,47 @@ class Tensor:
 
     @property
     def requires_grad(self) -> bool:
-        return self._node.role is Role.PARAMETER
+        """Whether gradients flow to this tensor: a parameter that is not frozen, or a
+        value computed from one (outside `no_grad`).
+
+        Setting it on a leaf freezes (False) or unfreezes (True) a parameter: a frozen
+        parameter gets no gradient and optimisers skip it, but it stays a parameter
+        (never folded into a constant). Compiled functions that captured it trace again.
+
+        >>> w = Tensor([1.0], requires_grad=True)
+        >>> w.requires_grad = False; (w * 2).requires_grad
+        False
+        """
+        return self._node.requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, value: bool) -> None:
+        node = self._node
+        if node.op is not None:
+            raise GraphError(
+                describe(
+                    "requires_grad",
+                    f"only leaves can be frozen or unfrozen, not a computed tensor {node.shape}",
+                    user_location(),
+                    "set it on the parameters (model.parameters()), or use .detach()",
+                )
+            )
+        if value and node.dtype.kind not in "fc":
+            raise TypeError(
+                describe(
+                    "requires_grad",
+                    f"needs a floating dtype, got {node.dtype}",
+                    user_location(),
+                    "convert with .astype(np.float32) first",
+                )
+            )
+        if value and node.role is Role.CONSTANT:
+            node.role = Role.PARAMETER
+        if node.requires_grad != bool(value):
+            node.requires_grad = bool(value)
+            from mg_tensor.function import invalidate_guards
+
+            invalidate_guards()
 
     @property
     def is_gradient(self) -> bool:
@@ -186,18 +224,27 @@ class Tensor:
 
     # ------------------------------------------------------------- values
     def realize(self) -> Tensor:
-        """Compute this tensor (and only what it depends on); returns self.
+        """Bring this tensor up to date with its leaves: recompute it and whatever it
+        depends on that a write (an optimiser step, ``assign``) made stale; returns self.
 
-        >>> Tensor([1.0]).exp().realize().data
-        array([2.718282], dtype=float32)
+        >>> w = Tensor([1.0], requires_grad=True); y = w * 2; _ = y.data
+        >>> _ = w.assign([5.0]); y.data, y.realize().data
+        (array([2.], dtype=float32), array([10.], dtype=float32))
         """
         self._node.graph.realize(self._node)
         return self
 
     @property
     def data(self) -> NDArray[Any]:
-        """The value, computed if needed. It is never changed afterwards by Macrograd:
-        values that live in reused buffers (frozen graphs, leaves) are copied."""
+        """The value, a read-only array, computed if it has none yet. A value is fixed
+        when first computed: it reflects the leaves at that moment, and Macrograd never
+        changes the array afterwards. ``np.array(t)`` or ``t.numpy(copy=True)`` give a
+        writable copy; to change a parameter use ``assign`` or ``p -= ...``.
+
+        >>> t = Tensor([1.0, 2.0]) * 2
+        >>> t.data.flags.writeable
+        False
+        """
         node = self._node
         if node.op is not None and node.graph.tracing:
             warnings.warn(
@@ -207,22 +254,22 @@ class Tensor:
                 TracingWarning,
                 stacklevel=2,
             )
-        node.graph.realize(node)
+        node.graph.compute(node)
         value = node.value
         assert value is not None
-        if node.op is None or node.graph.frozen or value.base is not None:
-            return value.copy()
+        if node.op is None or (node.graph.frozen and source_of(node) is node):
+            value = value.copy()  # the leaf's or the schedule's own buffer: it will change
         value.flags.writeable = False
         return value
 
-    def numpy(self) -> NDArray[Any]:
-        """A writable numpy copy of the value.
+    def numpy(self, copy: bool = False) -> NDArray[Any]:
+        """The value as a numpy array: read-only like `data`, or a writable copy with
+        ``copy=True``.
 
-        >>> Tensor([1, 2]).numpy()
+        >>> Tensor([1, 2]).numpy(copy=True)
         array([1., 2.], dtype=float32)
         """
-        value = self.data
-        return value if value.flags.writeable else value.copy()
+        return self.data.copy() if copy else self.data
 
     def item(self) -> Any:
         """The value of a one-element tensor as a Python number."""
@@ -230,7 +277,9 @@ class Tensor:
 
     def __array__(self, dtype: DTypeLike | None = None, copy: bool | None = None) -> NDArray[Any]:
         value = self.data
-        return value if dtype is None else value.astype(dtype)
+        if dtype is not None and np.dtype(dtype) != value.dtype:
+            return value.astype(dtype)
+        return value.copy() if copy else value
 
     def __float__(self) -> float:
         return float(self.item())
@@ -252,7 +301,7 @@ class Tensor:
         head = f"Tensor(shape={node.shape}, dtype={node.dtype}, {what}"
         if node.name:
             head += f", name={node.name!r}"
-        if node.value is not None and (node.op is None or is_fresh(node)):
+        if node.value is not None and not (node.graph.frozen and source_of(node) is node):
             body = np.array2string(
                 node.value, separator=", ", threshold=20, edgeitems=2, prefix="       "
             )
@@ -261,12 +310,13 @@ class Tensor:
 
     # ------------------------------------------------------------- leaves
     def assign(self, value: Any) -> Tensor:
-        """Overwrite a parameter or input buffer in place; dependents become stale.
+        """Overwrite a parameter or input buffer in place. Values already computed from it
+        stay as they were; values computed from now on (or ``realize()``) see the new one.
 
         >>> w = Tensor([1.0, 2.0], requires_grad=True)
         >>> y = w * 2; _ = y.data
-        >>> _ = w.assign([3.0, 4.0]); y.data
-        array([6., 8.], dtype=float32)
+        >>> _ = w.assign([3.0, 4.0]); y.data, (w * 2).data
+        (array([2., 4.], dtype=float32), array([6., 8.], dtype=float32))
         """
         node = self._node
         if node.op is not None or node.role is Role.CONSTANT:
@@ -299,20 +349,27 @@ class Tensor:
 
     @property
     def grad(self) -> Tensor | None:
-        """The gradient set by the last `backprop` (a realized Tensor), or None."""
-        node = self._node.meta.get("grad")
-        return None if node is None else Tensor.wrap(node)
+        """The gradient set by the last `backprop` that reached this parameter, or None.
+
+        It is a snapshot: later writes to parameters do not change it; the next
+        ``backprop()`` does (in place, as PyTorch's ``.grad``).
+        """
+        from mg_tensor.gradients import record
+
+        rec = record(self._node)
+        return None if rec is None else Tensor.wrap(rec.node)
 
     @grad.setter
     def grad(self, value: Tensor | None) -> None:
-        if value is None:
-            self._node.meta.pop("grad", None)
-        else:
-            self._node.meta["grad"] = value._node
+        from mg_tensor.gradients import assign
 
-    def backprop(self, grad_output: Any = None) -> None:
-        """Set ``.grad`` of every parameter this tensor depends on (overwriting the old
-        one). The gradient nodes are built on the first call and reused afterwards.
+        assign(self._node, None if value is None else _tensor_of(value).node)
+
+    def backprop(self, grad_output: Any = None, accumulate: bool = False) -> None:
+        """Set ``.grad`` of every parameter this tensor depends on through differentiable
+        ops. It overwrites the old gradients (``accumulate=True`` adds to them);
+        parameters it does not reach keep theirs, and optimisers skip them. The gradient
+        nodes are built on the first call and reused afterwards.
 
         >>> w = Tensor([1.0, 2.0], requires_grad=True)
         >>> (w * w).sum().backprop(); w.grad.data
@@ -320,11 +377,66 @@ class Tensor:
         """
         from mg_tensor.autodiff import backprop
 
-        backprop(self, grad_output)
+        backprop(self, grad_output, accumulate=accumulate)
 
     def detach(self) -> Tensor:
-        """The same value with no gradient flowing back (a stop-gradient node)."""
+        """The same value with no gradient flowing back. The output of a compiled
+        function detaches into a constant holding its value.
+
+        >>> Tensor([1.0], requires_grad=True).detach().requires_grad
+        False
+        """
+        if self._node.graph.frozen and not self._node.graph.capturing:
+            return Tensor(self.data, graph=get_default_graph())
         return _ops.stop_gradient(self)
+
+    # ------------------------------------------------------------- in place
+    def _update(self, op: str, other: Any) -> Tensor:
+        """``self <op>= other`` on a parameter or input buffer: write the result into the
+        leaf (the hand-written SGD step); computed tensors keep Python's meaning."""
+        node = self._node
+        if node.op is not None or node.role is Role.CONSTANT:
+            return getattr(self, f"__{op}__")(other)  # type: ignore[no-any-return]
+        _check_writable(node, f"{op}=")
+        value = getattr(Tensor.wrap(node), f"__{op}__")(other)
+        node.graph.write(node, value.data)
+        return self
+
+    def __iadd__(self, other: Any) -> Tensor:
+        return self._update("add", other)
+
+    def __isub__(self, other: Any) -> Tensor:
+        return self._update("sub", other)
+
+    def __imul__(self, other: Any) -> Tensor:
+        return self._update("mul", other)
+
+    def __itruediv__(self, other: Any) -> Tensor:
+        return self._update("truediv", other)
+
+    def __setitem__(self, index: Any, value: Any) -> None:
+        """``p[i] = v`` writes into a parameter or input buffer in place.
+
+        >>> w = Tensor([1.0, 2.0], requires_grad=True); w[0] = 5.0; w.data
+        array([5., 2.], dtype=float32)
+        """
+        node = self._node
+        if node.op is not None or node.role is Role.CONSTANT:
+            raise TypeError(
+                describe(
+                    "setitem",
+                    f"a {'computed tensor' if node.op is not None else 'constant'} "
+                    f"{node.shape} cannot be written: its value is fixed",
+                    user_location(),
+                    "build a new tensor instead (where(mask, v, t)), or write into a "
+                    "parameter or input buffer",
+                )
+            )
+        _check_writable(node, "setitem")
+        array = node.value
+        assert array is not None
+        array[_plain(index)] = value.data if isinstance(value, Tensor) else value
+        Graph.touch(node)
 
     # ------------------------------------------------------------- arithmetic
     def __add__(self, other: Any) -> Tensor:
@@ -397,9 +509,6 @@ class Tensor:
     def exp(self) -> Tensor:
         return _ops.exp(self)
 
-    def log(self) -> Tensor:
-        return _ops.log(self)
-
     def sqrt(self) -> Tensor:
         return _ops.sqrt(self)
 
@@ -427,39 +536,9 @@ class Tensor:
     def astype(self, dtype: DTypeLike) -> Tensor:
         return _ops.astype(self, dtype)
 
-    def softmax(self, axis: int = -1) -> Tensor:
-        return _ops.softmax(self, axis)
-
-    def log_softmax(self, axis: int = -1) -> Tensor:
-        return _ops.log_softmax(self, axis)
-
-    # ------------------------------------------------------------- reductions
-    def sum(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Tensor:
-        return _ops.sum(self, axis, keepdims)
-
-    def mean(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Tensor:
-        return _ops.mean(self, axis, keepdims)
-
-    def max(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Tensor:
-        return _ops.max(self, axis, keepdims)
-
-    def min(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Tensor:
-        return _ops.min(self, axis, keepdims)
-
-    def argmax(self, axis: int | None = None, keepdims: bool = False) -> Tensor:
-        return _ops.argmax(self, axis, keepdims)
-
-    def argmin(self, axis: int | None = None, keepdims: bool = False) -> Tensor:
-        return _ops.argmin(self, axis, keepdims)
-
     # ------------------------------------------------------------- shapes
     def reshape(self, *shape: SupportsIndex | Sequence[SupportsIndex]) -> Tensor:
         return _ops.reshape(self, shape[0] if len(shape) == 1 else shape)  # type: ignore[arg-type]
-
-    def transpose(self, *axes: int | Sequence[int]) -> Tensor:
-        if len(axes) == 1 and not isinstance(axes[0], int):
-            return _ops.transpose(self, tuple(axes[0]))
-        return _ops.transpose(self, tuple(axes) if axes else None)  # type: ignore[arg-type]
 
     @property
     def T(self) -> Tensor:
@@ -469,14 +548,32 @@ class Tensor:
         target = shape[0] if len(shape) == 1 and not isinstance(shape[0], int) else shape
         return _ops.broadcast_to(self, tuple(target))  # type: ignore[arg-type]
 
-    def squeeze(self, axis: int | Sequence[int] | None = None) -> Tensor:
-        return _ops.squeeze(self, axis)
 
-    def unsqueeze(self, axis: int) -> Tensor:
-        return _ops.expand_dims(self, axis)
+def _tensor_of(value: Any) -> Tensor:
+    return value if isinstance(value, Tensor) else Tensor(value)
 
-    def flatten(self, start_axis: int = 0) -> Tensor:
-        return _ops.flatten(self, start_axis)
+
+def _plain(index: Any) -> Any:
+    if isinstance(index, Tensor):
+        return index.data
+    if isinstance(index, tuple):
+        return tuple(_plain(i) for i in index)
+    return index
+
+
+def _check_writable(node: Node, what: str) -> None:
+    """In-place writes cannot be recorded in a trace or a gradient: refuse them there."""
+    if get_default_graph().capturing or node.graph.capturing:
+        raise FrozenGraphError(
+            describe(
+                what,
+                f"writes a leaf {node.shape} in place while compute_graph traces (or "
+                "gradients are built): the write would happen once, not at every call",
+                user_location(),
+                "update parameters outside the @compute_graph function (optimizer.step() "
+                "or p -= lr * p.grad after the call)",
+            )
+        )
 
 
 def realize(*tensors: Tensor) -> tuple[Tensor, ...]:

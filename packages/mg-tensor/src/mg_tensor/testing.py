@@ -34,16 +34,19 @@ def gradcheck(
     >>> gradcheck(lambda x: (x * x).sum(), np.array([1.0, -2.0]))
     True
     """
-    arrays = [np.array(x, dtype=np.float64) for x in inputs]
+    arrays = [np.array(x, dtype=np.float64, order="C") for x in inputs]  # reshape(-1) views
     graph = Graph("gradcheck")
     leaves = [Tensor(a, graph=graph, requires_grad=True) for a in arrays]
     out = fn(*leaves)
     direction = np.random.default_rng(seed).standard_normal(out.shape)
     loss = (out * direction).sum() if out.shape else out
-    symbolic = [g.data for g in grad(loss, leaves)]
+    found = grad(loss, leaves, allow_unused=True)
+    symbolic = [
+        np.zeros_like(a) if g is None else g.data for g, a in zip(found, arrays, strict=True)
+    ]
 
-    def value() -> float:
-        return float(np.asarray(loss.data, dtype=np.float64))
+    def value() -> float:  # realize(): recompute with the perturbed leaf
+        return float(np.asarray(loss.realize().data, dtype=np.float64))
 
     for k, (leaf, array, sym) in enumerate(zip(leaves, arrays, symbolic, strict=True)):
         numeric = np.zeros_like(array)

@@ -2,57 +2,45 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from mg_graph.evaluate import topo_order
 from mg_graph.node import Node, Role
 from mg_graph.op import Alias
-
-if TYPE_CHECKING:
-    from mg_graph.graph import Graph
+from mg_graph.rewrite import Stage, Sweep
 
 _SMALL = 16  # constants up to this many elements are merged by value
 
 
-def _key(node: Node, canon: dict[int, Node]) -> Any:
+def _key(node: Node) -> Any:
     if node.op is None:
-        if node.role is Role.CONSTANT and node.value is not None and node.size <= _SMALL:
-            return ("constant", node.dtype.str, node.shape, node.value.tobytes())
+        value = node.value
+        if node.role is Role.CONSTANT and value is not None and value.size <= _SMALL:
+            return ("constant", value.dtype.str, value.shape, value.tobytes())
         return None
-    if not node.op.pure:  # each node draws on its own, even when two share an op instance
+    if isinstance(node.op, Alias):  # an output's own copy of another node: keep it
         return None
-    return (node.op.key(), tuple(canon.get(i.id, i).id for i in node.inputs))
+    # the sweep is in topological order and rewires users at once: inputs are canonical
+    return (node.op.key(), tuple(i.id for i in node.inputs))
 
 
-def eliminate_common_subexpressions(graph: Graph) -> None:
-    """Point every user of a duplicate at its first occurrence; outputs become aliases.
+def merge_duplicate(node: Node, sweep: Sweep) -> Node | None:
+    """A node computing what an earlier one does is that node: its users read the first
+    (a duplicate output becomes an alias of it).
 
     >>> import numpy as np
     >>> from mg_graph import Graph
     >>> g = Graph(); a = g.leaf(np.ones(1)); b = g.leaf(np.ones(1))
-    >>> g.freeze([a, b], optimize=False); eliminate_common_subexpressions(g)
+    >>> g.freeze([a, b], passes=[CSE])
     >>> b.op.name, b.inputs[0] is a
     ('alias', True)
     """
-    seen: dict[Any, Node] = {}
-    canon: dict[int, Node] = {}
-    outputs = {node.id for node in graph.outputs}
-    for node in topo_order(graph.outputs):
-        if node.op is not None and any(i.id in canon for i in node.inputs):
-            node.inputs = tuple(canon.get(i.id, i) for i in node.inputs)
-        key = _key(node, canon)
-        if key is None or isinstance(node.op, Alias):
-            continue
-        first = seen.setdefault(key, node)
-        if first is node or first.dtype != node.dtype or first.shape != node.shape:
-            continue
-        canon[node.id] = first
-        if node.id in outputs:
-            _alias(node, first)
+    key = _key(node)
+    if key is None:
+        return None
+    first = sweep.first(key, node)
+    if first is node or (first.shape, first.dtype) != (node.shape, node.dtype):
+        return None
+    return first
 
 
-def _alias(node: Node, target: Node) -> None:
-    node.op = Alias()
-    node.inputs = (target,)
-    node.role = Role.COMPUTED
-    node.value = None
+CSE = Stage("cse", (merge_duplicate,))

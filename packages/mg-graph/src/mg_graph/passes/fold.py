@@ -2,40 +2,34 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import numpy as np
 
-from mg_graph.evaluate import evaluate, topo_order
-from mg_graph.node import CLOCK, Role
-
-if TYPE_CHECKING:
-    from mg_graph.graph import Graph
+from mg_graph.node import Node, Role
+from mg_graph.rewrite import Constant, Stage, Sweep
 
 _LIMIT = 1 << 20  # elements: larger results stay computed rather than stored
 
 
-def fold_constants(graph: Graph) -> None:
-    """Replace constant subexpressions by constant leaves holding their value.
+def fold_constant(node: Node, sweep: Sweep) -> Constant | None:
+    """A node whose inputs are all constants becomes a constant holding its value.
 
     >>> import numpy as np
     >>> from mg_graph import Graph
     >>> from mg_graph.op import Alias
     >>> g = Graph(); a = g.leaf(np.ones(1)); b = g.apply(Alias(), a)
-    >>> g.freeze([b], optimize=False); fold_constants(g); b.role
+    >>> g.freeze([b], passes=[FOLD]); b.role
     <Role.CONSTANT: 'constant'>
     """
-    for node in topo_order(graph.outputs):
-        op = node.op
-        if (
-            op is None
-            or not op.pure
-            or node.size > _LIMIT
-            or not all(i.op is None and i.role is Role.CONSTANT for i in node.inputs)
-        ):
-            continue
-        evaluate([node])
-        assert node.value is not None
-        node.value = node.value.copy() if node.value.base is not None else node.value
-        node.op = None
-        node.inputs = ()
-        node.role = Role.CONSTANT
-        node.stamp = CLOCK.tick()
+    op = node.op
+    if op is None or node.size > _LIMIT:
+        return None
+    values = []
+    for inp in node.inputs:
+        if inp.op is not None or inp.role is not Role.CONSTANT or inp.value is None:
+            return None
+        values.append(inp.value)
+    # a copy in the node's dtype: never a view of an input, never a numpy scalar
+    return Constant(np.array(op.forward(*values), dtype=node.dtype))
+
+
+FOLD = Stage("fold_constants", (fold_constant,))

@@ -1,6 +1,6 @@
 """The graph ops behind mg-nn's layers and losses, one file per family (as in
-``mg_tensor.ops``): `linear`, `conv`, `pool`, `dropout`, `losses`; `windows` holds what
-convolution and pooling share.
+``mg_tensor.ops``): `linear`, `conv`, `pool`, `dropout`, `losses`, `batch_norm`;
+`windows` holds what convolution and pooling share.
 
 Every op is a `mg_tensor.oplib.TensorOp`: ``infer`` (shape rule), ``forward`` (kernel,
 writing into the executor's ``out`` buffer) and ``vjp`` (gradient rule written in Tensor
@@ -12,15 +12,17 @@ ops, so that gradients are graph nodes too) side by side.
 (1, 1, 2, 2)
 """
 
+from mg_nn.ops.batch_norm import RunningStats
 from mg_nn.ops.conv import Conv2d, Conv2dInputGrad, Conv2dWeightGrad, ConvTranspose2d
 from mg_nn.ops.dropout import DropoutMask
 from mg_nn.ops.linear import Linear
-from mg_nn.ops.losses import CrossEntropy, CrossEntropyGrad
+from mg_nn.ops.losses import ClampedLog, CrossEntropy, CrossEntropyGrad
 from mg_nn.ops.pool import AvgPool2d, AvgPool2dGrad, MaxPool2d, MaxPool2dGrad, MaxPool2dPick
 
 __all__ = [
     "AvgPool2d",
     "AvgPool2dGrad",
+    "ClampedLog",
     "Conv2d",
     "Conv2dInputGrad",
     "Conv2dWeightGrad",
@@ -32,4 +34,5 @@ __all__ = [
     "MaxPool2d",
     "MaxPool2dGrad",
     "MaxPool2dPick",
+    "RunningStats",
 ]

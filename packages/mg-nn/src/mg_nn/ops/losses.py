@@ -1,4 +1,5 @@
-"""Fused, numerically stable losses and their fused first gradients."""
+"""Fused, numerically stable losses and their fused first gradients; the clamped log
+of binary cross-entropy."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from mg_tensor.oplib import (
     shape_error,
     write_out,
 )
-from mg_tensor.ops import log_softmax, softmax
+from mg_tensor.ops import log_softmax, maximum, softmax
 
 
 def _loss_scale(g: Any, reduction: str, n: int) -> Any:
@@ -178,3 +179,32 @@ class CrossEntropyGrad(TensorOp):
                 per_row = (g * (s * rows - t)).sum(1)
             grads[2] = _reduce_rows(per_row, self.reduction, n)
         return grads
+
+
+@dataclass(frozen=True)
+class ClampedLog(TensorOp):
+    """``max(log(x), floor)``: binary cross-entropy's log, finite at probabilities of
+    exactly 0 (PyTorch clamps it at -100). The gradient is ``1 / max(x, 1e-12)`` where
+    the log is above the floor and 0 where it is clamped, so it never becomes inf.
+
+    >>> from mg_tensor import Tensor
+    >>> apply(ClampedLog(-100.0), Tensor([0.0, 1.0])).data
+    array([-100.,    0.], dtype=float32)
+    """
+
+    floor: float = -100.0
+    name: ClassVar[str] = "clamped_log"
+    elementwise: ClassVar[bool] = True
+
+    def infer(self, *inputs: Node) -> Spec:
+        return inputs[0].shape, float_dtype(self.name, inputs)
+
+    def forward(self, *arrays: Array, out: Array | None = None) -> Array:
+        with np.errstate(divide="ignore"):  # log(0) = -inf, clamped next
+            out = np.log(arrays[0], out=out)
+        result: Array = np.maximum(out, self.floor, out=out)
+        return result
+
+    def vjp(self, g: Tensor, out: Tensor, *inputs: Tensor, needed: tuple[bool, ...]) -> Grads:
+        x = inputs[0]
+        return [g * (out > self.floor) / maximum(x, 1e-12)]

@@ -100,6 +100,14 @@ def normalize_axis(op: str, node: Node, axis: int | Sequence[int] | None) -> tup
     return tuple(sorted(out))
 
 
+def broadcasts_to(shape: tuple[int, ...], target: tuple[int, ...]) -> bool:
+    """Whether an array of ``shape`` broadcasts to exactly ``target``."""
+    try:
+        return np.broadcast_shapes(shape, target) == target
+    except ValueError:
+        return False
+
+
 def is_float(dtype: np.dtype[Any]) -> bool:
     return bool(np.issubdtype(dtype, np.floating) or np.issubdtype(dtype, np.complexfloating))
 

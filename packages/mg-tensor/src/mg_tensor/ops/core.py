@@ -8,6 +8,7 @@ import numpy as np
 
 from mg_graph import Graph, Node, graph_of
 from mg_graph.source import user_location
+from mg_tensor.grad_mode import is_grad_enabled
 from mg_tensor.tensor import Tensor, as_array
 
 
@@ -43,4 +44,9 @@ def apply(op: Any, *operands: Any) -> Tensor:
     like = np.result_type(*(n.dtype for n in tensors)) if tensors else None
     exact = bool(getattr(op, "exact_scalars", False))
     nodes = [o.node if isinstance(o, Tensor) else lift(o, like, graph, exact) for o in operands]
-    return Tensor.wrap(graph.apply(op, *nodes))
+    node = graph.apply(op, *nodes)
+    if is_grad_enabled():
+        node.requires_grad = op.differentiable and any(n.requires_grad for n in nodes)
+    else:
+        node.no_grad = True
+    return Tensor.wrap(node)

@@ -7,7 +7,7 @@ extra (integer, non-differentiable) inputs, so repeated indices and their gradie
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -72,9 +72,6 @@ class Index(TensorOp):
         result: NDArray[Any] = arrays[0][decode(self.template, ())]
         return result
 
-    def kernel(self) -> Callable[..., NDArray[Any]]:
-        return self.forward
-
     def vjp(self, g: Tensor, out: Tensor, *inputs: Tensor, needed: tuple[bool, ...]) -> Grads:
         from mg_tensor.ops.core import apply
 
@@ -95,9 +92,6 @@ class Gather(TensorOp):
     def forward(self, *arrays: NDArray[Any], out: NDArray[Any] | None = None) -> NDArray[Any]:
         result: NDArray[Any] = arrays[0][decode(self.template, arrays[1:])]
         return result
-
-    def kernel(self) -> Callable[..., NDArray[Any]]:
-        return self.forward
 
     def vjp(self, g: Tensor, out: Tensor, *inputs: Tensor, needed: tuple[bool, ...]) -> Grads:
         from mg_tensor.ops.core import apply
