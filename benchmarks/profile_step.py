@@ -3,8 +3,9 @@ optimiser, and Python overhead (step time minus the kernels it ran).
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE uv run python benchmarks/profile_step.py
 
-Trains the original README's MLP exactly as `mnist` does (same forward, backprop,
-SGD-momentum step) on random data, then times every kernel of the frozen schedule.
+Trains the original README's MLP (or with ``--model cnn`` the CNN, Adam) exactly as
+`mnist` does (same forward, backprop, optimiser step) on random data, then times every
+kernel of the frozen schedule.
 """
 
 from __future__ import annotations
@@ -14,25 +15,47 @@ import json
 import statistics
 import time
 from collections import defaultdict
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
 from macrograd.nn import manual_seed
-from macrograd.optim import SGD
-from mnist_app.models import MNIST_model
-from mnist_app.train import training_forward
+from mnist_app.models import build
+from mnist_app.train import Config, make_optimizer, training_forward
+
+
+def _kind(op: str) -> str:
+    if op in {"matmul", "linear"} or "linear" in op:
+        return "matmul"
+    return "convolution" if op.startswith("conv") else "other kernels"
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--steps", type=int, default=200)
+    p.add_argument("--model", choices=("mlp", "cnn"), default="mlp")
+    p.add_argument(
+        "--optimizer",
+        choices=("sgd", "adam"),
+        default=None,
+        help="sgd for the MLP, adam for the CNN",
+    )
     p.add_argument("--json", action="store_true")
+    p.add_argument(
+        "--cpu",
+        action="store_true",
+        help="process CPU time instead, each kernel timed where it runs in real steps "
+        "(steadier than wall time on a shared machine); ops named with their shapes",
+    )
     args = p.parse_args()
     manual_seed(0)
-    model = MNIST_model(784, 10)
+    model = build(args.model)
     params = model.parameters()
-    opt = SGD(params, 0.01, momentum=0.9)
+    optimizer = args.optimizer or ("adam" if args.model == "cnn" else "sgd")
+    lr = 0.001 if optimizer == "adam" else 0.01
+    opt = make_optimizer(Config(lr=lr, optimizer=optimizer), params)
     rng = np.random.default_rng(0)
     b = args.batch_size
     x = rng.random((b, 784), dtype=np.float32)
@@ -48,6 +71,9 @@ def main() -> None:
 
     for _ in range(10):
         step()
+    if args.cpu:
+        cpu_profile(forward, step, args.steps)
+        return
     totals, updates = [], []
     for _ in range(args.steps):
         t0 = time.perf_counter()
@@ -74,16 +100,17 @@ def main() -> None:
         op = nodes[node_id].op
         name = op.name if op is not None else "leaf"
         per_op[name] += dt
-        per_kind[
-            "matmul" if name in {"matmul", "linear"} or "linear" in name else "other kernels"
-        ] += dt
+        per_kind[_kind(name)] += dt
     step_ms = statistics.median(totals) * 1e3
     update_ms = statistics.median(updates) * 1e3
     kernels_ms = sum(per_kind.values()) * 1e3
     profile = {
+        "model": args.model,
+        "optimizer": optimizer,
         "batch_size": b,
         "step_ms": round(step_ms, 3),
         "matmul_ms": round(per_kind["matmul"] * 1e3, 3),
+        "convolution_ms": round(per_kind["convolution"] * 1e3, 3),
         "other_kernels_ms": round(per_kind["other kernels"] * 1e3, 3),
         "optimizer_ms": round(update_ms, 3),
         "python_overhead_ms": round(step_ms - update_ms - kernels_ms, 3),
@@ -95,13 +122,52 @@ def main() -> None:
     if args.json:
         print(json.dumps(profile))
         return
-    print(f"one training step, batch {b}: {step_ms:.2f} ms (median of {args.steps})")
-    for key in ("matmul_ms", "other_kernels_ms", "optimizer_ms", "python_overhead_ms"):
+    print(
+        f"one training step, {args.model} + {optimizer}, batch {b}: "
+        f"{step_ms:.2f} ms (median of {args.steps})"
+    )
+    for key in (
+        "matmul_ms",
+        "convolution_ms",
+        "other_kernels_ms",
+        "optimizer_ms",
+        "python_overhead_ms",
+    ):
         share = profile[key] / step_ms
         print(f"  {key[:-3].replace('_', ' '):16s} {profile[key]:7.3f} ms  {share:6.1%}")
     print(f"  ({profile['kernels']} kernels in the schedule)")
     for name, ms in profile["by_op_ms"].items():
         print(f"    {name:20s} {ms:7.3f} ms")
+
+
+def cpu_profile(forward: Any, step: Callable[[], None], steps: int) -> None:
+    """Print the process CPU time of a step and of each kernel as it runs in the steps."""
+    executor = forward.graph.executor
+    nodes = {n.id: n for n in executor.plan.order}
+    spent: dict[str, float] = defaultdict(float)
+
+    def timed(kernel: Callable[[], Any], name: str) -> Callable[[], Any]:
+        def run() -> Any:
+            t0 = time.process_time()
+            result = kernel()
+            spent[name] += time.process_time() - t0
+            return result
+
+        return run
+
+    for i, (node_id, kernel) in enumerate(executor.plan.steps):
+        node = nodes[node_id]
+        name = f"{node.op.name if node.op is not None else 'leaf'} {node.shape}"
+        executor.plan.steps[i] = (node_id, timed(kernel, name))
+    executor._runs.clear()  # recompile the replay lists from the timed steps
+    t0 = time.process_time()
+    for _ in range(steps):
+        step()
+    total = (time.process_time() - t0) / steps * 1e3
+    kernels = sum(spent.values()) / steps * 1e3
+    print(f"CPU per step {total:.2f} ms, kernels {kernels:.2f} ms (mean of {steps} steps)")
+    for name, seconds in sorted(spent.items(), key=lambda kv: -kv[1]):
+        print(f"  {name:40s} {seconds / steps * 1e3:7.3f} ms")
 
 
 if __name__ == "__main__":

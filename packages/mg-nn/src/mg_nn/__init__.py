@@ -31,8 +31,10 @@ from mg_nn.attention import MultiheadAttention  # noqa: E402
 from mg_nn.containers import ModuleDict, ModuleList  # noqa: E402
 from mg_nn.init import manual_seed  # noqa: E402
 from mg_nn.layers import (  # noqa: E402
+    AdaptiveAvgPool2d,
     AvgPool2d,
     Conv2d,
+    ConvTranspose2d,
     Dropout,
     Embedding,
     Flatten,
@@ -66,12 +68,14 @@ __all__ = [
     "GELU",
     "GRU",
     "LSTM",
+    "AdaptiveAvgPool2d",
     "AvgPool2d",
     "BCELoss",
     "BCEWithLogitsLoss",
     "BatchNorm1d",
     "BatchNorm2d",
     "Conv2d",
+    "ConvTranspose2d",
     "CrossEntropyLoss",
     "Dropout",
     "Embedding",

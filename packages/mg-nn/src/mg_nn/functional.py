@@ -18,8 +18,9 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
-from mg_graph import DTypeError, describe, user_location
+from mg_graph import DTypeError, ShapeError, describe, user_location
 from mg_nn import ops as _ops
 from mg_nn.activation import elu, gelu, leaky_relu, silu, softplus
 from mg_nn.losses import (
@@ -35,7 +36,7 @@ from mg_nn.losses import (
 )
 from mg_nn.norms import batch_norm, group_norm, layer_norm_axes, rms_norm, standardize
 from mg_nn.operands import as_tensor as _tensor
-from mg_nn.ops.windows import IntPair, pair
+from mg_nn.ops.windows import IntPair, Pads, Pair, pair
 from mg_nn.tensor_utils import normalize, one_hot, pad
 from mg_tensor import Tensor
 from mg_tensor import ops as _t
@@ -100,46 +101,201 @@ def linear(x: Any, weight: Any, bias: Any = None) -> Tensor:
     return apply(_ops.Linear(), *operands)
 
 
-def conv2d(
-    x: Any, weight: Any, bias: Any = None, stride: IntPair = 1, padding: IntPair = 0
-) -> Tensor:
-    """2-d convolution (cross-correlation) of NCHW ``x`` with ``weight`` (out, in, kh, kw).
+Padding = IntPair | str
 
-    >>> x = Tensor(np.ones((1, 1, 3, 3)))
-    >>> conv2d(x, Tensor(np.ones((1, 1, 2, 2))), padding=1).shape
+
+def _conv_padding(padding: Padding, kernel: tuple[int, ...], dilation: Pair, stride: Pair) -> Pads:
+    """``padding`` as ((top, bottom), (left, right)): an int, a pair, "valid" or "same"
+    (PyTorch's: stride 1 only; an odd total puts the extra row/column at the end)."""
+    if isinstance(padding, str):
+        if padding == "valid":
+            return (0, 0), (0, 0)
+        if padding != "same":
+            raise ValueError(f"padding must be an int, a pair, 'same' or 'valid', not {padding!r}")
+        if stride != (1, 1):
+            raise ValueError("padding='same' needs stride 1 (as in PyTorch): pad explicitly")
+        total = [d * (k - 1) for d, k in zip(dilation, kernel[-2:], strict=True)]
+        return (total[0] // 2, total[0] - total[0] // 2), (total[1] // 2, total[1] - total[1] // 2)
+    p = pair(padding, "padding")
+    return (p[0], p[0]), (p[1], p[1])
+
+
+def _groups(groups: int) -> int:
+    if int(groups) < 1:
+        raise ValueError(f"groups must be a positive int, got {groups!r}")
+    return int(groups)
+
+
+def conv2d(
+    x: Any,
+    weight: Any,
+    bias: Any = None,
+    stride: IntPair = 1,
+    padding: Padding = 0,
+    dilation: IntPair = 1,
+    groups: int = 1,
+) -> Tensor:
+    """2-d convolution (cross-correlation) of NCHW ``x`` with ``weight`` (out, in / groups,
+    kh, kw), as PyTorch's F.conv2d: ``padding`` is an int, a pair, "same" or "valid";
+    ``dilation`` spreads the kernel; ``groups`` splits the channels into independent
+    convolutions.
+
+    >>> x = Tensor(np.ones((1, 2, 3, 3)))
+    >>> conv2d(x, Tensor(np.ones((1, 2, 2, 2))), padding=1).shape
     (1, 1, 4, 4)
+    >>> conv2d(x, Tensor(np.ones((4, 1, 3, 3))), padding="same", dilation=2, groups=2).shape
+    (1, 4, 3, 3)
     """
-    op = _ops.Conv2d(pair(stride, "stride", 1), pair(padding, "padding"))
+    steps, spread = pair(stride, "stride", 1), pair(dilation, "dilation", 1)
+    kernel = weight.shape if isinstance(weight, Tensor) else np.shape(weight)
+    pads = _conv_padding(padding, kernel, spread, steps)
+    op = _ops.Conv2d(stride=steps, padding=pads, dilation=spread, groups=_groups(groups))
     operands = [x, weight] if bias is None else [x, weight, bias]
     return apply(op, *operands)
 
 
-def _pool(
-    op: type[_ops.MaxPool2d | _ops.AvgPool2d], x: Any, kernel_size: IntPair, stride: IntPair | None
+def conv_transpose2d(
+    x: Any,
+    weight: Any,
+    bias: Any = None,
+    stride: IntPair = 1,
+    padding: IntPair = 0,
+    output_padding: IntPair = 0,
+    groups: int = 1,
+    dilation: IntPair = 1,
 ) -> Tensor:
-    kernel = pair(kernel_size, "kernel_size", 1)
-    steps = kernel if stride is None else pair(stride, "stride", 1)
-    return apply(op(kernel, steps), x)
+    """Transposed convolution (the gradient of conv2d with respect to its input) of NCHW
+    ``x`` with ``weight`` (in, out / groups, kh, kw), as PyTorch's F.conv_transpose2d:
+    the output has ``(H - 1) * stride - 2 * padding + dilation * (kh - 1) +
+    output_padding + 1`` rows.
+
+    >>> y = conv_transpose2d(Tensor(np.ones((1, 1, 2, 2))), Tensor(np.ones((1, 3, 2, 2))), stride=2)
+    >>> y.shape
+    (1, 3, 4, 4)
+    """
+    steps, spread = pair(stride, "stride", 1), pair(dilation, "dilation", 1)
+    pads, extra = pair(padding, "padding"), pair(output_padding, "output_padding")
+    if any(e >= max(s, d) for e, s, d in zip(extra, steps, spread, strict=True)):
+        raise ValueError(
+            f"output_padding {extra} must be smaller than the stride {steps} or the dilation "
+            f"{spread} (as in PyTorch)"
+        )
+    t, w = _tensor(x, weight, bias), _tensor(weight, x, bias)
+    if t.ndim != 4 or w.ndim != 4:
+        raise ShapeError(
+            describe(
+                "conv_transpose2d",
+                f"needs a 4-d input and weight, got {t.shape} and {w.shape}",
+                user_location(),
+                "pass x (N, C, H, W) and weight (C, out / groups, kh, kw)",
+            )
+        )
+    size = [
+        (t.shape[2 + i] - 1) * steps[i]
+        - 2 * pads[i]
+        + spread[i] * (w.shape[2 + i] - 1)
+        + extra[i]
+        + 1
+        for i in range(2)
+    ]
+    op = _ops.ConvTranspose2d(
+        size=(size[0], size[1]),
+        stride=steps,
+        padding=((pads[0], pads[0]), (pads[1], pads[1])),
+        dilation=spread,
+        groups=_groups(groups),
+    )
+    y = apply(op, t, w)
+    return y if bias is None else y + _tensor(bias, y).reshape((-1, 1, 1))
 
 
-def max_pool2d(x: Any, kernel_size: IntPair, stride: IntPair | None = None) -> Tensor:
-    """Maximum over windows of the last two axes; ``stride`` defaults to the window.
+def max_pool2d(
+    x: Any,
+    kernel_size: IntPair,
+    stride: IntPair | None = None,
+    padding: IntPair = 0,
+    *,
+    ceil_mode: bool = False,
+) -> Tensor:
+    """Maximum over windows of the last two axes; ``stride`` defaults to the window;
+    ``padding`` (at most half the window) pads with -inf; ``ceil_mode`` keeps a last,
+    partial window, as in PyTorch.
 
     >>> max_pool2d(Tensor(np.arange(16.0).reshape(1, 1, 4, 4)), 2).data[0, 0]
     array([[ 5.,  7.],
            [13., 15.]])
+    >>> max_pool2d(Tensor(np.ones((1, 5, 5))), 2, ceil_mode=True).shape
+    (1, 3, 3)
     """
-    return _pool(_ops.MaxPool2d, x, kernel_size, stride)
+    return apply(_ops.MaxPool2d(*_pool_settings(kernel_size, stride, padding), ceil_mode), x)
 
 
-def avg_pool2d(x: Any, kernel_size: IntPair, stride: IntPair | None = None) -> Tensor:
-    """Mean over windows of the last two axes; ``stride`` defaults to the window.
+def avg_pool2d(
+    x: Any,
+    kernel_size: IntPair,
+    stride: IntPair | None = None,
+    padding: IntPair = 0,
+    ceil_mode: bool = False,
+    count_include_pad: bool = True,
+) -> Tensor:
+    """Mean over windows of the last two axes; ``stride`` defaults to the window;
+    ``padding`` pads with zeros, counted in the mean unless ``count_include_pad`` is
+    false; ``ceil_mode`` keeps a last, partial window, as in PyTorch.
 
     >>> avg_pool2d(Tensor(np.arange(16.0).reshape(1, 1, 4, 4)), 2).data[0, 0]
     array([[ 2.5,  4.5],
            [10.5, 12.5]])
     """
-    return _pool(_ops.AvgPool2d, x, kernel_size, stride)
+    settings = _pool_settings(kernel_size, stride, padding)
+    return apply(_ops.AvgPool2d(*settings, ceil_mode, count_include_pad), x)
+
+
+def _pool_settings(
+    kernel_size: IntPair, stride: IntPair | None, padding: IntPair
+) -> tuple[Pair, Pair, Pair]:
+    kernel = pair(kernel_size, "kernel_size", 1)
+    steps = kernel if stride is None else pair(stride, "stride", 1)
+    return kernel, steps, pair(padding, "padding")
+
+
+def adaptive_avg_pool2d(x: Any, output_size: int | tuple[int | None, int | None]) -> Tensor:
+    """Average pooling to a fixed output size (PyTorch's): output cell ``i`` of an axis of
+    size ``n`` averages rows ``floor(i * n / out)`` to ``ceil((i + 1) * n / out)``;
+    ``None`` keeps that axis. Computed as two matmuls with fixed averaging matrices, so
+    its gradients are ordinary graph nodes.
+
+    >>> adaptive_avg_pool2d(Tensor(np.arange(6.0).reshape(1, 2, 3)), (1, 2)).data
+    array([[[2., 3.]]])
+    """
+    t = _tensor(x)
+    if t.ndim < 2:
+        raise ValueError(
+            describe(
+                "adaptive_avg_pool2d",
+                f"needs at least 2-d input (..., H, W), got {t.shape}",
+                user_location(),
+                "reshape",
+            )
+        )
+    sizes = (output_size, output_size) if isinstance(output_size, int) else output_size
+    rows = _averaging(t.shape[-2], sizes[0], t.dtype)
+    columns = _averaging(t.shape[-1], sizes[1], t.dtype)
+    if rows is not None:
+        t = _tensor(rows, t) @ t
+    return t if columns is None else t @ _tensor(columns.T, t)
+
+
+def _averaging(n: int, out: int | None, dtype: np.dtype[Any]) -> NDArray[Any] | None:
+    """The (out, n) matrix averaging PyTorch's adaptive windows; None for the identity."""
+    if out is None or out == n:
+        return None
+    if int(out) < 1:
+        raise ValueError(f"adaptive_avg_pool2d: output sizes must be positive, got {out}")
+    i = np.arange(out)
+    start, end = (i * n) // out, -((-(i + 1) * n) // out)
+    cols = np.arange(n)
+    inside = (cols >= start[:, None]) & (cols < end[:, None])
+    return (inside / (end - start)[:, None]).astype(dtype)
 
 
 def dropout(x: Any, p: float = 0.5, training: bool = True) -> Tensor:
@@ -288,11 +444,13 @@ def scaled_dot_product_attention(
 
 
 __all__ = [
+    "adaptive_avg_pool2d",
     "avg_pool2d",
     "batch_norm",
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
     "conv2d",
+    "conv_transpose2d",
     "cross_entropy",
     "dropout",
     "elu",

@@ -24,7 +24,7 @@ from mg_nn import functional as F
 from mg_nn import init
 from mg_nn.model import Model, _Layer
 from mg_nn.norms import _affine_parameters, _shape_of
-from mg_nn.ops.windows import IntPair, pair
+from mg_nn.ops.windows import IntPair, Pair, pair
 from mg_tensor import Tensor
 from mg_tensor import ops as _t
 
@@ -39,14 +39,16 @@ def _weight_and_bias(
     bias: bool,
     generator: init.GeneratorLike,
     dtype: DTypeLike,
+    outputs: int | None = None,
 ) -> tuple[Tensor, Tensor | None]:
-    """PyTorch's default Linear/Conv2d parameters: weight of ``shape``, bias (shape[0],)."""
+    """PyTorch's default Linear/Conv2d parameters: weight of ``shape``, bias (``outputs``,
+    default shape[0])."""
     rng = init.as_generator(generator)
     weight = _parameter(init.default_weight(shape, generator=rng, dtype=dtype), "weight")
     if not bias:
         return weight, None
     return weight, _parameter(
-        init.default_bias(shape[0], fan_in, generator=rng, dtype=dtype), "bias"
+        init.default_bias(outputs or shape[0], fan_in, generator=rng, dtype=dtype), "bias"
     )
 
 
@@ -86,12 +88,61 @@ class Linear(_Layer):
         )
 
 
-class Conv2d(_Layer):
-    """2-d convolution over NCHW input; ``weight`` (out, in, kh, kw), ``bias`` (out,).
+class _ConvLayer(_Layer):
+    """What Conv2d and ConvTranspose2d share: channels, kernel, stride, dilation, groups
+    and PyTorch's default parameters for a weight of ``shape``."""
+
+    padding: Pair | str
+
+    def __init__(
+        self,
+        channels: tuple[int, int],
+        kernel_size: IntPair,
+        stride: IntPair,
+        dilation: IntPair,
+        groups: int,
+        weight: tuple[int, int],
+        bias: bool,
+        generator: init.GeneratorLike,
+        dtype: DTypeLike,
+    ) -> None:
+        super().__init__()
+        self.in_channels, self.out_channels = channels
+        if groups < 1 or channels[0] % groups or channels[1] % groups:
+            raise ValueError(
+                f"in_channels ({channels[0]}) and out_channels ({channels[1]}) must be "
+                f"divisible by groups ({groups})"
+            )
+        self.kernel_size = pair(kernel_size, "kernel_size", 1)
+        self.stride = pair(stride, "stride", 1)
+        self.dilation = pair(dilation, "dilation", 1)
+        self.groups = groups
+        # weight (rows, columns / groups, kh, kw); PyTorch's fan_in is its dimension 1
+        shape = (weight[0], weight[1] // groups, *self.kernel_size)
+        self.weight, self.bias = _weight_and_bias(
+            shape, shape[1] * shape[2] * shape[3], bias, generator, dtype, channels[1]
+        )
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+            f"stride={self.stride}, padding={self.padding}, {self.more_repr()}"
+            f"dilation={self.dilation}, groups={self.groups}, bias={self.bias is not None}"
+        )
+
+    def more_repr(self) -> str:
+        return ""
+
+
+class Conv2d(_ConvLayer):
+    """2-d convolution over NCHW input; ``weight`` (out, in / groups, kh, kw), ``bias``
+    (out,); arguments as PyTorch's (``padding`` may be "same" or "valid").
 
     >>> conv = Conv2d(1, 4, 3, padding=1, generator=0)
     >>> conv(np.zeros((2, 1, 8, 8), np.float32)).shape
     (2, 4, 8, 8)
+    >>> Conv2d(4, 8, 3, padding="same", dilation=2, groups=4)(np.zeros((1, 4, 5, 5))).shape
+    (1, 8, 5, 5)
     """
 
     def __init__(
@@ -100,75 +151,186 @@ class Conv2d(_Layer):
         out_channels: int,
         kernel_size: IntPair,
         stride: IntPair = 1,
-        padding: IntPair = 0,
+        padding: IntPair | str = 0,
+        dilation: IntPair = 1,
+        groups: int = 1,
         bias: bool = True,
         *,
         generator: init.GeneratorLike = None,
         dtype: DTypeLike = np.float32,
     ) -> None:
-        super().__init__()
-        self.in_channels = in_channels
-        self.out_channels = out_channels
-        self.kernel_size = pair(kernel_size, "kernel_size", 1)
-        self.stride = pair(stride, "stride", 1)
-        self.padding = pair(padding, "padding")
-        self.weight, self.bias = _weight_and_bias(
-            (out_channels, in_channels, *self.kernel_size),
-            in_channels * self.kernel_size[0] * self.kernel_size[1],
+        super().__init__(
+            (in_channels, out_channels),
+            kernel_size,
+            stride,
+            dilation,
+            groups,
+            (out_channels, in_channels),
             bias,
             generator,
             dtype,
         )
+        self.padding = padding if isinstance(padding, str) else pair(padding, "padding")
 
     def forward(self, x: Any) -> Tensor:
-        return F.conv2d(x, self.weight, self.bias, self.stride, self.padding)
-
-    def extra_repr(self) -> str:
-        return (
-            f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
-            f"stride={self.stride}, padding={self.padding}, bias={self.bias is not None}"
+        return F.conv2d(
+            x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups
         )
 
 
-class _PoolingLayer(_Layer):
-    """A pooling layer: ``pool(x, kernel_size, stride)``; stride defaults to the window."""
+class ConvTranspose2d(_ConvLayer):
+    """Transposed 2-d convolution over NCHW input; ``weight`` (in, out / groups, kh, kw),
+    ``bias`` (out,); arguments and initialisation as PyTorch's.
 
-    def __init__(self, kernel_size: IntPair, stride: IntPair | None = None) -> None:
+    >>> up = ConvTranspose2d(4, 2, 2, stride=2, generator=0)
+    >>> up.weight.shape, up(np.zeros((1, 4, 3, 3), np.float32)).shape
+    ((4, 2, 2, 2), (1, 2, 6, 6))
+    """
+
+    padding: Pair
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: IntPair,
+        stride: IntPair = 1,
+        padding: IntPair = 0,
+        output_padding: IntPair = 0,
+        groups: int = 1,
+        bias: bool = True,
+        dilation: IntPair = 1,
+        *,
+        generator: init.GeneratorLike = None,
+        dtype: DTypeLike = np.float32,
+    ) -> None:
+        super().__init__(
+            (in_channels, out_channels),
+            kernel_size,
+            stride,
+            dilation,
+            groups,
+            (in_channels, out_channels),
+            bias,
+            generator,
+            dtype,
+        )
+        self.padding = pair(padding, "padding")
+        self.output_padding = pair(output_padding, "output_padding")
+
+    def forward(self, x: Any) -> Tensor:
+        return F.conv_transpose2d(
+            x,
+            self.weight,
+            self.bias,
+            self.stride,
+            self.padding,
+            self.output_padding,
+            self.groups,
+            self.dilation,
+        )
+
+    def more_repr(self) -> str:
+        return f"output_padding={self.output_padding}, "
+
+
+class _PoolingLayer(_Layer):
+    """A pooling layer; stride defaults to the window."""
+
+    def __init__(
+        self,
+        kernel_size: IntPair,
+        stride: IntPair | None = None,
+        padding: IntPair = 0,
+        ceil_mode: bool = False,
+    ) -> None:
         super().__init__()
         self.kernel_size = kernel_size
         self.stride = stride
-
-    def forward(self, x: Any) -> Tensor:
-        return self.pool(x, self.kernel_size, self.stride)
-
-    def pool(self, x: Any, kernel_size: IntPair, stride: IntPair | None) -> Tensor:
-        raise NotImplementedError
+        self.padding = padding
+        self.ceil_mode = ceil_mode
 
     def extra_repr(self) -> str:
-        return f"kernel_size={self.kernel_size}, stride={self.stride}"
+        return (
+            f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
+            f"ceil_mode={self.ceil_mode}"
+        )
 
 
 class MaxPool2d(_PoolingLayer):
-    """Maximum over ``kernel_size`` windows (stride defaults to the window).
+    """Maximum over ``kernel_size`` windows (stride defaults to the window; ``padding``
+    pads with -inf; ``ceil_mode`` keeps a last, partial window).
 
     >>> MaxPool2d(2)(np.zeros((1, 3, 8, 8), np.float32)).shape
     (1, 3, 4, 4)
+    >>> MaxPool2d(3, 2, 1, ceil_mode=True)(np.zeros((1, 3, 8, 8), np.float32)).shape
+    (1, 3, 5, 5)
     """
 
-    def pool(self, x: Any, kernel_size: IntPair, stride: IntPair | None) -> Tensor:
-        return F.max_pool2d(x, kernel_size, stride)
+    def __init__(
+        self,
+        kernel_size: IntPair,
+        stride: IntPair | None = None,
+        padding: IntPair = 0,
+        *,
+        ceil_mode: bool = False,
+    ) -> None:
+        super().__init__(kernel_size, stride, padding, ceil_mode)
+
+    def forward(self, x: Any) -> Tensor:
+        return F.max_pool2d(
+            x, self.kernel_size, self.stride, self.padding, ceil_mode=self.ceil_mode
+        )
 
 
 class AvgPool2d(_PoolingLayer):
-    """Mean over ``kernel_size`` windows (stride defaults to the window).
+    """Mean over ``kernel_size`` windows (stride defaults to the window), with PyTorch's
+    ``padding``, ``ceil_mode`` and ``count_include_pad``.
 
     >>> AvgPool2d(2)(np.ones((1, 1, 4, 4), np.float32)).data[0, 0]
     array([[1., 1.],
            [1., 1.]], dtype=float32)
     """
 
-    def pool(self, x: Any, kernel_size: IntPair, stride: IntPair | None) -> Tensor:
-        return F.avg_pool2d(x, kernel_size, stride)
+    def __init__(
+        self,
+        kernel_size: IntPair,
+        stride: IntPair | None = None,
+        padding: IntPair = 0,
+        ceil_mode: bool = False,
+        count_include_pad: bool = True,
+    ) -> None:
+        super().__init__(kernel_size, stride, padding, ceil_mode)
+        self.count_include_pad = count_include_pad
+
+    def forward(self, x: Any) -> Tensor:
+        return F.avg_pool2d(
+            x,
+            self.kernel_size,
+            self.stride,
+            self.padding,
+            self.ceil_mode,
+            self.count_include_pad,
+        )
+
+
+class AdaptiveAvgPool2d(_Layer):
+    """Average pooling to a fixed ``output_size`` (an int, or a pair whose None entries
+    keep that axis), as PyTorch's.
+
+    >>> AdaptiveAvgPool2d(1)(np.ones((2, 3, 5, 7), np.float32)).shape
+    (2, 3, 1, 1)
+    """
+
+    def __init__(self, output_size: int | tuple[int | None, int | None]) -> None:
+        super().__init__()
+        self.output_size = output_size
+
+    def forward(self, x: Any) -> Tensor:
+        return F.adaptive_avg_pool2d(x, self.output_size)
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}"
 
 
 class Flatten(_Layer):

@@ -18,47 +18,26 @@ fuse the multiply and the add).
 from __future__ import annotations
 
 import ctypes
-import glob
-import os
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
+from mg_tensor.blas import cblas
+
 _Kernel = Callable[[int, float, int, int, float, int, int], None]
-# (symbol prefix + "saxpby" / "daxpby" + suffix, C integer type), most specific first
-_SYMBOLS = (("scipy_cblas_", "64_", ctypes.c_int64), ("cblas_", "64_", ctypes.c_int64))
-
-
-def _numpy_openblas() -> ctypes.CDLL | None:
-    """The OpenBLAS bundled with numpy's wheel (Linux, macOS, Windows layouts)."""
-    root = os.path.dirname(np.__file__)
-    for folder in (os.path.join(root, os.pardir, "numpy.libs"), os.path.join(root, ".dylibs")):
-        for path in sorted(glob.glob(os.path.join(folder, "*openblas*"))):
-            try:
-                return ctypes.CDLL(path)
-            except OSError:
-                continue
-    return None
 
 
 def _find_kernels() -> dict[str, _Kernel]:
-    lib = _numpy_openblas()
-    if lib is None:
-        return {}
-    for prefix, suffix, integer in _SYMBOLS:
-        kernels: dict[str, _Kernel] = {}
-        for char, letter, real in (("f", "s", ctypes.c_float), ("d", "d", ctypes.c_double)):
-            fn = getattr(lib, f"{prefix}{letter}axpby{suffix}", None)
-            if fn is None:
-                break
-            fn.restype = None
-            fn.argtypes = [integer, real, ctypes.c_void_p, integer, real, ctypes.c_void_p, integer]
-            kernels[char] = fn
-        else:
-            return kernels
-    return {}
+    kernels: dict[str, _Kernel] = {}
+    for char, letter, real in (("f", "s", ctypes.c_float), ("d", "d", ctypes.c_double)):
+        p = ctypes.c_void_p
+        fn = cblas(f"{letter}axpby", [int, real, p, int, real, p, int])
+        if fn is None:
+            return {}
+        kernels[char] = fn
+    return kernels
 
 
 KERNELS: dict[str, _Kernel] = _find_kernels()  # dtype.char -> BLAS axpby; empty if none

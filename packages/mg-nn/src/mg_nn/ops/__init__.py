@@ -13,7 +13,7 @@ ops, so that gradients are graph nodes too) side by side.
 """
 
 from mg_nn.ops.batch_norm import RunningStats
-from mg_nn.ops.conv import Conv2d, Conv2dInputGrad, Conv2dWeightGrad
+from mg_nn.ops.conv import Conv2d, Conv2dInputGrad, Conv2dWeightGrad, ConvTranspose2d
 from mg_nn.ops.dropout import DropoutMask
 from mg_nn.ops.linear import Linear
 from mg_nn.ops.losses import ClampedLog, CrossEntropy, CrossEntropyGrad
@@ -26,6 +26,7 @@ __all__ = [
     "Conv2d",
     "Conv2dInputGrad",
     "Conv2dWeightGrad",
+    "ConvTranspose2d",
     "CrossEntropy",
     "CrossEntropyGrad",
     "DropoutMask",

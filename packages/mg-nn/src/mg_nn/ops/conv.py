@@ -1,20 +1,38 @@
-"""2-d convolution (PyTorch's conv2d, NCHW) and its two gradient ops, closed under
-differentiation (the gradient of ``conv2d_input_grad`` is a ``conv2d`` and a
-``conv2d_weight_grad``...), so second derivatives work.
+"""2-d convolution (PyTorch's conv2d, NCHW, with stride, asymmetric padding, dilation and
+groups) and its two gradient ops. The three are closed under differentiation (the
+gradient of ``conv2d_input_grad`` is a ``conv2d`` and a ``conv2d_weight_grad``...), so
+second derivatives work; ``conv2d_input_grad`` is also the transposed convolution.
 
-Convolution uses im2col: a strided window view of the (padded) input, one copy into a
-column matrix and a BLAS matmul. Only the backward col2im loops, over the kernel's
-``kh * kw`` positions (never over pixels).
+The kernels pad the images once into a buffer (N, C, flat) and work through the batch in
+chunks of images whose column matrix fills about 1 MB, so that each chunk's columns are
+made, multiplied and consumed while in cache. The window of kernel position ``(i, j)``
+is a strided view of that buffer, so a column matrix is ``kh * kw`` strided copies (no
+per-pixel loop). Two layouts, chosen by which array is larger:
+
+* "wide" rows (stride 1, column matrix larger than the output, e.g. 32 -> 64 channels):
+  each output row is computed over the padded width ``Wp``, so one window row is a
+  contiguous run of ``Ho * Wp`` values and the copy is long runs; the ``Wp - Wo`` extra
+  columns are cropped (and zero in gradients, so they add nothing). A chunk is one
+  channel-major matmul ``(O, C*kh*kw) @ (C*kh*kw, m * Ho * Wp)``.
+* exact rows (otherwise, e.g. 1 -> 32 channels): one matmul per image writes the
+  output (N, O, Ho*Wo) in place, with no crop and no transpose.
+
+With stride 1 and numpy's OpenBLAS, the input gradient needs no column matrix and no
+col2im at all: ``kh * kw`` GEMMs accumulate (BLAS's beta) into shifted views of one
+padded buffer (`Conv2dInputGrad._by_shifts`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar, TypedDict
 
 import numpy as np
+from numpy.lib.stride_tricks import as_strided
 
-from mg_nn.ops.windows import Pair, out_size, windows
+from mg_nn.ops.windows import Pads, Pair, out_size
+from mg_tensor import blas
 from mg_tensor.oplib import (
     Array,
     Grads,
@@ -25,56 +43,267 @@ from mg_tensor.oplib import (
     apply,
     float_dtype,
     shape_error,
-    write_out,
 )
 
 
-def _conv_check(op: str, inputs: tuple[Node, ...], x: Node, w: Node) -> None:
-    if x.ndim != 4 or w.ndim != 4:
-        raise shape_error(
-            op,
-            inputs,
-            "conv2d needs a 4-d input (N, C, H, W) and a 4-d weight (out, in, kh, kw)",
-            "add a batch axis with .unsqueeze(0)",
-        )
-    if x.shape[1] != w.shape[1]:
-        raise shape_error(
-            op,
-            inputs,
-            f"input has {x.shape[1]} channels but the weight expects {w.shape[1]}",
-            "make in_channels match the input's channel axis (axis 1, NCHW)",
-        )
-
-
 @dataclass(frozen=True)
-class Conv2d(TensorOp):
+class _Grid:
+    """Where the windows of one convolution lie in its padded buffer (N, C, flat)."""
+
+    n: int
+    size: Pair  # the input's (H, W)
+    window: Pair  # the kernel's (kh, kw)
+    out: Pair  # (Ho, Wo)
+    stride: Pair
+    padding: Pads
+    dilation: Pair
+    wide: bool  # compute each output row over the padded width (stride 1 only)
+
+    @property
+    def padded(self) -> Pair:
+        (h, w), ((t, b), (left, r)) = self.size, self.padding
+        return h + t + b, w + left + r
+
+    @property
+    def width(self) -> int:
+        """Columns computed per output row."""
+        return self.padded[1] if self.wide else self.out[1]
+
+    @property
+    def length(self) -> int:
+        """Columns of each image's matmul: ``Ho * width``."""
+        return self.out[0] * self.width
+
+    def _flat(self) -> int:
+        """Per-image buffer length: the padded image plus what wide rows read past its
+        end (they only feed cropped columns)."""
+        hp, wp = self.padded
+        (kh, kw), (dh, dw), (ho, _) = self.window, self.dilation, self.out
+        last = ((ho - 1) * self.stride[0] + (kh - 1) * dh) * wp
+        last += (self.width - 1) * self.stride[1] + (kw - 1) * dw
+        return max(hp * wp, last + 1)
+
+    def _interior(self, buffer: Array) -> Array:
+        """The unpadded images in ``buffer``, as (N, C, H, W)."""
+        hp, wp = self.padded
+        (h, w), ((t, _), (left, _)) = self.size, self.padding
+        images = buffer[:, :, : hp * wp].reshape(*buffer.shape[:2], hp, wp)
+        return images[:, :, t : t + h, left : left + w]
+
+    def pad(self, x: Array) -> Array:
+        """``x`` (N, C, H, W) as a zero-padded buffer (N, C, flat); ``x`` itself (a view)
+        when there is nothing to pad."""
+        if self._flat() == x.shape[2] * x.shape[3] and self.padded == self.size:
+            return x.reshape(x.shape[0], x.shape[1], -1)
+        buffer = np.zeros((*x.shape[:2], self._flat()), x.dtype)
+        np.copyto(self._interior(buffer), x)
+        return buffer
+
+    def _view(self, buffer: Array, shape: tuple[int, ...], steps: tuple[int, ...]) -> Array:
+        """A strided view of ``buffer`` (N, C, flat): the image and channel axes, then
+        ``shape`` with strides ``steps`` in elements."""
+        sn, sc, it = buffer.strides
+        return as_strided(buffer, (*buffer.shape[:2], *shape), (sn, sc, *(it * s for s in steps)))
+
+    def _rows(self) -> tuple[tuple[int, int], tuple[int, int]]:
+        """Shape and element strides of one window position's (Ho, width) grid."""
+        wp = self.padded[1]
+        return (self.out[0], self.width), (self.stride[0] * wp, self.stride[1])
+
+    def columns(self, buffer: Array, groups: int) -> Array:
+        """The column matrices of padded images (m, C, flat), per group: wide rows give
+        (G, C/G * kh * kw, m * L), one matmul for the chunk; exact rows give
+        (m, G, C/G * kh * kw, L), one matmul per image, whose output is NCHW already (and
+        whose gradient needs no transposing copy)."""
+        (kh, kw), (dh, dw), wp = self.window, self.dilation, self.padded[1]
+        shape, steps = self._rows()
+        view = self._view(buffer, (kh, kw, *shape), (dh * wp, dw, *steps))
+        m = buffer.shape[0]
+        if self.wide:  # channel-major: (C, kh, kw, m, Ho, width)
+            view = view.transpose(1, 2, 3, 0, 4, 5)
+            return np.ascontiguousarray(view).reshape(groups, -1, m * self.length)
+        return np.ascontiguousarray(view).reshape(m, groups, -1, self.length)
+
+    def chunks(self, rows: int, itemsize: int) -> Iterator[slice]:
+        """Slices of the images whose column matrices (``rows`` each) fill about 1 MB:
+        each chunk's columns are made, multiplied and consumed while in cache, instead
+        of writing and reading back a column matrix of the whole batch."""
+        step = max(1, (1 << 20) // (rows * self.length * itemsize))
+        for start in range(0, self.n, step):
+            yield slice(start, min(start + step, self.n))
+
+    def spread(self, g: Array, groups: int) -> Array:
+        """``g`` (m, O, Ho, Wo) laid out as the columns are (see `columns`), zero in
+        cropped columns."""
+        m, o, ho, wo = g.shape
+        if self.wide:
+            grid = np.zeros((o, m, ho, self.width), g.dtype)
+            np.copyto(grid[..., :wo], g.transpose(1, 0, 2, 3))
+            return grid.reshape(groups, -1, m * self.length)
+        if self.width == wo:
+            return np.ascontiguousarray(g).reshape(m, groups, -1, self.length)
+        grid = np.zeros((m, o, ho, self.width), g.dtype)
+        np.copyto(grid[..., :wo], g)
+        return grid.reshape(m, groups, -1, self.length)
+
+    def crop(self, result: Array, m: int) -> Array:
+        """A matmul result laid out as the columns are, as an (m, O, Ho, Wo) view."""
+        ho, wo = self.out
+        if self.wide:
+            return result.reshape(-1, m, ho, self.width)[..., :wo].transpose(1, 0, 2, 3)
+        return result.reshape(m, -1, ho, self.width)[..., :wo]
+
+    def zeros(self, n: int, channels: int, dtype: np.dtype[Any]) -> Array:
+        """A zero padded buffer (n, channels, flat)."""
+        return np.zeros((n, channels, self._flat()), dtype)
+
+    def fold(self, columns: Array, buffer: Array) -> None:
+        """col2im: add column matrices laid out as `columns` makes them onto the padded
+        images ``buffer`` (m, C, flat). One strided add per kernel position."""
+        (kh, kw), (dh, dw), wp = self.window, self.dilation, self.padded[1]
+        shape, steps = self._rows()
+        m, c = buffer.shape[:2]
+        if self.wide:  # (C, kh, kw, m, L) onto the channel-major view of the buffer
+            blocks = columns.reshape(c, kh, kw, m, *shape).transpose(1, 2, 0, 3, 4, 5)
+            images = buffer.transpose(1, 0, 2)
+        else:  # (m, C, kh, kw, L)
+            blocks = columns.reshape(m, c, kh, kw, *shape).transpose(2, 3, 0, 1, 4, 5)
+            images = buffer
+        for i in range(kh):
+            for j in range(kw):
+                view = self._view(images[:, :, i * dh * wp + j * dw :], shape, steps)
+                np.add(view, blocks[i, j], out=view)
+
+    def interior(self, buffer: Array) -> Array:
+        """The unpadded images of ``buffer`` (N, C, flat), as an (N, C, H, W) view."""
+        return self._interior(buffer)
+
+
+def _into(out: Array | None, value: Array) -> Array:
+    if out is None:
+        return np.ascontiguousarray(value)
+    np.copyto(out, value)
+    return out
+
+
+class _Settings(TypedDict):
+    stride: Pair
+    padding: Pads
+    dilation: Pair
+    groups: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class _ConvOp(TensorOp):
+    """The settings all three convolution ops share."""
+
+    stride: Pair = (1, 1)
+    padding: Pads = ((0, 0), (0, 0))  # ((top, bottom), (left, right))
+    dilation: Pair = (1, 1)
+    groups: int = 1
+
+    def settings(self) -> _Settings:
+        return {
+            "stride": self.stride,
+            "padding": self.padding,
+            "dilation": self.dilation,
+            "groups": self.groups,
+        }
+
+    def grid(
+        self,
+        n: int,
+        size: Pair,
+        kernel: Pair,
+        out: tuple[int, ...] = (),
+        channels: Pair = (0, 0),
+    ) -> _Grid:
+        """The grid of a convolution of (H, W) ``size``; ``out`` restricts it to its first
+        (Ho, Wo) outputs (a transposed convolution's ``output_padding`` can add input
+        rows that no window reaches). With (C, O) ``channels``, rows are computed wide
+        (see the module's docstring) when the column matrix is the larger of the two
+        arrays a kernel copies: the wide rows speed up its copy and cost a copy (crop)
+        of the output."""
+        full = [
+            out_size(size[i], kernel[i], self.stride[i], self.padding[i], self.dilation[i])
+            for i in range(2)
+        ]
+        ho, wo = (out[0], out[1]) if out else (full[0], full[1])
+        wide = self.stride == (1, 1) and channels[0] * kernel[0] * kernel[1] > channels[1]
+        return _Grid(n, size, kernel, (ho, wo), self.stride, self.padding, self.dilation, wide)
+
+    def check_grad(
+        self, inputs: tuple[Node, ...], x: tuple[int, ...], w: tuple[int, ...], g: Node
+    ) -> None:
+        """Validate a gradient op's operands: input shape ``x``, weight shape ``w``, and
+        ``g`` (N, O, Ho, Wo) of at most the convolution's output size."""
+        ok = len(x) == len(w) == g.ndim == 4 and x[0] == g.shape[0] and w[0] == g.shape[1]
+        if ok and x[1] == w[1] * self.groups and w[0] % self.groups == 0:
+            full = self.grid(x[0], (x[2], x[3]), (w[2], w[3])).out
+            if 1 <= g.shape[2] <= full[0] and 1 <= g.shape[3] <= full[1]:
+                return
+        raise shape_error(
+            self.name,
+            inputs,
+            f"needs g (N, O, Ho, Wo) from a convolution of an input {x} by a weight {w} "
+            "(O, C / groups, kh, kw)",
+            "check the shapes, the stride, the groups and the output size",
+        )
+
+    def check(self, inputs: tuple[Node, ...], x: Node, w: Node, channels: int) -> Pair:
+        """Validate (N, C, H, W) ``x`` against an (O, C/groups, kh, kw) weight ``w``
+        (``channels`` is C); the output size (Ho, Wo)."""
+        if x.ndim != 4 or w.ndim != 4:
+            raise shape_error(
+                self.name,
+                inputs,
+                "needs a 4-d input (N, C, H, W) and a 4-d weight (out, in / groups, kh, kw)",
+                "add a batch axis with .unsqueeze(0)",
+            )
+        if channels != w.shape[1] * self.groups or w.shape[0] % self.groups:
+            raise shape_error(
+                self.name,
+                inputs,
+                f"input has {channels} channels but the weight expects "
+                f"{w.shape[1]} x {self.groups} groups (and out channels divisible by groups)",
+                "make in_channels match the input's channel axis (axis 1, NCHW)",
+            )
+        grid = self.grid(x.shape[0], (x.shape[2], x.shape[3]), (w.shape[2], w.shape[3]))
+        if min(grid.out) < 1:
+            raise shape_error(
+                self.name,
+                inputs,
+                "the (dilated) kernel is larger than the padded input",
+                "use a smaller kernel or more padding",
+            )
+        return grid.out
+
+    def conv(self, x: Tensor, w: Tensor, shape: tuple[int, ...]) -> Tensor:
+        """conv2d of ``x`` by ``w`` with these settings, cut to ``shape``'s (Ho, Wo) (see
+        `grid`)."""
+        y = apply(Conv2d(**self.settings()), x, w)
+        return y if y.shape[2:] == shape[2:] else y[:, :, : shape[2], : shape[3]]
+
+    def weights(self, w: Array) -> Array:
+        """``w`` (O, C / G, kh, kw) as (G, O / G, C / G * kh * kw) matrices."""
+        return w.reshape(self.groups, w.shape[0] // self.groups, -1)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Conv2d(_ConvOp):
     """2-d cross-correlation (PyTorch's conv2d), NCHW, with an optional bias input.
 
-    >>> from mg_tensor import Tensor
     >>> x, w = Tensor(np.ones((1, 1, 3, 3))), Tensor(np.ones((1, 1, 2, 2)))
-    >>> apply(Conv2d((1, 1), (0, 0)), x, w).data[0, 0]
+    >>> apply(Conv2d(), x, w).data[0, 0]
     array([[4., 4.],
            [4., 4.]])
     """
 
-    stride: Pair = (1, 1)
-    padding: Pair = (0, 0)
     name: ClassVar[str] = "conv2d"
 
     def infer(self, *inputs: Node) -> Spec:
         x, w, *b = inputs
-        _conv_check(self.name, inputs, x, w)
-        ho, wo = (
-            out_size(x.shape[2 + i], w.shape[2 + i], self.stride[i], self.padding[i])
-            for i in range(2)
-        )
-        if ho < 1 or wo < 1:
-            raise shape_error(
-                self.name,
-                inputs,
-                "the kernel is larger than the padded input",
-                "use a smaller kernel or more padding",
-            )
+        ho, wo = self.check(inputs, x, w, x.shape[1])
         if b and b[0].shape != (w.shape[0],):
             raise shape_error(
                 self.name, inputs, f"bias must have shape ({w.shape[0]},)", "pass a 1-d bias"
@@ -83,149 +312,175 @@ class Conv2d(TensorOp):
 
     def forward(self, *arrays: Array, out: Array | None = None) -> Array:
         x, w, *b = arrays
-        n, c = x.shape[:2]
-        o, _, kh, kw = w.shape
-        win = windows(x, (kh, kw), self.stride, self.padding)
-        ho, wo = win.shape[2:4]
-        cols = win.transpose(0, 1, 4, 5, 2, 3).reshape(n, c * kh * kw, ho * wo)
-        dtype = np.result_type(x.dtype, w.dtype)
-        target = out if out is not None and out.flags.c_contiguous else None
-        result = np.empty((n, o, ho, wo), dtype) if target is None else target
-        np.matmul(w.reshape(o, -1), cols, out=result.reshape(n, o, ho * wo))
-        if b:
-            result += b[0].reshape(o, 1, 1)
-        if out is not None and result is not out:
-            np.copyto(out, result)
-            return out
-        return result
+        n, c, h, wd = x.shape
+        o = w.shape[0]
+        grid = self.grid(n, (h, wd), (w.shape[2], w.shape[3]), channels=(c, o))
+        dtype = np.result_type(x.dtype, w.dtype, *(v.dtype for v in b))
+        direct = out is not None and out.flags.c_contiguous and out.dtype == dtype
+        y = out if direct and out is not None else np.empty((n, o, *grid.out), dtype)
+        images, weights = grid.pad(x), self.weights(w)
+        bias = b[0].reshape(o, 1, 1) if b else None
+        for part in grid.chunks(c * w.shape[2] * w.shape[3], x.itemsize):
+            cols = grid.columns(images[part], self.groups)
+            m = part.stop - part.start
+            if grid.wide:
+                result = grid.crop(np.matmul(weights, cols), m)
+                if bias is None:
+                    y[part] = result
+                else:  # the bias is added by the copy that crops
+                    np.add(result, bias, out=y[part])
+            else:  # exact rows: the matmul writes the output in place
+                target = y[part].reshape(m, self.groups, -1, grid.length)
+                np.matmul(weights, cols, out=target)
+                if bias is not None:  # while the chunk is in cache
+                    y[part] += bias
+        return y if y is out else _into(out, y)
 
     def vjp(self, g: Tensor, out: Tensor, *inputs: Tensor, needed: tuple[bool, ...]) -> Grads:
         x, w, *b = inputs
+        size, kernel = (x.shape[2], x.shape[3]), (w.shape[2], w.shape[3])
         grads: list[Tensor | None] = [
-            apply(Conv2dInputGrad(self.stride, self.padding, (x.shape[2], x.shape[3])), g, w)
-            if needed[0]
-            else None,
-            apply(Conv2dWeightGrad(self.stride, self.padding, (w.shape[2], w.shape[3])), x, g)
-            if needed[1]
-            else None,
+            apply(Conv2dInputGrad(size=size, **self.settings()), g, w) if needed[0] else None,
+            apply(Conv2dWeightGrad(window=kernel, **self.settings()), x, g) if needed[1] else None,
         ]
         if b:
             grads.append(g.sum((0, 2, 3)) if needed[2] else None)
         return grads
 
 
-def _span(offset: int, stride: int, count: int, size: int) -> tuple[slice, slice] | None:
-    """Output positions ``r`` in [0, count) read input index ``offset + stride * r``: the
-    slice of those inside [0, size) (not in the padding) and the slice of their ``r``."""
-    first = max(0, (stride - 1 - offset) // stride)
-    last = min(count, (size - offset + stride - 1) // stride) if size > offset else 0
-    if last <= first:
-        return None
-    start = offset + stride * first
-    return slice(start, offset + stride * (last - 1) + 1, stride), slice(first, last)
-
-
-@dataclass(frozen=True)
-class Conv2dInputGrad(TensorOp):
-    """The gradient of conv2d with respect to its input: ``(g, w) -> dx`` (col2im).
+@dataclass(frozen=True, kw_only=True)
+class Conv2dInputGrad(_ConvOp):
+    """The gradient of conv2d with respect to its input: ``(g, w) -> dx`` (col2im), which
+    is also the transposed convolution of ``g`` by ``w``.
 
     Linear in ``g`` and in ``w``: it is conv2d's adjoint, so its own gradients are a
     conv2d and a weight gradient.
 
-    >>> from mg_tensor import Tensor
     >>> g, w = Tensor(np.ones((1, 1, 2, 2))), Tensor(np.ones((1, 1, 2, 2)))
-    >>> apply(Conv2dInputGrad((1, 1), (0, 0), (3, 3)), g, w).data[0, 0]
+    >>> apply(Conv2dInputGrad(size=(3, 3)), g, w).data[0, 0]
     array([[1., 2., 1.],
            [2., 4., 2.],
            [1., 2., 1.]])
     """
 
-    stride: Pair
-    padding: Pair
     size: Pair  # the input's (H, W): with strides it cannot be recovered from g
     name: ClassVar[str] = "conv2d_input_grad"
 
     def infer(self, *inputs: Node) -> Spec:
         g, w = inputs
-        if g.ndim != 4 or w.ndim != 4 or g.shape[1] != w.shape[0]:
-            raise shape_error(
-                self.name, inputs, "needs g (N, O, Ho, Wo) and w (O, C, kh, kw)", "check shapes"
-            )
-        return (g.shape[0], w.shape[1], *self.size), float_dtype(self.name, inputs)
+        x = (g.shape[0], w.shape[1] * self.groups, *self.size) if g.ndim == w.ndim == 4 else ()
+        self.check_grad(inputs, x, w.shape, g)
+        return x, float_dtype(self.name, inputs)
 
     def forward(self, *arrays: Array, out: Array | None = None) -> Array:
         g, w = arrays
+        if self.stride == (1, 1) and g.dtype == w.dtype and blas.gemm_kernel(g.dtype.char):
+            return _into(out, self._by_shifts(g, w))
+        o, c = w.shape[0], w.shape[1] * self.groups
+        kernel = (w.shape[2], w.shape[3])
+        grid = self.grid(g.shape[0], self.size, kernel, g.shape[2:], channels=(c, o))
+        buffer = grid.zeros(g.shape[0], c, np.result_type(g.dtype, w.dtype))
+        transposed = self.weights(w).transpose(0, 2, 1)
+        for part in grid.chunks(c * kernel[0] * kernel[1], buffer.itemsize):
+            cols = np.matmul(transposed, grid.spread(g[part], self.groups))
+            grid.fold(cols, buffer[part])
+        return _into(out, grid.interior(buffer))
+
+    def _by_shifts(self, g: Array, w: Array) -> Array:
+        """Stride 1 with BLAS: no column matrix and no col2im. Channel-major, every image
+        padded to (Hp, Wp) and laid end to end, kernel position (i, j) reads the output
+        gradient at a fixed shift, so dx accumulates ``kh * kw`` GEMMs (``w[:, :, i,
+        j].T @ g``) straight into shifted views of one buffer (BLAS's beta = 1)."""
         n, o, ho, wo = g.shape
-        c, kh, kw = w.shape[1:]
-        (sh, sw), (ph, pw), (h, wd) = self.stride, self.padding, self.size
-        dtype = np.result_type(g.dtype, w.dtype)
-        cols = np.matmul(w.reshape(o, -1).T, g.reshape(n, o, ho * wo))  # (N, C*kh*kw, Ho*Wo)
-        cols = cols.reshape(n, c, kh, kw, ho, wo)
-        if out is None:
-            out = np.zeros((n, c, h, wd), dtype)
-        else:
-            out.fill(0)
+        (kh, kw), (dh, dw) = (w.shape[2], w.shape[3]), self.dilation
+        (h, wd), ((pt, pb), (pl, pr)) = self.size, self.padding
+        hp, wp = h + pt + pb, wd + pl + pr
+        length, c = n * hp * wp, w.shape[1] * self.groups
+        grads = np.zeros((o, n, hp, wp), g.dtype)
+        np.copyto(grads[:, :, :ho, :wo], g.transpose(1, 0, 2, 3))
+        flat = grads.reshape(o, length)
+        dx = np.zeros((c, length + (kh - 1) * dh * wp + (kw - 1) * dw), g.dtype)
+        taps = np.ascontiguousarray(w.transpose(2, 3, 0, 1))  # (kh, kw, O, C / G)
+        og, cg = o // self.groups, c // self.groups
         for i in range(kh):
-            rows = _span(i - ph, sh, ho, h)
             for j in range(kw):
-                columns = _span(j - pw, sw, wo, wd)
-                if rows is not None and columns is not None:  # else all in the padding
-                    out[:, :, rows[0], columns[0]] += cols[:, :, i, j, rows[1], columns[1]]
-        return out
+                shift = i * dh * wp + j * dw
+                for k in range(self.groups):
+                    weights = taps[i, j, k * og : (k + 1) * og].T
+                    target = dx[k * cg : (k + 1) * cg, shift : shift + length]
+                    grads_k = flat[k * og : (k + 1) * og]
+                    if not blas.gemm(weights, grads_k, target, beta=1.0):
+                        target += weights @ grads_k  # a layout BLAS cannot read
+        images = dx[:, :length].reshape(c, n, hp, wp)
+        return images[:, :, pt : pt + h, pl : pl + wd].transpose(1, 0, 2, 3)
 
     def vjp(self, g: Tensor, out: Tensor, *inputs: Tensor, needed: tuple[bool, ...]) -> Grads:
         go, w = inputs
         kernel = (w.shape[2], w.shape[3])
         return [
-            apply(Conv2d(self.stride, self.padding), g, w) if needed[0] else None,
-            apply(Conv2dWeightGrad(self.stride, self.padding, kernel), g, go)
-            if needed[1]
-            else None,
+            self.conv(g, w, go.shape) if needed[0] else None,
+            apply(Conv2dWeightGrad(window=kernel, **self.settings()), g, go) if needed[1] else None,
         ]
 
 
-@dataclass(frozen=True)
-class Conv2dWeightGrad(TensorOp):
+@dataclass(frozen=True, kw_only=True)
+class Conv2dWeightGrad(_ConvOp):
     """The gradient of conv2d with respect to its weight: ``(x, g) -> dw``.
 
-    >>> from mg_tensor import Tensor
     >>> x, g = Tensor(np.ones((1, 1, 3, 3))), Tensor(np.ones((1, 1, 2, 2)))
-    >>> apply(Conv2dWeightGrad((1, 1), (0, 0), (2, 2)), x, g).data[0, 0]
+    >>> apply(Conv2dWeightGrad(window=(2, 2)), x, g).data[0, 0]
     array([[4., 4.],
            [4., 4.]])
     """
 
-    stride: Pair
-    padding: Pair
-    window: Pair
+    window: Pair  # the kernel's (kh, kw)
     name: ClassVar[str] = "conv2d_weight_grad"
 
     def infer(self, *inputs: Node) -> Spec:
         x, g = inputs
-        if x.ndim != 4 or g.ndim != 4 or x.shape[0] != g.shape[0]:
-            raise shape_error(
-                self.name, inputs, "needs x (N, C, H, W) and g (N, O, Ho, Wo)", "check shapes"
-            )
-        return (g.shape[1], x.shape[1], *self.window), float_dtype(self.name, inputs)
+        w = (g.shape[1], x.shape[1] // self.groups, *self.window) if g.ndim == x.ndim == 4 else ()
+        self.check_grad(inputs, x.shape, w, g)
+        return w, float_dtype(self.name, inputs)
 
     def forward(self, *arrays: Array, out: Array | None = None) -> Array:
         x, g = arrays
-        c = x.shape[1]
-        o = g.shape[1]
-        kh, kw = self.window
-        win = windows(x, self.window, self.stride, self.padding)  # (N, C, Ho, Wo, kh, kw)
-        cols = np.ascontiguousarray(win.transpose(1, 4, 5, 0, 2, 3)).reshape(c * kh * kw, -1)
-        gt = np.ascontiguousarray(g.transpose(1, 0, 2, 3)).reshape(o, -1)
-        # (O, N*Ho*Wo) @ (N*Ho*Wo, C*kh*kw): BLAS is fastest with both long axes contiguous
-        if out is not None and out.flags.c_contiguous:
-            np.matmul(gt, cols.T, out=out.reshape(o, -1))
-            return out
-        return write_out((gt @ cols.T).reshape(o, c, kh, kw), out, np.result_type(x.dtype, g.dtype))
+        c, o = x.shape[1], g.shape[1]
+        size = (x.shape[2], x.shape[3])
+        grid = self.grid(x.shape[0], size, self.window, g.shape[2:], channels=(c, o))
+        images, total = grid.pad(x), None
+        for part in grid.chunks(c * self.window[0] * self.window[1], x.itemsize):
+            cols, spread = (
+                grid.columns(images[part], self.groups),
+                grid.spread(g[part], self.groups),
+            )
+            # cols @ spread.T, transposed below: OpenBLAS runs (K, L) @ (L, O) several
+            # times faster than (O, L) @ (L, K) for small K
+            block = np.matmul(cols, np.swapaxes(spread, -1, -2))
+            if block.ndim == 4:  # exact rows: one product per image (see `columns`)
+                block = block.sum(axis=0)
+            total = block if total is None else np.add(total, block, out=total)
+        assert total is not None
+        dw = total.transpose(0, 2, 1).reshape(o, c // self.groups, *self.window)
+        return _into(out, dw)
 
     def vjp(self, g: Tensor, out: Tensor, *inputs: Tensor, needed: tuple[bool, ...]) -> Grads:
         x, go = inputs
         size = (x.shape[2], x.shape[3])
         return [
-            apply(Conv2dInputGrad(self.stride, self.padding, size), go, g) if needed[0] else None,
-            apply(Conv2d(self.stride, self.padding), x, g) if needed[1] else None,
+            apply(Conv2dInputGrad(size=size, **self.settings()), go, g) if needed[0] else None,
+            self.conv(x, g, go.shape) if needed[1] else None,
         ]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConvTranspose2d(Conv2dInputGrad):
+    """The transposed convolution ``(x, w) -> y`` (PyTorch's conv_transpose2d, weight
+    (in, out / groups, kh, kw)): conv2d's input gradient under its own name.
+
+    >>> x, w = Tensor(np.ones((1, 1, 1, 1))), Tensor(np.ones((1, 1, 2, 2)))
+    >>> apply(ConvTranspose2d(size=(2, 2)), x, w).data[0, 0]
+    array([[1., 1.],
+           [1., 1.]])
+    """
+
+    name: ClassVar[str] = "conv_transpose2d"

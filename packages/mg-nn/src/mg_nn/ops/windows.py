@@ -1,5 +1,5 @@
-"""What convolution and pooling share: int-or-pair arguments, output sizes and window
-views of the last two axes."""
+"""What convolution and pooling share: int-or-pair arguments, output sizes and the
+windows of the last two axes."""
 
 from __future__ import annotations
 
@@ -7,11 +7,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
-
-from mg_tensor.oplib import Array
 
 Pair = tuple[int, int]
+Pads = tuple[Pair, Pair]  # ((top, bottom), (left, right))
 IntPair = int | tuple[int, int]
 
 
@@ -28,31 +26,21 @@ def pair(value: IntPair, what: str, minimum: int = 0) -> Pair:
     return int(both[0]), int(both[1])
 
 
-def out_size(size: int, kernel: int, stride: int, padding: int = 0) -> int:
-    """Windows of ``kernel`` at ``stride`` that fit in ``size`` padded by ``padding`` on
-    both sides (floor mode).
+def out_size(
+    size: int, kernel: int, stride: int, pad: Pair = (0, 0), dilation: int = 1, ceil: bool = False
+) -> int:
+    """How many windows of ``kernel`` (spread by ``dilation``) at ``stride`` fit in
+    ``size`` padded by ``pad`` (before, after), as PyTorch counts them: rounding up with
+    ``ceil`` (ceil_mode), but never a window that starts in the trailing padding.
 
-    >>> out_size(28, 3, 1, 1), out_size(28, 2, 2)
-    (28, 14)
+    >>> out_size(28, 3, 1, (1, 1)), out_size(28, 2, 2), out_size(5, 2, 2, ceil=True)
+    (28, 14, 3)
     """
-    return (size + 2 * padding - kernel) // stride + 1
-
-
-def out_hw(hw: tuple[int, ...], kernel: Pair, stride: Pair, padding: Pair = (0, 0)) -> Pair:
-    """`out_size` of both trailing axes ``hw`` (H, W)."""
-    h, w = hw[-2:]
-    return out_size(h, kernel[0], stride[0], padding[0]), out_size(
-        w, kernel[1], stride[1], padding[1]
-    )
-
-
-def windows(x: Array, kernel: Pair, stride: Pair, padding: Pair) -> Array:
-    """A strided view ``(N, C, Ho, Wo, kh, kw)`` of every window of the padded input."""
-    ph, pw = padding
-    if ph or pw:
-        x = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
-    view: Array = sliding_window_view(x, kernel, axis=(2, 3))
-    return view[:, :, :: stride[0], :: stride[1]]
+    span = size + pad[0] + pad[1] - dilation * (kernel - 1) - 1
+    count = (span + (stride - 1 if ceil else 0)) // stride + 1
+    if ceil and (count - 1) * stride >= size + pad[0]:
+        count -= 1
+    return count
 
 
 def positions(kernel: Pair, stride: Pair, hw: Pair) -> Iterator[tuple[Any, ...]]:
