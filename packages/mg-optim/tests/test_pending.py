@@ -133,3 +133,31 @@ def test_creating_an_optimiser_mid_call_discards_no_value() -> None:
     after.backprop()
     assert float(after.data) == 4.5
     assert w.grad is not None
+
+
+def test_two_compiled_functions_sharing_a_parameter_see_every_step() -> None:
+    w = Tensor(np.ones(2, np.float32), requires_grad=True)
+
+    @compute_graph
+    def first(x: Any) -> Tensor:
+        return (w * x).sum()
+
+    @compute_graph
+    def second(x: Any) -> Tensor:
+        return (w * w * x).sum()
+
+    x = np.ones(2, np.float32)
+    first(x).backprop()
+    second(x).backprop()  # both traced before the optimiser re-binds w
+    plans = [first.graph.executor.plan, second.graph.executor.plan]
+    opt = SGD([w], lr=0.1)  # re-binds w: exactly the two plans that bind it recompile
+    assert first.graph.executor.plan is not plans[0]
+    assert second.graph.executor.plan is not plans[1]
+    for _ in range(3):
+        value = w.data.copy()
+        assert float(first(x).data) == pytest.approx(value.sum())
+        loss = second(x)
+        assert float(loss.data) == pytest.approx((value * value).sum())
+        loss.backprop()
+        opt.step()
+        np.testing.assert_allclose(w.data, value - 0.1 * 2 * value, rtol=1e-6)
