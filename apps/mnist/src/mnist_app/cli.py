@@ -28,8 +28,8 @@ from macrograd import distributed as dist
 from macrograd.checkpoint import CheckpointError
 from macrograd.data import DatasetError
 from macrograd.nn import Model
-from mnist_app import options
-from mnist_app.data import load
+from mnist_app import options, ranks
+from mnist_app.data import Arrays, load
 from mnist_app.models import build
 from mnist_app.outputs import UsageError, Writer, add_options, expand, preflight
 from mnist_app.train import (
@@ -174,7 +174,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_eval(eval_parser().parse_args(args_list[1:]))
         return run_train(train_parser().parse_args(args_list))
     except (UsageError, DatasetError, CheckpointError) as error:
-        return options.fail(str(error), USAGE)
+        return ranks.fail(str(error), USAGE)
     except KeyboardInterrupt:
         return options.fail("interrupted", INTERRUPTED)
 
@@ -220,13 +220,24 @@ def _depth(text: str) -> int:
     return int(text)
 
 
-def run_train(args: argparse.Namespace) -> int:
+def set_up(args: argparse.Namespace, lead: bool) -> tuple[Config, Arrays]:
+    """Check the command line (the outputs on the ``lead`` rank, which alone writes
+    them) and load the data."""
     if args.graph_depth is not None and not args.graph:
         raise UsageError("--graph-depth needs --graph FILE (where to draw)")
-    preflight(args)
+    if lead:
+        preflight(args)
     config = check_world(check_resume(args) if args.resume else config_of(args))
-    lead = dist.rank() == 0  # under mpiexec only rank 0 shows progress and writes files
     arrays = load(args.data_dir, progress=not args.no_progress and lead, subset=config.subset)
+    return config, arrays
+
+
+def run_train(args: argparse.Namespace) -> int:
+    ranks.expect()  # under mpiexec, a mistake on one rank ends them all (mnist_app.ranks)
+    lead = dist.rank() == 0  # under mpiexec only rank 0 shows progress and writes files
+    config, arrays = set_up(args, lead)
+    if ranks.others_failed():
+        return USAGE
     writer = Writer()
 
     def draw(forward: Any) -> None:
