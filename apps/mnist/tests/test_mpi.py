@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -18,13 +19,15 @@ from pathlib import Path
 import pytest
 from mnist_support import ENTRY, one_line
 
-MPIEXEC = Path(sys.executable).with_name("mpiexec")
+# the mpich wheel's, next to this Python, else on PATH (uv run --with layers environments)
+_BESIDE = Path(sys.executable).with_name("mpiexec")
+MPIEXEC = str(_BESIDE) if _BESIDE.exists() else shutil.which("mpiexec") or ""
 
 pytestmark = [
     pytest.mark.skipif(
-        not MPIEXEC.exists() or importlib.util.find_spec("mpi4py") is None,
-        reason="no MPI runtime next to this interpreter (mpiexec, mpi4py): install the "
-        "`mpi` extra (uv run --extra mpi ..., or pip install 'mnist-app[mpi]')",
+        not MPIEXEC or importlib.util.find_spec("mpi4py") is None,
+        reason="no MPI runtime (mpiexec and mpi4py): install the app's `mpi` extra "
+        "(uv run --extra mpi ..., or pip install 'mnist-app[mpi]')",
     ),
     pytest.mark.skipif(
         any(v in os.environ for v in ("PMI_RANK", "PMIX_RANK", "OMPI_COMM_WORLD_RANK")),
@@ -37,7 +40,7 @@ def mpiexec(folder: Path, *args: str, timeout: float = 300) -> subprocess.Comple
     """``mpiexec -n 2 mnist ARGS`` in ``folder``, one BLAS thread per process."""
     env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "HOME": str(folder)}
     return subprocess.run(
-        [str(MPIEXEC), "-n", "2", *ENTRY, "--threads", "1", "--no-progress", *args],
+        [MPIEXEC, "-n", "2", *ENTRY, "--threads", "1", "--no-progress", *args],
         cwd=folder,
         env=env,
         capture_output=True,
@@ -94,7 +97,7 @@ def test_a_mistake_on_one_rank_ends_every_rank(tmp_path: Path) -> None:
     # rank 1 alone lacks the data (another machine, say): rank 0 must not wait for it
     env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "HOME": str(tmp_path)}
     options = ["--subset", "128", "--no-progress"]
-    command = [str(MPIEXEC), "-n", "1", *ENTRY, *options, ":"]
+    command = [MPIEXEC, "-n", "1", *ENTRY, *options, ":"]
     command += ["-n", "1", *ENTRY, *options, "--data-dir", str(tmp_path / "nowhere")]
     done = subprocess.run(
         command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120, check=False
