@@ -37,6 +37,7 @@ from mnist_app.train import (
     Run,
     Summary,
     evaluate,
+    local_batch_size,
     resume,
     save_run,
     saved_config,
@@ -206,11 +207,10 @@ def check_resume(args: argparse.Namespace) -> Config:
 
 def check_world(config: Config) -> Config:
     """``config``, whose global batch must split evenly over the processes (mpiexec -n N)."""
-    if config.batch_size % dist.world_size():
-        raise UsageError(
-            f"--batch-size {config.batch_size} is the global batch: use a multiple of the "
-            f"{dist.world_size()} processes"
-        )
+    try:
+        local_batch_size(config)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
     return config
 
 

@@ -175,11 +175,7 @@ def start(config: Config, arrays: Arrays, initial: Callable[[Model], None] | Non
     ``config.batch_size // world_size`` rows per step (``batch_size`` is the global
     batch: a multiple of the world size, else ValueError)."""
     world, rank = dist.world_size(), dist.rank()
-    if config.batch_size % world:
-        raise ValueError(
-            f"--batch-size {config.batch_size} is the global batch: use a multiple of the "
-            f"{world} processes"
-        )
+    batch_size = local_batch_size(config)
     manual_seed(config.seed)
     model = build(config.model)
     dist.broadcast_parameters(model)
@@ -189,7 +185,7 @@ def start(config: Config, arrays: Arrays, initial: Callable[[Model], None] | Non
     loader = DataLoader(
         arrays.x_train,
         arrays.y_train,
-        batch_size=config.batch_size // world,
+        batch_size=batch_size,
         shuffle=True,
         seed=config.seed,  # the same order on every rank, each taking its shard
         shard=(rank, world) if world > 1 else None,
@@ -201,6 +197,22 @@ def start(config: Config, arrays: Arrays, initial: Callable[[Model], None] | Non
         else None
     )
     return Run(config, model, optimizer, loader, schedule)
+
+
+def local_batch_size(config: Config) -> int:
+    """The rows per step of each process: the global ``config.batch_size`` split over
+    the processes (``mpiexec -n N``); ValueError if it does not split evenly.
+
+    >>> local_batch_size(Config(batch_size=64))  # a world of one
+    64
+    """
+    world = dist.world_size()
+    if config.batch_size % world:
+        raise ValueError(
+            f"--batch-size {config.batch_size} is the global batch: use a multiple of the "
+            f"{world} processes"
+        )
+    return config.batch_size // world
 
 
 def save_run(run: Run, directory: str) -> None:
