@@ -4,6 +4,9 @@ uv run mnist
 uv run mnist --model cnn --optimizer adam --lr 0.001 --epochs 3
 uv run mnist eval --weights weights.safetensors
 
+Under ``mpiexec -n N`` the N processes train together (``--batch-size`` is the global
+batch); only rank 0 shows progress, prints and writes files.
+
 Exit status: 0 ok, 2 a mistake in the command line or its inputs (one line, no
 traceback), 3 training diverged, 4 an output could not be written, 130 interrupted.
 """
@@ -21,11 +24,12 @@ from typing import Any
 
 import numpy as np
 
+from macrograd import distributed as dist
 from macrograd.checkpoint import CheckpointError
 from macrograd.data import DatasetError
 from macrograd.nn import Model
-from mnist_app import options
-from mnist_app.data import load
+from mnist_app import options, ranks
+from mnist_app.data import Arrays, load
 from mnist_app.models import build
 from mnist_app.outputs import UsageError, Writer, add_options, expand, preflight
 from mnist_app.train import (
@@ -33,6 +37,7 @@ from mnist_app.train import (
     Run,
     Summary,
     evaluate,
+    local_batch_size,
     resume,
     save_run,
     saved_config,
@@ -170,7 +175,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_eval(eval_parser().parse_args(args_list[1:]))
         return run_train(train_parser().parse_args(args_list))
     except (UsageError, DatasetError, CheckpointError) as error:
-        return options.fail(str(error), USAGE)
+        return ranks.fail(str(error), USAGE)
     except KeyboardInterrupt:
         return options.fail("interrupted", INTERRUPTED)
 
@@ -200,22 +205,43 @@ def check_resume(args: argparse.Namespace) -> Config:
     return saved
 
 
+def check_world(config: Config) -> Config:
+    """``config``, whose global batch must split evenly over the processes (mpiexec -n N)."""
+    try:
+        local_batch_size(config)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    return config
+
+
 def _depth(text: str) -> int:
     if not text.isdigit():
         raise argparse.ArgumentTypeError(f"expected a whole number 0 or more, not {text!r}")
     return int(text)
 
 
-def run_train(args: argparse.Namespace) -> int:
+def set_up(args: argparse.Namespace, lead: bool) -> tuple[Config, Arrays]:
+    """Check the command line (the outputs on the ``lead`` rank, which alone writes
+    them) and load the data."""
     if args.graph_depth is not None and not args.graph:
         raise UsageError("--graph-depth needs --graph FILE (where to draw)")
-    preflight(args)
-    config = check_resume(args) if args.resume else config_of(args)
-    arrays = load(args.data_dir, progress=not args.no_progress, subset=config.subset)
+    if lead:
+        preflight(args)
+    config = check_world(check_resume(args) if args.resume else config_of(args))
+    arrays = load(args.data_dir, progress=not args.no_progress and lead, subset=config.subset)
+    return config, arrays
+
+
+def run_train(args: argparse.Namespace) -> int:
+    ranks.expect()  # under mpiexec, a mistake on one rank ends them all (mnist_app.ranks)
+    lead = dist.rank() == 0  # under mpiexec only rank 0 shows progress and writes files
+    config, arrays = set_up(args, lead)
+    if ranks.others_failed():
+        return USAGE
     writer = Writer()
 
     def draw(forward: Any) -> None:
-        if args.graph:
+        if args.graph and lead:
             writer.write("--graph", args.graph, lambda out: out.write(graph_bytes(forward)))
 
     def graph_bytes(forward: Any) -> bytes:
@@ -225,13 +251,13 @@ def run_train(args: argparse.Namespace) -> int:
         return bytes(digraph.pipe(format=os.path.splitext(args.graph)[1][1:].lower()))
 
     def save_initial(model: Model) -> None:
-        if args.save_initial:
+        if args.save_initial and lead:
             writer.write(
                 "--save-initial", args.save_initial, lambda out: out.write(weights_bytes(model))
             )
 
-    def checkpoint(run: Run) -> None:
-        if args.checkpoint:
+    def checkpoint(run: Run) -> None:  # every rank holds the same run: rank 0 saves it
+        if args.checkpoint and lead:
             writer.attempt("--checkpoint", args.checkpoint, lambda: save_run(run, args.checkpoint))
 
     # a diverging run overflows: reported once below, not as numpy warnings
@@ -246,8 +272,11 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def finish(args: argparse.Namespace, writer: Writer, model: Model, summary: Summary) -> int:
-    """Write the final outputs (not --save after a divergence), report, pick the status."""
+    """Write the final outputs (not --save after a divergence), report, pick the status.
+    Under mpiexec rank 0 does; the other ranks, which diverge alike, only return."""
     step = summary.diverged_at_step
+    if dist.rank() > 0:
+        return OK if step is None else DIVERGED
     if step is not None:
         options.fail(
             f"training diverged: the loss is {summary.losses[-1]} at step {step}; "
@@ -307,6 +336,11 @@ def report(summary: dict[str, Any], as_json: bool) -> None:
             f"{'n/a' if loss is None or not math.isfinite(loss) else f'{loss:.4f}'} | "
             f"peak memory {summary['peak_memory_mb']:.0f} MB"
         )
+        if summary.get("processes", 1) > 1:
+            line += (
+                f" | {summary['processes']} processes, "
+                f"{summary['communication_seconds']:.2f} s waiting on communication"
+            )
     print(line)
     if as_json:
         print(json.dumps(strict(summary), allow_nan=False))

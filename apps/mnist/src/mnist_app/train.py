@@ -1,5 +1,12 @@
 """The training loop, shaped like the original README's: model, decorated forward,
-backprop, optimiser step."""
+backprop, optimiser step.
+
+Started by ``mpiexec -n N``, every rank (process) runs it on its shard of each epoch at
+``batch_size // N`` rows per step: the weights start as rank 0's, the optimiser steps
+on gradients averaged over the ranks (`macrograd.distributed`), and each step's loss
+and hits are summed over the ranks, so every rank sees the figures of the global
+batch and stops at the same step if the loss is not finite.
+"""
 
 from __future__ import annotations
 
@@ -16,11 +23,13 @@ from numpy.typing import NDArray
 from tqdm import tqdm  # type: ignore[import-untyped,unused-ignore]
 
 from macrograd import Tensor
+from macrograd import distributed as dist
 from macrograd.checkpoint import CheckpointError, checkpoint_extra, load_checkpoint, save_checkpoint
 from macrograd.data import DataLoader
 from macrograd.engine import CompiledFunction, compute_graph
 from macrograd.nn import Model, manual_seed
 from macrograd.optim import SGD, Adam, LinearLR, Optimizer
+from mg_dist.runtime import comm, mpi
 from mnist_app.data import Arrays
 from mnist_app.models import build, cross_entropy
 
@@ -45,7 +54,7 @@ class Config:
 class Summary:
     """What a run measured; ``epoch_seconds`` is the training loop alone."""
 
-    test_accuracy: float | None  # None if training diverged
+    test_accuracy: float | None  # None if training diverged (or on a rank other than 0)
     epoch_seconds: float
     samples_per_second: float
     train_loss: float | None
@@ -53,6 +62,8 @@ class Summary:
     peak_memory_mb: float
     config: dict[str, Any]
     diverged_at_step: int | None = None
+    processes: int = 1  # ranks that trained together (mpiexec -n N)
+    communication_seconds: float = 0.0  # per epoch, blocked on the other ranks
     losses: list[float] = field(default_factory=list, repr=False)
     accuracies: list[float] = field(default_factory=list, repr=False)  # per batch
 
@@ -95,7 +106,7 @@ def training_forward(model: Model) -> CompiledFunction[[Tensor, Tensor], tuple[T
 
 def train_step(
     forward: CompiledFunction[[Tensor, Tensor], tuple[Tensor, Tensor]],
-    optimizer: Optimizer,
+    optimizer: Optimizer | dist.DistributedOptimizer,
     parameters: list[Tensor],
     x_batch: NDArray[np.float32],
     y_batch: NDArray[np.float32],
@@ -135,6 +146,12 @@ class Run:
     seconds: float = 0.0  # training loop time, this process's epochs only
     epochs_here: int = 0  # epochs run by this process
     diverged_at_step: int | None = None
+    sync_seconds: float = 0.0  # blocked summing each step's figures over the ranks
+    # steps the optimiser on gradients averaged over the ranks (a world of one: as is)
+    distributed: dist.DistributedOptimizer = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.distributed = dist.DistributedOptimizer(self.optimizer)
 
     @property
     def parameters(self) -> list[Tensor]:
@@ -153,14 +170,25 @@ class Run:
 
 def start(config: Config, arrays: Arrays, initial: Callable[[Model], None] | None = None) -> Run:
     """A fresh run: seeded model, optimiser, shuffling loader and schedule. ``initial``
-    gets the model before any step (to save the initial weights)."""
+    gets the model before any step (to save the initial weights). Under ``mpiexec``
+    every rank takes rank 0's weights and its shard of each epoch, at
+    ``config.batch_size // world_size`` rows per step (``batch_size`` is the global
+    batch: a multiple of the world size, else ValueError)."""
+    world, rank = dist.world_size(), dist.rank()
+    batch_size = local_batch_size(config)
     manual_seed(config.seed)
     model = build(config.model)
+    dist.broadcast_parameters(model)
     if initial is not None:
         initial(model)
     optimizer = make_optimizer(config, model.parameters())
     loader = DataLoader(
-        arrays.x_train, arrays.y_train, batch_size=config.batch_size, shuffle=True, seed=config.seed
+        arrays.x_train,
+        arrays.y_train,
+        batch_size=batch_size,
+        shuffle=True,
+        seed=config.seed,  # the same order on every rank, each taking its shard
+        shard=(rank, world) if world > 1 else None,
     )
     steps = config.epochs * len(loader)
     schedule = (
@@ -169,6 +197,22 @@ def start(config: Config, arrays: Arrays, initial: Callable[[Model], None] | Non
         else None
     )
     return Run(config, model, optimizer, loader, schedule)
+
+
+def local_batch_size(config: Config) -> int:
+    """The rows per step of each process: the global ``config.batch_size`` split over
+    the processes (``mpiexec -n N``); ValueError if it does not split evenly.
+
+    >>> local_batch_size(Config(batch_size=64))  # a world of one
+    64
+    """
+    world = dist.world_size()
+    if config.batch_size % world:
+        raise ValueError(
+            f"--batch-size {config.batch_size} is the global batch: use a multiple of the "
+            f"{world} processes"
+        )
+    return config.batch_size // world
 
 
 def save_run(run: Run, directory: str) -> None:
@@ -207,6 +251,7 @@ def resume(directory: str, arrays: Arrays, epochs: int | None = None, progress: 
         directory, run.model, run.optimizer, schedule=run.schedule, loader=run.loader
     )
     assert history is not None  # saved_config found it
+    # every rank read the same file: the same weights, optimiser and loader position
     run.config = replace(saved, epochs=epochs or saved.epochs, progress=progress)
     run.epoch = int(history["epoch"])
     run.losses = [float(x) for x in history["losses"]]
@@ -224,7 +269,7 @@ def run_epoch(run: Run, on_first_step: Callable[[Any], None] | None = None) -> N
         total=len(loader),
         desc=f"epoch {run.epoch + 1}/{config.epochs}",
         unit="batch",
-        disable=not config.progress,
+        disable=not config.progress or dist.rank() > 0,
         file=sys.stderr,
         leave=True,
     )
@@ -232,21 +277,22 @@ def run_epoch(run: Run, on_first_step: Callable[[Any], None] | None = None) -> N
     first = on_first_step if run.epochs_here == 0 else None  # this process's first step
     start_time = time.perf_counter()
     for x_batch, y_batch in loader:
-        loss, predictions = train_step(forward, run.optimizer, parameters, x_batch, y_batch)
+        loss, predictions = train_step(forward, run.distributed, parameters, x_batch, y_batch)
+        hits = int((predictions.argmax(axis=1) == y_batch.argmax(axis=1)).sum())
+        loss, hits, rows = global_figures(run, loss, hits, len(x_batch))
         run.losses.append(loss)
         if not math.isfinite(loss):
             run.diverged_at_step = len(run.losses)
             break
-        hits = int((predictions.argmax(axis=1) == y_batch.argmax(axis=1)).sum())
         if run.schedule is not None:
             run.schedule.step()
         if first is not None:
             first(forward)
             first = None
-        seen += len(x_batch)
+        seen += rows
         correct += hits
-        run.accuracies.append(hits / len(x_batch))
-        if len(run.losses) % 25 == 0 or seen == loader.num_samples:
+        run.accuracies.append(hits / rows)
+        if len(run.losses) % 25 == 0 or bar.n + 1 == len(loader):
             _show(
                 bar, run.losses, correct / seen, seen / max(time.perf_counter() - start_time, 1e-9)
             )
@@ -257,6 +303,23 @@ def run_epoch(run: Run, on_first_step: Callable[[Any], None] | None = None) -> N
     if run.diverged_at_step is None:
         run.epoch += 1
         run.train_accuracy = correct / seen
+
+
+def global_figures(run: Run, loss: float, hits: int, rows: int) -> tuple[float, int, int]:
+    """A step's loss, hits and rows over the global batch: the loss averaged and the
+    counts summed over the ranks (one small all-reduce; as given in a world of one).
+
+    >>> global_figures(None, 0.5, 3, 4)  # type: ignore[arg-type]
+    (0.5, 3, 4)
+    """
+    c = comm()
+    if c is None or c.Get_size() == 1:
+        return loss, hits, rows
+    started = time.perf_counter()
+    sums = np.array([loss * rows, hits, rows], np.float64)
+    c.Allreduce(mpi().IN_PLACE, sums)
+    run.sync_seconds += time.perf_counter() - started
+    return float(sums[0] / sums[2]), int(sums[1]), int(sums[2])
 
 
 def _show(bar: Any, losses: list[float], accuracy: float, rate: float) -> None:
@@ -293,8 +356,11 @@ def train(
 def summarise(run: Run, arrays: Arrays) -> Summary:
     """The run's `Summary` (test accuracy only if it did not diverge)."""
     diverged = run.diverged_at_step is not None
-    test_accuracy = None if diverged else evaluate(run.model, arrays.x_test, arrays.labels_test)
-    epoch_seconds = run.seconds / max(run.epochs_here, 1)
+    # under mpiexec only rank 0 evaluates and reports: the others' summaries are not shown
+    evaluated = not diverged and dist.rank() == 0
+    test_accuracy = evaluate(run.model, arrays.x_test, arrays.labels_test) if evaluated else None
+    epochs = max(run.epochs_here, 1)
+    epoch_seconds = run.seconds / epochs
     return Summary(
         test_accuracy=None if test_accuracy is None else round(test_accuracy, 4),
         epoch_seconds=round(epoch_seconds, 3),
@@ -304,6 +370,8 @@ def summarise(run: Run, arrays: Arrays) -> Summary:
         peak_memory_mb=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         config=asdict(run.config),
         diverged_at_step=run.diverged_at_step,
+        processes=dist.world_size(),
+        communication_seconds=round((run.distributed.wait_seconds + run.sync_seconds) / epochs, 3),
         losses=run.losses,
         accuracies=run.accuracies,
     )
