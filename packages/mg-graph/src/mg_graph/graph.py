@@ -68,6 +68,7 @@ class Graph:
         self.history: list[tuple[str, int, int]] = []  # (pass, nodes before, nodes after)
         self.passes: Passes = ()  # the rewrite stages freeze chose, run again for gradients
         self.rewrites: dict[str, int] = {}  # rule -> nodes it rewrote
+        self.memo: dict[str, Any] = {}  # what other packages cache per graph
 
     # ----------------------------------------------------------------- building
     def leaf(

@@ -25,6 +25,7 @@ from mg_nn import init
 from mg_nn.functional import IntPair
 from mg_nn.model import Model
 from mg_tensor import ops as _t
+from mg_tensor.function import invalidate_guards
 from mg_tensor.tensor import Tensor
 
 
@@ -402,6 +403,7 @@ class Sequential(Model):
         ['1.weight', '1.bias']
         """
         self._mg_layers[str(len(self._mg_layers))] = layer
+        invalidate_guards()  # a new member, as an attribute assignment would be
         return self
 
     def __getitem__(self, index: int | slice) -> Any:

@@ -40,7 +40,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from mg_graph import get_default_graph, named_scope
-from mg_tensor.function import guard, invalidate_guards
+from mg_tensor.function import guard, guard_epoch, invalidate_guards
 from mg_tensor.inplace import buffer
 from mg_tensor.tensor import Tensor
 
@@ -123,6 +123,7 @@ class Model:
 
     training: bool = True
     _mg_parent: tuple[weakref.ref[Model], str] | None = None
+    _mg_named = -1  # guard epoch at which a call last named the tree from here
 
     def __init__(self) -> None:
         self.training = True
@@ -159,8 +160,9 @@ class Model:
         if active and active[-1] is self:  # super().__call__ from an overriding __call__
             yield
             return
-        if not active:
+        if not active and self._mg_named != guard_epoch():  # named since no change
             self._mg_name_tree()
+            self._mg_named = guard_epoch()
         if get_default_graph().tracing:
             guard(self._mg_guard_key)
         active.append(self)
