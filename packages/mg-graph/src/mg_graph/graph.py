@@ -536,6 +536,9 @@ def graph_of(nodes: Sequence[Node]) -> Graph:
     default = get_default_graph()
     if default.capturing or not nodes:
         return default
+    first = nodes[0].graph
+    if all(n.graph is first for n in nodes):
+        return first
     graphs = list({id(n.graph): n.graph for n in nodes}.values())
     for graph in graphs:  # a graph holding every input (captured leaves count)
         if all(n.graph is graph or n.id in graph._captures for n in nodes):

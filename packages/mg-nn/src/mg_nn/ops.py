@@ -47,6 +47,9 @@ def _float_dtype(op: str, nodes: tuple[Node, ...] | list[Node]) -> np.dtype[Any]
         raise dtype_error(
             op, list(nodes), "needs floating-point operands", "use .astype(np.float32)"
         )
+    first = nodes[0].dtype
+    if all(n.dtype == first for n in nodes):  # the usual case: no promotion to work out
+        return first
     return np.dtype(np.result_type(*(n.dtype for n in nodes)))
 
 

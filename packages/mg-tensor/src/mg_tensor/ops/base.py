@@ -100,4 +100,4 @@ def normalize_axis(op: str, node: Node, axis: int | Sequence[int] | None) -> tup
 
 
 def is_float(dtype: np.dtype[Any]) -> bool:
-    return bool(np.issubdtype(dtype, np.floating) or np.issubdtype(dtype, np.complexfloating))
+    return dtype.kind in "fc"  # floating or complex; np.issubdtype costs a microsecond
