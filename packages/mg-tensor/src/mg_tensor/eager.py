@@ -53,6 +53,7 @@ class Program:
             for k, node in enumerate(order):
                 op = node.op
                 if op is None:
+                    aliasing.add(node.id)
                     if node.requires_grad:  # a parameter: captured by reference
                         mirror[node.id] = node
                         continue
@@ -60,7 +61,6 @@ class Program:
                     leaf = graph.leaf(np.empty_like(node.value), Role.INPUT, node.name)
                     mirror[node.id] = leaf
                     self.inputs.append((k, leaf))
-                    aliasing.add(node.id)
                     continue
                 new = graph.apply(op, *(mirror[i.id] for i in node.inputs), name=node.name)
                 new.requires_grad, new.no_grad = node.requires_grad, node.no_grad
