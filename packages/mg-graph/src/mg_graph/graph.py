@@ -546,15 +546,21 @@ def graph_of(nodes: Sequence[Node]) -> Graph:
     return graphs[0]
 
 
-@contextlib.contextmanager
-def named_scope(name: str) -> Iterator[None]:
-    """Group the nodes built inside into a named cluster (layers use it).
+class named_scope:  # noqa: N801  (used as a function: ``with named_scope(name):``)
+    """Group the nodes built inside into a named cluster (layers use it). A plain class,
+    not a generator: every layer call of an eager step enters one.
 
     >>> with named_scope("encoder"):
     ...     pass
     """
-    _local.scopes.append(name)
-    try:
-        yield
-    finally:
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __enter__(self) -> None:
+        _local.scopes.append(self.name)
+
+    def __exit__(self, *exc: object) -> None:
         _local.scopes.pop()

@@ -136,8 +136,7 @@ class Model:
 
     # ------------------------------------------------------------------ calling
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        with self._mg_call():
-            return self.forward(*args, **kwargs)
+        return self._mg_run(self.forward, args, kwargs)
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         """The computation of the model; subclasses define it (or override ``__call__``).
@@ -154,12 +153,13 @@ class Model:
         if name == "training" or _structural(value):
             invalidate_guards()  # compiled functions that called this model check again
 
-    @contextlib.contextmanager
-    def _mg_call(self) -> Iterator[None]:
+    def _mg_run(self, call: Callable[..., Any], args: Any, kwargs: dict[str, Any]) -> Any:
+        """``call(*args, **kwargs)`` as this model's call: in its named scope, naming the
+        tree first for an outermost call, guarded while tracing. (Plain code, not a
+        generator context manager: an eager step calls a model per layer.)"""
         active = _calls.active
         if active and active[-1] is self:  # super().__call__ from an overriding __call__
-            yield
-            return
+            return call(*args, **kwargs)
         if not active and self._mg_named != guard_epoch():  # named since no change
             self._mg_name_tree()
             self._mg_named = guard_epoch()
@@ -168,7 +168,7 @@ class Model:
         active.append(self)
         try:
             with named_scope(self._mg_scope_name()):
-                yield
+                return call(*args, **kwargs)
         finally:
             active.pop()
 
@@ -464,8 +464,7 @@ def _scoped(call: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(call)
     def scoped(self: Model, *args: Any, **kwargs: Any) -> Any:
-        with self._mg_call():
-            return call(self, *args, **kwargs)
+        return self._mg_run(call, (self, *args), kwargs)
 
     scoped.__mg_scoped__ = True  # type: ignore[attr-defined]
     return scoped

@@ -600,7 +600,7 @@ def _loss_scale(g: Tensor, reduction: str, n: int) -> Tensor:
 
 
 def _check_targets(t: Array, classes: int) -> None:
-    if t.size and (t.min() < 0 or t.max() >= classes):
+    if t.size and (np.minimum.reduce(t) < 0 or np.maximum.reduce(t) >= classes):
         bad = t[(t < 0) | (t >= classes)][0]
         raise IndexError(
             f"cross_entropy: target class {int(bad)} is out of range for {classes} classes"
@@ -653,10 +653,10 @@ class CrossEntropy(TensorOp):
     def forward(self, *arrays: Array, out: Array | None = None) -> Array:
         x, t = arrays
         n, c = x.shape
-        top = x.max(axis=1, keepdims=True)
+        top = np.maximum.reduce(x, axis=1, keepdims=True)  # ufuncs: no Python wrappers
         e = np.subtract(x, top)
         np.exp(e, out=e)
-        lse = np.log(e.sum(axis=1))
+        lse = np.log(np.add.reduce(e, axis=1))
         lse += top[:, 0]
         if t.dtype.kind in "iu":
             _check_targets(t, c)
@@ -666,7 +666,7 @@ class CrossEntropy(TensorOp):
         dtype = np.result_type(x.dtype, t.dtype) if t.dtype.kind == "f" else x.dtype
         if self.reduction == "none":
             return _result(loss, out, dtype)
-        total = loss.sum()
+        total = np.add.reduce(loss)
         return _result(total / n if self.reduction == "mean" else total, out, dtype)
 
     def vjp(self, g: Tensor, out: Tensor, *inputs: Tensor, needed: tuple[bool, ...]) -> Grads:
@@ -703,9 +703,9 @@ class CrossEntropyGrad(TensorOp):
     def forward(self, *arrays: Array, out: Array | None = None) -> Array:
         x, t, g = arrays
         n, c = x.shape
-        out = np.subtract(x, x.max(axis=1, keepdims=True), out=out)
+        out = np.subtract(x, np.maximum.reduce(x, axis=1, keepdims=True), out=out)
         np.exp(out, out=out)
-        total = out.sum(axis=1, keepdims=True)
+        total = np.add.reduce(out, axis=1, keepdims=True)
         if self.reduction == "none":
             k = g.reshape(n, 1)
         else:
