@@ -79,7 +79,9 @@ def measure(mode: str, steps: int, warmup: int) -> dict[str, float]:
 
 
 def child(cmd: list[str]) -> dict[str, float]:
-    env = {k: v for k, v in os.environ.items() if k not in {"OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"}}
+    env = {
+        k: v for k, v in os.environ.items() if k not in {"OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"}
+    }
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True)
     return json.loads(proc.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
@@ -142,13 +144,22 @@ def main() -> None:
             "runs_median_us": [round(r["median_us"], 1) for r in results],
         }
     torch_names = [n for n in summary if n.startswith("torch")]
-    print(f"small MLP training step, µs (medians of {args.runs} alternated runs of {args.steps} steps)")
+    print(
+        f"small MLP training step, µs (medians of {args.runs} alternated runs, "
+        f"{args.steps} steps each)"
+    )
     print(f"load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}")
-    print(f"{'':28s} {'median step':>12s} {'mean step':>10s}  " + "  ".join(f"/ {n}" for n in torch_names))
+    print(
+        f"{'':28s} {'median step':>12s} {'mean step':>10s}  "
+        + "  ".join(f"/ {n}" for n in torch_names)
+    )
     for name, row in summary.items():
         ratios = {t: round(row["median_us"] / summary[t]["median_us"], 2) for t in torch_names}
         row["ratio_to"] = ratios
-        print(f"{name:28s} {row['median_us']:12.1f} {row['mean_us']:10.1f}  " + "  ".join(f"{r:>8.2f}" for r in ratios.values()))
+        print(
+            f"{name:28s} {row['median_us']:12.1f} {row['mean_us']:10.1f}  "
+            + "  ".join(f"{r:>8.2f}" for r in ratios.values())
+        )
     out = Path(args.json_out)
     out.parent.mkdir(parents=True, exist_ok=True)
     record = {"runs": args.runs, "steps": args.steps, "load_average": load, "rows": summary}

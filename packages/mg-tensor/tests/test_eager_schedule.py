@@ -3,17 +3,15 @@ values, gradients and errors as building the gradient graph every time."""
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable, Iterator
-from typing import Any
 
 import numpy as np
 import pytest
+from mgt_support import count_exp
 
 import mg_tensor as mt
 from mg_graph import GradientError, Graph
 from mg_tensor import Tensor, eager
-from mg_tensor.ops.unary import Exp
 
 Step = Callable[[], Tensor]
 
@@ -88,15 +86,7 @@ def test_the_schedule_adds_no_gradient_nodes_to_the_users_graph(graph: Graph) ->
 def test_values_are_fixed_at_first_computation_and_not_computed_twice(
     monkeypatch: pytest.MonkeyPatch, graph: Graph
 ) -> None:
-    calls: Counter[str] = Counter()
-    forward = Exp.forward
-
-    def counted(self: Exp, *arrays: Any, out: Any = None) -> Any:
-        calls["exp"] += 1
-        return forward(self, *arrays, out=out)
-
-    monkeypatch.setattr(Exp, "forward", counted)
-    monkeypatch.setattr(Exp, "kernel", lambda self: self.forward)
+    calls = count_exp(monkeypatch)
     w = Tensor([0.5, 1.0], requires_grad=True)
     for step in range(4):
         e = (w * 2.0).exp()

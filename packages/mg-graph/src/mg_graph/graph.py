@@ -546,7 +546,7 @@ def graph_of(nodes: Sequence[Node]) -> Graph:
     return graphs[0]
 
 
-class named_scope:  # noqa: N801  (used as a function: ``with named_scope(name):``)
+class named_scope:  # a function to its users: ``with named_scope(name):``
     """Group the nodes built inside into a named cluster (layers use it). A plain class,
     not a generator: every layer call of an eager step enters one.
 
