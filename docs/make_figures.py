@@ -1,4 +1,9 @@
-"""Draw the pictures in docs/: `uv run python docs/make_figures.py`."""
+"""Draw the pictures in docs/: `uv run python docs/make_figures.py`.
+
+The README's softmax graph, and the training graph of the README's MLP as
+`mnist --graph` draws it (traced by `compute_graph`, differentiated by `backprop()`):
+every node, and one box per layer (`depth=1`).
+"""
 
 from __future__ import annotations
 
@@ -8,14 +13,10 @@ import numpy as np
 
 from macrograd import Tensor
 from macrograd.engine import Graph, compute_graph
-from macrograd.nn import Linear, Model, manual_seed
+from macrograd.nn import manual_seed
+from mnist_app.models import MNIST_model, cross_entropy, softmax
 
 HERE = Path(__file__).parent
-
-
-def softmax(x: Tensor) -> Tensor:
-    e_x = x.exp()
-    return e_x / (e_x.sum(axis=1, keepdims=True))
 
 
 def softmax_graph() -> None:
@@ -25,34 +26,22 @@ def softmax_graph() -> None:
     graph.visualize(str(HERE / "softmax-graph.svg"))
 
 
-def cross_entropy(y_true: Tensor, y_pred: Tensor) -> Tensor:
-    loss: Tensor = -1 * (y_true * (y_pred).log()).sum() / y_true.data.shape[0]
-    return loss
-
-
-class SmallMLP(Model):
-    def __init__(self) -> None:
-        super().__init__()
-        self.hidden = Linear(4, 8)
-        self.output_layer = Linear(8, 3)
-
-    def __call__(self, data: Tensor) -> Tensor:
-        return softmax(self.output_layer(self.hidden(data).relu()))
-
-
-def mlp_training_graph() -> None:
+def mlp_training_graph() -> Graph:
     manual_seed(0)
-    model = SmallMLP()
+    model = MNIST_model(784, 10)
 
     @compute_graph
     def forward(x_batch: Tensor, y_batch: Tensor) -> Tensor:
-        return cross_entropy(y_batch, model(x_batch))
+        y_pred = model(x_batch)
+        return cross_entropy(y_batch, y_pred)
 
-    loss = forward(np.ones((16, 4), np.float32), np.eye(3, dtype=np.float32)[[0] * 16])
-    loss.backprop()
-    forward.graph.visualize(str(HERE / "mlp-training-graph.svg"))
+    labels = np.eye(10, dtype=np.float32)[np.arange(64) % 10]
+    forward(np.zeros((64, 784), np.float32), labels).backprop()
+    return forward.graph
 
 
 if __name__ == "__main__":
     softmax_graph()
-    mlp_training_graph()
+    graph = mlp_training_graph()
+    graph.visualize(str(HERE / "mlp-training-graph.svg"))
+    graph.visualize(str(HERE / "mlp-training-graph-depth1.svg"), depth=1)

@@ -375,6 +375,32 @@ def test_frozen_output_that_is_a_leaf() -> None:
     np.testing.assert_array_equal(y.value, [1.0, 1.0])
 
 
+def _random_node(g: Graph, rng: np.random.Generator, pool: list[Node], extra: list[Node]) -> Node:
+    """One random elementwise op, reduction or chain of views over nodes of ``pool``."""
+    kind = rng.integers(6)
+    a, b = (pool[int(i)] for i in rng.integers(len(pool), size=2))
+    if kind == 0:
+        return g.apply(Add(), a, b)
+    if kind == 1:
+        return g.apply(Mul(), a, b)
+    if kind == 2:
+        return g.apply(Scale(float(rng.uniform(0.5, 1.0))), a)
+    if kind == 3:  # through two views and back to (2, 3)
+        flat = g.apply(Reshape((6,)), a)
+        extra.append(flat)
+        return g.apply(Reshape((2, 3)), g.apply(Reshape((3, 2)), flat))
+    if kind == 4:  # a scalar broadcast back over (2, 3)
+        total = g.apply(Scale(0.1), g.apply(Sum(), a))
+        extra.append(total)
+        return g.apply(Add(), b, total)
+    return g.apply(Exp(), g.apply(Scale(0.1), a))
+
+
+def _assert_values(nodes: list[Node], expected: dict[int, Any]) -> None:
+    for node in nodes:
+        np.testing.assert_allclose(node.value, expected[node.id], rtol=1e-12)
+
+
 def test_executor_replay_matches_reference_on_random_graphs() -> None:
     """Random DAGs of elementwise ops, reductions and views: every replay, in any order of
     partial realizes, must match a plain numpy interpretation of the same nodes."""
@@ -385,25 +411,7 @@ def test_executor_replay_matches_reference_on_random_graphs() -> None:
         pool: list[Node] = [*inputs, g.leaf(rng.uniform(0.5, 1.5, (2, 3)))]
         extra: list[Node] = []
         for _ in range(int(rng.integers(5, 30))):
-            kind = rng.integers(6)
-            a, b = (pool[int(i)] for i in rng.integers(len(pool), size=2))
-            if kind == 0:
-                node = g.apply(Add(), a, b)
-            elif kind == 1:
-                node = g.apply(Mul(), a, b)
-            elif kind == 2:
-                node = g.apply(Scale(float(rng.uniform(0.5, 1.0))), a)
-            elif kind == 3:  # through two views and back to (2, 3)
-                flat = g.apply(Reshape((6,)), a)
-                extra.append(flat)
-                node = g.apply(Reshape((2, 3)), g.apply(Reshape((3, 2)), flat))
-            elif kind == 4:  # a scalar broadcast back over (2, 3)
-                total = g.apply(Scale(0.1), g.apply(Sum(), a))
-                extra.append(total)
-                node = g.apply(Add(), b, total)
-            else:
-                node = g.apply(Exp(), g.apply(Scale(0.1), a))
-            pool.append(node)
+            pool.append(_random_node(g, rng, pool, extra))
         candidates = pool[3:] + extra
         picks = rng.choice(len(candidates), size=min(3, len(candidates)), replace=False)
         outputs = [candidates[int(i)] for i in picks] + [pool[-1]]
@@ -414,14 +422,11 @@ def test_executor_replay_matches_reference_on_random_graphs() -> None:
             expected = _interpret(outputs + candidates)
             for i in rng.permutation(len(outputs)):
                 g.realize(outputs[int(i)])
-            for out in outputs:
-                np.testing.assert_allclose(out.value, expected[out.id], rtol=1e-12)
+            _assert_values(outputs, expected)
             if rng.random() < 0.5:  # sometimes read an intermediate: it becomes an output
                 probe = candidates[int(rng.integers(len(candidates)))]
                 g.realize(probe, *outputs)
-                np.testing.assert_allclose(probe.value, expected[probe.id], rtol=1e-12)
-                for out in outputs:
-                    np.testing.assert_allclose(out.value, expected[out.id], rtol=1e-12)
+                _assert_values([probe, *outputs], expected)
 
 
 def _interpret(targets: list[Node]) -> dict[int, Any]:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import mg_nn
-from mg_graph import DTypeError, ShapeError
+from mg_graph import DTypeError, ShapeError, topo_order
 from mg_nn import Dropout, F, Linear, Sequential
 from mg_tensor import Tensor, compute_graph, grad
 from mg_tensor.testing import gradcheck
@@ -26,16 +26,21 @@ def reduce_reference(loss: Any, reduction: str) -> Any:
     return {"mean": loss.mean(), "sum": loss.sum(), "none": loss}[reduction]
 
 
+def op_names(t: Tensor) -> list[str]:
+    """The ops ``t`` is computed from."""
+    return [n.op.name for n in topo_order([t.node]) if n.op is not None]
+
+
 # ----------------------------------------------------------------- cross-entropy
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 def test_cross_entropy_with_class_indices(reduction: str) -> None:
     x = rng.standard_normal((6, 4))
     t = np.array([0, 3, 1, 1, 2, 3])
     expected = reduce_reference(-log_softmax_reference(x)[np.arange(6), t], reduction)
-    np.testing.assert_allclose(F.cross_entropy(Tensor(x), t, reduction).data, expected)
-    assert gradcheck(lambda x: F.cross_entropy(x, t, reduction), x)
+    np.testing.assert_allclose(F.cross_entropy(Tensor(x), t, reduction=reduction).data, expected)
+    assert gradcheck(lambda x: F.cross_entropy(x, t, reduction=reduction), x)
     logits = Tensor(x, requires_grad=True)
-    (g,) = grad(F.cross_entropy(logits, t, reduction).sum(), [logits])
+    (g,) = grad(F.cross_entropy(logits, t, reduction=reduction).sum(), [logits])
     softmax = np.exp(log_softmax_reference(x))
     scale = 1 / 6 if reduction == "mean" else 1.0
     np.testing.assert_allclose(g.data, (softmax - np.eye(4)[t]) * scale, atol=1e-12)
@@ -46,12 +51,12 @@ def test_cross_entropy_with_probabilities(reduction: str) -> None:
     x = rng.standard_normal((5, 3))
     p = rng.dirichlet(np.ones(3), 5)
     expected = reduce_reference(-(p * log_softmax_reference(x)).sum(1), reduction)
-    np.testing.assert_allclose(F.cross_entropy(Tensor(x), p, reduction).data, expected)
-    assert gradcheck(lambda x, p: F.cross_entropy(x, p, reduction), x, p)
+    np.testing.assert_allclose(F.cross_entropy(Tensor(x), p, reduction=reduction).data, expected)
+    assert gradcheck(lambda x, p: F.cross_entropy(x, p, reduction=reduction), x, p)
     one_hot = np.eye(3)[[2, 0, 1, 1, 0]]
     np.testing.assert_allclose(
-        F.cross_entropy(Tensor(x), one_hot, reduction).data,
-        F.cross_entropy(Tensor(x), np.array([2, 0, 1, 1, 0]), reduction).data,
+        F.cross_entropy(Tensor(x), one_hot, reduction=reduction).data,
+        F.cross_entropy(Tensor(x), np.array([2, 0, 1, 1, 0]), reduction=reduction).data,
     )
 
 
@@ -63,16 +68,16 @@ def test_cross_entropy_second_derivatives(reduction: str) -> None:
     v = rng.standard_normal(4)
 
     def by_index(x: Tensor) -> Tensor:
-        return grad(F.cross_entropy(x, t, reduction).sum(), [x])[0]
+        return grad(F.cross_entropy(x, t, reduction=reduction).sum(), [x])[0]
 
     def by_probability(x: Tensor, p: Tensor) -> Tensor:
-        return grad(F.cross_entropy(x, p, reduction).sum(), [x])[0]
+        return grad(F.cross_entropy(x, p, reduction=reduction).sum(), [x])[0]
 
     def weighted(x: Tensor, v: Tensor) -> Tensor:  # the upstream gradient depends on v
-        return grad((F.cross_entropy(x, t, "none") * v).sum(), [x])[0]
+        return grad((F.cross_entropy(x, t, reduction="none") * v).sum(), [x])[0]
 
     def weighted_soft(x: Tensor, v: Tensor) -> Tensor:
-        return grad((F.cross_entropy(x, p, "none") * v).sum(), [x])[0]
+        return grad((F.cross_entropy(x, p, reduction="none") * v).sum(), [x])[0]
 
     assert gradcheck(by_index, x)
     assert gradcheck(by_probability, x, p)
@@ -83,10 +88,10 @@ def test_cross_entropy_second_derivatives(reduction: str) -> None:
 def test_cross_entropy_is_stable_and_fused() -> None:
     x = Tensor(np.array([[1000.0, -1000.0], [-1000.0, 1000.0]], np.float32), requires_grad=True)
     loss = F.cross_entropy(x, np.array([0, 0]))
-    assert loss.node.op is not None and loss.node.op.name == "cross_entropy"
+    assert "cross_entropy" in op_names(loss)
     np.testing.assert_allclose(loss.data, 1000.0)
     (g,) = grad(loss, [x])
-    assert g.node.op is not None and g.node.op.name == "cross_entropy_grad"
+    assert "cross_entropy_grad" in op_names(g)
     np.testing.assert_allclose(g.data, [[0.0, 0.0], [-0.5, 0.5]])
 
 
@@ -118,12 +123,14 @@ def test_cross_entropy_errors() -> None:
     x = Tensor(np.zeros((2, 3), np.float32))
     with pytest.raises(IndexError, match="class 3 is out of range"):
         _ = F.cross_entropy(x, np.array([0, 3])).data
-    with pytest.raises(ShapeError, match=r"\(N,\)"):
+    with pytest.raises(ShapeError, match=r"class indices \(N, d1, ...\)"):
         F.cross_entropy(x, np.array([0, 1, 2]))
-    with pytest.raises(ShapeError, match="2-d"):
+    with pytest.raises(ShapeError, match="needs input"):
         F.cross_entropy(Tensor(np.zeros(3, np.float32)), np.array([0]))
     with pytest.raises(ValueError, match="reduction"):
-        F.cross_entropy(x, np.array([0, 1]), "avg")
+        F.cross_entropy(x, np.array([0, 1]), reduction="avg")
+    with pytest.raises(TypeError, match="pass reduction by keyword"):
+        F.cross_entropy(x, np.array([0, 1]), "none")  # PyTorch's third argument is weight
     with pytest.raises(DTypeError):
         F.cross_entropy(x, np.array(["a", "b"]))
 
@@ -135,15 +142,15 @@ def test_nll_loss(reduction: str) -> None:
     t = np.array([3, 0, 0, 2, 1])
     logp = log_softmax_reference(x)
     np.testing.assert_allclose(
-        F.nll_loss(Tensor(logp), t, reduction).data,
+        F.nll_loss(Tensor(logp), t, reduction=reduction).data,
         reduce_reference(-logp[np.arange(5), t], reduction),
     )
     np.testing.assert_allclose(
-        F.nll_loss(F.log_softmax(Tensor(x)), t, reduction).data,
-        F.cross_entropy(Tensor(x), t, reduction).data,
+        F.nll_loss(F.log_softmax(Tensor(x)), t, reduction=reduction).data,
+        F.cross_entropy(Tensor(x), t, reduction=reduction).data,
     )
-    assert gradcheck(lambda x: F.nll_loss(F.log_softmax(x), t, reduction), x)
-    with pytest.raises(ValueError, match="integer classes"):
+    assert gradcheck(lambda x: F.nll_loss(F.log_softmax(x), t, reduction=reduction), x)
+    with pytest.raises(DTypeError, match="integer class indices"):
         F.nll_loss(Tensor(logp), np.eye(4)[t])
 
 
@@ -162,15 +169,17 @@ def test_binary_cross_entropy_with_logits(reduction: str) -> None:
     t = rng.random((4, 3))
     p = 1 / (1 + np.exp(-x))
     expected = reduce_reference(-(t * np.log(p) + (1 - t) * np.log(1 - p)), reduction)
-    got = F.binary_cross_entropy_with_logits(Tensor(x), t, reduction).data
+    got = F.binary_cross_entropy_with_logits(Tensor(x), t, reduction=reduction).data
     np.testing.assert_allclose(got, expected, rtol=1e-10)
-    assert gradcheck(lambda x, t: F.binary_cross_entropy_with_logits(x, t, reduction), x, t)
+    assert gradcheck(
+        lambda x, t: F.binary_cross_entropy_with_logits(x, t, reduction=reduction), x, t
+    )
 
 
 def test_binary_cross_entropy_with_logits_is_stable_and_exact_at_zero() -> None:
     x = Tensor(np.array([-1000.0, 0.0, 1000.0], np.float32), requires_grad=True)
     t = np.array([1.0, 1.0, 0.0])
-    loss = F.binary_cross_entropy_with_logits(x, t, "none")
+    loss = F.binary_cross_entropy_with_logits(x, t, reduction="none")
     np.testing.assert_allclose(loss.data, [1000.0, np.log(2), 1000.0], rtol=1e-6)
     (g,) = grad(loss.sum(), [x])
     np.testing.assert_allclose(g.data, [-1.0, -0.5, 1.0])

@@ -115,3 +115,26 @@ def test_unchanged_state_checks_no_guard() -> None:
         assert len(checked) == 1 and len(forward.variants) == 1
     finally:
         Block._mg_guard_key = key  # type: ignore[method-assign]
+
+
+def test_values_kept_in_attributes_are_not_parameters_and_do_not_retrace() -> None:
+    class Recurrent(Model):
+        def __init__(self) -> None:
+            super().__init__()
+            self.cell = Linear(4, 4, generator=0)
+
+        def forward(self, x: Any) -> Tensor:
+            self.state = self.cell(x).tanh()  # a computed tensor kept on the model
+            return self.state.sum()
+
+    model = Recurrent()
+    x = np.ones((1, 4), np.float32)
+
+    @compute_graph
+    def step(x: Any) -> Tensor:
+        return model(x)
+
+    for _ in range(3):
+        step(x).backprop()
+    assert len(step.variants) == 1
+    assert [name for name, _ in model.named_parameters()] == ["cell.weight", "cell.bias"]

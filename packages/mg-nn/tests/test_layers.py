@@ -289,13 +289,17 @@ FROZEN_CASES: dict[str, tuple[Any, tuple[int, ...], tuple[int, ...]]] = {
     "layer_norm": (lambda a, b: F.layer_norm(a, 4, b, b), (3, 4), (4,)),
     "embedding": (lambda a, b: F.embedding(np.array([[1, 0], [1, 1]]), a) * b, (2, 3), (3,)),
     "cross_entropy": (
-        lambda a, b: F.cross_entropy(a * b, np.array([0, 2, 1]), "none"),
+        lambda a, b: F.cross_entropy(a * b, np.array([0, 2, 1]), reduction="none"),
         (3, 4),
         (4,),
     ),
-    "cross_entropy_soft": (lambda a, b: F.cross_entropy(a, F.softmax(b), "none"), (3, 4), (3, 4)),
+    "cross_entropy_soft": (
+        lambda a, b: F.cross_entropy(a, F.softmax(b), reduction="none"),
+        (3, 4),
+        (3, 4),
+    ),
     "bce": (
-        lambda a, b: F.binary_cross_entropy_with_logits(a, F.sigmoid(b), "none"),
+        lambda a, b: F.binary_cross_entropy_with_logits(a, F.sigmoid(b), reduction="none"),
         (3, 4),
         (3, 4),
     ),

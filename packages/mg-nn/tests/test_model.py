@@ -373,5 +373,5 @@ def test_scopes_become_clusters_in_the_drawing() -> None:
     f(np.ones((2, 3), np.float32))
     source = f.graph.visualize().source
     assert "cluster_Sequential_0" in source and "cluster_Sequential_2" in source
-    assert 'label="Sequential.0"' in source
+    assert 'label="0: Linear"' in source  # nested in Sequential's cluster, with its type
     assert "0.weight" in source  # the parameter nodes carry their dotted names

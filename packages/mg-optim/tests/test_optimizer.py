@@ -250,7 +250,7 @@ def test_state_dict_round_trip_resumes_identically(regression: Any, name: str) -
     resumed = [Tensor(v, requires_grad=True) for v in saved_params]
     opt2 = type(opt)(resumed, lr=123.0)
     opt2.load_state_dict(saved)
-    assert opt2.lr == saved["hyperparameters"]["lr"]
+    assert opt2.lr == saved["hyperparameters"][0]["lr"]
     assert opt2.step_count == 10
     run2 = regression.backprop(resumed, "eager")
     for step in range(10, 20):
@@ -298,7 +298,7 @@ def test_load_state_dict_is_strict() -> None:
         other().load_state_dict(bad)
     with pytest.raises(ValueError, match="state 'exp_avg' is not used by SGD"):
         other().load_state_dict({**good, "state": {"exp_avg": good["state"]["momentum_buffer"]}})
-    bad_hyper = {**good, "hyperparameters": {**good["hyperparameters"], "momentum": -1.0}}
+    bad_hyper = {**good, "hyperparameters": [{**good["hyperparameters"][0], "momentum": -1.0}]}
     target = other()
     with pytest.raises(ValueError, match="momentum must be >= 0"):
         target.load_state_dict(bad_hyper)

@@ -109,3 +109,27 @@ def test_the_readme_loop_prints_the_loss_before_the_step() -> None:
         opt.step()
         assert float(loss.data) == pytest.approx(expected)  # read after the step
         expected = float(((w.data * x) ** 2).sum())
+
+
+def test_creating_an_optimiser_mid_call_discards_no_value() -> None:
+    w = Tensor(np.full(3, 2.0, np.float32), requires_grad=True)
+
+    @compute_graph
+    def forward(x: Any) -> Tensor:
+        return (w * x).sum()
+
+    x = np.ones(3, np.float32)
+    forward(x).backprop()  # gradients built and compiled before any optimiser
+    loss = forward(x)
+    before = float(loss.data)
+    opt = SGD([w], lr=0.5)  # re-binds w into its flat array, reserves gradient slots
+    assert float(loss.data) == before
+    loss.backprop()  # same call: the forward value is carried, not recomputed
+    assert float(loss.data) == before
+    opt.step()  # binds the frozen gradient to its slot: the schedule recompiles
+    assert float(loss.data) == before
+    np.testing.assert_allclose(w.data, [1.5, 1.5, 1.5])
+    after = forward(x)
+    after.backprop()
+    assert float(after.data) == 4.5
+    assert w.grad is not None

@@ -144,7 +144,7 @@ def test_simple_state_dict_round_trip() -> None:
     assert state == {
         "scheduler": "StepLR",
         "last_epoch": 5,
-        "base_lr": 0.3,
+        "base_lrs": [0.3],
         "last_lr": 0.3 * 0.25,
         "step_size": 2,
         "gamma": 0.5,

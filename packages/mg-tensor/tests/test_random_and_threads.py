@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -94,37 +95,41 @@ def test_numpy_randomness_inside_a_trace_is_a_constant() -> None:
     np.testing.assert_array_equal(f(x).data, f(x).data)
 
 
-def test_a_trace_in_one_thread_never_captures_another_threads_eager_work() -> None:
+def _in_threads(*workers: Callable[[], int]) -> None:
+    """Run each worker in its own thread, started together; each returns how many
+    wrong values it saw. No wrong value and no exception may come back."""
     errors: list[BaseException] = []
-    wrong = [0]
-    start = threading.Barrier(2)
+    wrong: list[int] = []
+    start = threading.Barrier(len(workers))
 
-    def eager() -> None:
+    def run(worker: Callable[[], int]) -> None:
         try:
             start.wait()
-            for i in range(3_000):
-                t = Tensor(np.full(2, float(i), np.float32))
-                if float((t * 2 + 1).sum()) != 4 * i + 2:
-                    wrong[0] += 1
-        except BaseException as error:
+            wrong.append(worker())
+        except BaseException as error:  # reported below
             errors.append(error)
 
-    def tracing() -> None:
-        try:
-            start.wait()
-            for i in range(3_000):
-                f = compute_graph(lambda x: (x * 3).sum())
-                if float(f(np.full(2, float(i), np.float32))) != 6 * i:
-                    wrong[0] += 1
-        except BaseException as error:
-            errors.append(error)
-
-    threads = [threading.Thread(target=eager), threading.Thread(target=tracing)]
+    threads = [threading.Thread(target=run, args=(w,)) for w in workers]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    assert errors == [] and wrong[0] == 0
+    assert errors == [] and sum(wrong) == 0
+
+
+def test_a_trace_in_one_thread_never_captures_another_threads_eager_work() -> None:
+    def eager() -> int:
+        values = (Tensor(np.full(2, float(i), np.float32)) for i in range(3_000))
+        return sum(float((t * 2 + 1).sum()) != 4 * i + 2 for i, t in enumerate(values))
+
+    def tracing() -> int:
+        wrong = 0
+        for i in range(3_000):
+            f = compute_graph(lambda x: (x * 3).sum())
+            wrong += float(f(np.full(2, float(i), np.float32))) != 6 * i
+        return wrong
+
+    _in_threads(eager, tracing)
 
 
 def test_one_compiled_function_called_from_two_threads() -> None:
@@ -134,24 +139,12 @@ def test_one_compiled_function_called_from_two_threads() -> None:
     def f(x: Any) -> Tensor:
         return (x * w).sum()
 
-    errors: list[BaseException] = []
-    wrong = [0]
-    start = threading.Barrier(2)
+    def worker(offset: int) -> Callable[[], int]:
+        def run() -> int:
+            values = [float(offset + i) for i in range(3_000)]
+            # read each result after its call returns, before the next call
+            return sum(float(f(np.full(8, v, np.float32))) != 8 * v for v in values)
 
-    def worker(offset: int) -> None:
-        try:
-            start.wait()
-            for i in range(3_000):
-                value = float(offset + i)
-                out = f(np.full(8, value, np.float32))
-                if float(out) != 8 * value:
-                    wrong[0] += 1
-        except BaseException as error:
-            errors.append(error)
+        return run
 
-    threads = [threading.Thread(target=worker, args=(k * 10_000,)) for k in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == [] and wrong[0] == 0
+    _in_threads(worker(0), worker(10_000))

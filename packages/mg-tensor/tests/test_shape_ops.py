@@ -282,7 +282,7 @@ def test_concatenate_and_stack_accept_arrays_and_lists() -> None:
         (lambda t: t.reshape(-1, -1), "reshape"),
         (lambda t: t.reshape(5, -1), "reshape"),
         (lambda t: t.transpose(0, 0, 1), "transpose"),
-        (lambda t: t.transpose(0, 1), "transpose"),
+        (lambda t: t.transpose(0, 1, 1), "transpose"),
         (lambda t: t.expand(3, 3, 4), "broadcast_to"),
         (lambda t: t.expand(4), "broadcast_to"),
         (lambda t: t.squeeze(1), "squeeze"),

@@ -84,6 +84,12 @@ def train_parser() -> argparse.ArgumentParser:
         "--graph", metavar="FILE", help="draw the training graph (.svg, .png, .pdf or .dot)"
     )
     parser.add_argument(
+        "--graph-depth",
+        metavar="N",
+        type=_depth,
+        help="with --graph: one box per scope N levels below the model (1: per layer)",
+    )
+    parser.add_argument(
         "--plot",
         metavar="FILE",
         help="draw loss/accuracy curves (needs matplotlib: uv run --with matplotlib mnist ...)",
@@ -134,7 +140,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return fail("interrupted")
 
 
+def _depth(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"expected a whole number 0 or more, not {text!r}")
+    return int(text)
+
+
 def run_train(args: argparse.Namespace) -> int:
+    if args.graph_depth is not None and not args.graph:
+        return fail("--graph-depth needs --graph FILE (where to draw)")
     if args.plot:
         try:
             import matplotlib  # type: ignore[import-not-found,unused-ignore]  # noqa: F401
@@ -158,7 +172,7 @@ def run_train(args: argparse.Namespace) -> int:
 
     def draw(forward: Any) -> None:
         if args.graph:
-            forward.graph.visualize(args.graph)
+            forward.graph.visualize(args.graph, depth=args.graph_depth)
 
     with blas_threads(args.threads):
         model, summary = train(config, arrays, on_first_step=draw, initial=args.save_initial)

@@ -22,7 +22,14 @@ from mg_graph.errors import (
 )
 from mg_graph.evaluate import topo_order
 from mg_graph.executor import source_of
-from mg_graph.graph import Graph, get_default_graph, graph_of, named_scope
+from mg_graph.graph import (
+    SCOPE_KINDS,
+    Graph,
+    get_default_graph,
+    graph_of,
+    named_scope,
+    within_scope,
+)
 from mg_graph.node import CLOCK, Node, Role
 from mg_graph.op import Alias, Op
 from mg_graph.passes import GENERIC_PASSES
@@ -33,6 +40,7 @@ from mg_graph.visualize import GraphvizNotFoundError
 __all__ = [
     "CLOCK",
     "GENERIC_PASSES",
+    "SCOPE_KINDS",
     "Alias",
     "AnomalyError",
     "Constant",
@@ -63,4 +71,5 @@ __all__ = [
     "source_of",
     "topo_order",
     "user_location",
+    "within_scope",
 ]

@@ -76,7 +76,7 @@ def compute(targets: Sequence[Node]) -> None:
     """
     if all(node.value is not None for node in targets):
         return
-    _run(_walk(targets, _has_value), targets, stale=None)
+    _run(_walk(targets, _has_value), targets, only_stale=False)
 
 
 def refresh(targets: Sequence[Node]) -> None:
@@ -90,12 +90,12 @@ def refresh(targets: Sequence[Node]) -> None:
     >>> compute([y]); g.write(x, np.ones(2)); refresh([y]); y.value
     array([1., 1.])
     """
-    _run(topo_order(targets), targets, stale=set())
+    _run(topo_order(targets), targets, only_stale=True)
 
 
-def _run(order: list[Node], targets: Sequence[Node], stale: set[int] | None) -> None:
-    """Compute the computed nodes of ``order``: all of them (``stale`` None), or those
-    whose value is missing or older than their inputs (``stale`` collects them)."""
+def _run(order: list[Node], targets: Sequence[Node], only_stale: bool) -> None:
+    """Compute the computed nodes of ``order``: all of them, or (``only_stale``) those
+    whose value is missing or older than their inputs."""
     wanted = {node.id for node in targets}
     aliasing: set[int] = set()  # nodes whose value is (a view of) a leaf's memory
     dropped: list[Node] = []
@@ -106,27 +106,28 @@ def _run(order: list[Node], targets: Sequence[Node], stale: set[int] | None) -> 
             continue
         aliases = op.view and (node.inputs[0].op is None or node.inputs[0].id in aliasing)
         stamp = max((i.stamp for i in node.inputs), default=0)
-        if stale is not None:
-            if node.value is not None and node.stamp == stamp:
-                if aliases and node.id not in wanted:
-                    aliasing.add(node.id)
-                continue
-            stale.add(node.id)
-        value = _as_array(op.forward(*[_value(i) for i in node.inputs]), node)
-        if aliases and np.may_share_memory(value, _value(node.inputs[0])):
-            if node.id in wanted:
-                value = value.copy()  # kept as a value: it must not follow the leaf
-            else:
-                aliasing.add(node.id)
+        if not (only_stale and node.value is not None and node.stamp == stamp):
+            _compute(node, stamp, check)
+            if aliases and not np.may_share_memory(node.value, _value(node.inputs[0])):
+                aliases = False  # the op had to copy
+            elif aliases and node.id in wanted:
+                node.value = _value(node).copy()  # kept as a value: it must not follow the leaf
+            elif aliases:
                 dropped.append(node)
-        node.value = value
-        node.stamp = stamp
-        if check:
-            check_finite(node)
+        if aliases and node.id not in wanted:
+            aliasing.add(node.id)
     for node in dropped:  # free inside this computation only
         node.value = None
     for graph in {id(n.graph): n.graph for n in order}.values():
         graph.run_effects()
+
+
+def _compute(node: Node, stamp: int, check: bool) -> None:
+    assert node.op is not None
+    node.value = _as_array(node.op.forward(*[_value(i) for i in node.inputs]), node)
+    node.stamp = stamp
+    if check:
+        check_finite(node)
 
 
 def _value(node: Node) -> NDArray[Any]:

@@ -314,7 +314,7 @@ class Graph:
     def rebind(node: Node, array: NDArray[Any]) -> None:
         """Give a leaf a new array of the same shape and dtype (e.g. a view into one flat
         parameter vector); exactly the compiled schedules that bind this leaf re-bind,
-        keeping the values they computed.
+        keeping the values they computed. Moving equal values is not a write.
 
         >>> import numpy as np
         >>> g = Graph(); w = g.leaf(np.zeros(2), Role.PARAMETER)
@@ -323,8 +323,9 @@ class Graph:
         """
         if node.op is not None or array.shape != node.shape or array.dtype != node.dtype:
             raise ValueError(f"rebind: {node!r} needs a leaf and an array of its shape/dtype")
+        if node.value is None or not np.array_equal(node.value, array):
+            node.stamp = CLOCK.tick()  # a new value: what was computed from it is stale
         node.value = array
-        node.stamp = CLOCK.tick()
         from mg_graph.executor import leaf_moved
 
         leaf_moved(node)
@@ -474,16 +475,22 @@ class Graph:
             self.tracing = False
 
     def visualize(
-        self, path: str | None = None, *, clusters: bool = True, gradients: bool = True
+        self,
+        path: str | None = None,
+        *,
+        clusters: bool = True,
+        gradients: bool = True,
+        depth: int | None = None,
     ) -> graphviz.Digraph:
-        """Draw the graph with graphviz; with ``path`` (.svg, .png, .pdf, .dot) render it too.
+        """Draw the graph with graphviz; with ``path`` (.svg, .png, .pdf, .dot) render it
+        too. ``depth=1`` draws each layer as one box (see `mg_graph.visualize`).
 
         >>> Graph().visualize().source.startswith("digraph")
         True
         """
         from mg_graph.visualize import visualize
 
-        return visualize(self, path, clusters=clusters, gradients=gradients)
+        return visualize(self, path, clusters=clusters, gradients=gradients, depth=depth)
 
 
 def _unreplaceable(node: Node, op: Op | None) -> str | None:
@@ -547,20 +554,49 @@ def graph_of(nodes: Sequence[Node]) -> Graph:
 
 
 class named_scope:  # a function to its users: ``with named_scope(name):``
-    """Group the nodes built inside into a named cluster (layers use it). A plain class,
-    not a generator: every layer call of an eager step enters one.
+    """Group the nodes built inside into a named cluster (layers use it); ``kind`` (a
+    layer's class name) is recorded in `SCOPE_KINDS` for the visualiser's layer boxes.
+    A plain class, not a generator: every layer call of an eager step enters one.
 
-    >>> with named_scope("encoder"):
-    ...     pass
+    >>> with named_scope("encoder", kind="Encoder"):
+    ...     SCOPE_KINDS[("encoder",)]
+    'Encoder'
     """
 
-    __slots__ = ("name",)
+    __slots__ = ("kind", "name")
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, kind: str | None = None) -> None:
         self.name = name
+        self.kind = kind
 
     def __enter__(self) -> None:
-        _local.scopes.append(self.name)
+        scopes = _local.scopes
+        scopes.append(self.name)
+        if self.kind is not None:
+            SCOPE_KINDS[tuple(scopes)] = self.kind
+        else:  # the latest scope of that path says what it is
+            SCOPE_KINDS.pop(tuple(scopes), None)
 
     def __exit__(self, *exc: object) -> None:
         _local.scopes.pop()
+
+
+SCOPE_KINDS: dict[tuple[str, ...], str] = {}  # scope path -> kind its latest entry gave
+
+
+@contextlib.contextmanager
+def within_scope(path: tuple[str, ...]) -> Iterator[None]:
+    """Build nodes in scope ``path`` whatever the current scope is (a gradient node
+    takes the scope of the forward node it differentiates).
+
+    >>> with named_scope("outer"), within_scope(("model", "layer")):
+    ...     tuple(_local.scopes)
+    ('model', 'layer')
+    """
+    scopes = _local.scopes
+    saved = scopes[:]
+    scopes[:] = path
+    try:
+        yield
+    finally:
+        scopes[:] = saved

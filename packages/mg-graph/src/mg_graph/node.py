@@ -67,7 +67,6 @@ class Node:
         "inputs",
         "is_gradient",
         "location",
-        "meta",
         "name",
         "no_grad",
         "op",
@@ -109,7 +108,6 @@ class Node:
         self.stamp = CLOCK.tick() if value is not None else 0
         self.requires_grad = role is Role.PARAMETER
         self.no_grad = False
-        self.meta: dict[str, Any] = {}
 
     @property
     def is_leaf(self) -> bool:

@@ -26,6 +26,9 @@ _register_internal(_os.path.dirname(__file__))
 
 from mg_nn import functional, init  # noqa: E402
 from mg_nn import functional as F  # noqa: E402
+from mg_nn.activation import ELU, GELU, Identity, LeakyReLU, SiLU, Softplus  # noqa: E402
+from mg_nn.attention import MultiheadAttention  # noqa: E402
+from mg_nn.containers import ModuleDict, ModuleList  # noqa: E402
 from mg_nn.init import manual_seed  # noqa: E402
 from mg_nn.layers import (  # noqa: E402
     AvgPool2d,
@@ -43,25 +46,64 @@ from mg_nn.layers import (  # noqa: E402
     Softmax,
     Tanh,
 )
+from mg_nn.losses import (  # noqa: E402
+    BCELoss,
+    BCEWithLogitsLoss,
+    CrossEntropyLoss,
+    HuberLoss,
+    KLDivLoss,
+    L1Loss,
+    MSELoss,
+    NLLLoss,
+    SmoothL1Loss,
+)
 from mg_nn.model import IncompatibleKeys, Model, StateDictError  # noqa: E402
+from mg_nn.norms import BatchNorm1d, BatchNorm2d, GroupNorm, RMSNorm  # noqa: E402
+from mg_nn.recurrent import GRU, LSTM, GRUCell, LSTMCell  # noqa: E402
 
 __all__ = [
+    "ELU",
+    "GELU",
+    "GRU",
+    "LSTM",
     "AvgPool2d",
+    "BCELoss",
+    "BCEWithLogitsLoss",
+    "BatchNorm1d",
+    "BatchNorm2d",
     "Conv2d",
+    "CrossEntropyLoss",
     "Dropout",
     "Embedding",
     "F",
     "Flatten",
+    "GRUCell",
+    "GroupNorm",
+    "HuberLoss",
+    "Identity",
     "IncompatibleKeys",
+    "KLDivLoss",
+    "L1Loss",
+    "LSTMCell",
     "LayerNorm",
+    "LeakyReLU",
     "Linear",
     "LogSoftmax",
+    "MSELoss",
     "MaxPool2d",
     "Model",
+    "ModuleDict",
+    "ModuleList",
+    "MultiheadAttention",
+    "NLLLoss",
+    "RMSNorm",
     "ReLU",
     "Sequential",
+    "SiLU",
     "Sigmoid",
+    "SmoothL1Loss",
     "Softmax",
+    "Softplus",
     "StateDictError",
     "Tanh",
     "functional",

@@ -13,54 +13,34 @@ graph nodes and returns a Tensor at once; nothing is computed until it is read.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from mg_graph import DTypeError, describe, graph_of, user_location
+from mg_graph import DTypeError, describe, user_location
 from mg_nn import ops as _ops
+from mg_nn.activation import elu, gelu, leaky_relu, silu, softplus
+from mg_nn.losses import (
+    binary_cross_entropy,
+    binary_cross_entropy_with_logits,
+    cross_entropy,
+    huber_loss,
+    kl_div,
+    l1_loss,
+    mse_loss,
+    nll_loss,
+    smooth_l1_loss,
+)
+from mg_nn.norms import batch_norm, group_norm, layer_norm_axes, rms_norm, standardize
+from mg_nn.operands import as_tensor as _tensor
+from mg_nn.ops.windows import IntPair, pair
+from mg_nn.tensor_utils import normalize, one_hot, pad
+from mg_tensor import Tensor
 from mg_tensor import ops as _t
-from mg_tensor.ops.core import apply, lift
+from mg_tensor.oplib import apply
 from mg_tensor.random import bernoulli
-from mg_tensor.tensor import Tensor
-
-IntPair = int | tuple[int, int]
-_REDUCTIONS = ("mean", "sum", "none")
-
-
-def _tensor(x: Any, *others: Any) -> Tensor:
-    """``x`` as a Tensor: arrays and numbers become constants in the graph of ``others``."""
-    if isinstance(x, Tensor):
-        return x
-    graph = graph_of([o.node for o in others if isinstance(o, Tensor)])
-    return Tensor.wrap(lift(x, None, graph))
-
-
-def _pair(value: IntPair, what: str) -> tuple[int, int]:
-    pair = (value, value) if isinstance(value, int | np.integer) else tuple(value)
-    if len(pair) != 2 or any(int(v) < 0 for v in pair):
-        raise ValueError(f"{what} must be a non-negative int or a pair of them, got {value!r}")
-    return int(pair[0]), int(pair[1])
-
-
-def _positive_pair(value: IntPair, what: str) -> tuple[int, int]:
-    pair = _pair(value, what)
-    if min(pair) < 1:
-        raise ValueError(f"{what} must be positive, got {value!r}")
-    return pair
-
-
-def _reduce(loss: Tensor, reduction: str) -> Tensor:
-    _check_reduction(reduction)
-    if reduction == "mean":
-        return loss.mean()
-    return loss.sum() if reduction == "sum" else loss
-
-
-def _check_reduction(reduction: str) -> None:
-    if reduction not in _REDUCTIONS:
-        raise ValueError(f"reduction must be one of {_REDUCTIONS}, not {reduction!r}")
 
 
 # --------------------------------------------------------------------------- activations
@@ -89,15 +69,6 @@ def tanh(x: Any) -> Tensor:
     array([0.], dtype=float32)
     """
     return _t.tanh(x)
-
-
-def softplus(x: Any) -> Tensor:
-    """``log(1 + exp(x))``, stable for large ``|x|``.
-
-    >>> softplus(Tensor([-1000.0, 1000.0])).data
-    array([   0., 1000.], dtype=float32)
-    """
-    return apply(_ops.Softplus(), x)
 
 
 def softmax(x: Any, axis: int = -1) -> Tensor:
@@ -138,7 +109,7 @@ def conv2d(
     >>> conv2d(x, Tensor(np.ones((1, 1, 2, 2))), padding=1).shape
     (1, 1, 4, 4)
     """
-    op = _ops.Conv2d(_positive_pair(stride, "stride"), _pair(padding, "padding"))
+    op = _ops.Conv2d(pair(stride, "stride", 1), pair(padding, "padding"))
     operands = [x, weight] if bias is None else [x, weight, bias]
     return apply(op, *operands)
 
@@ -146,8 +117,8 @@ def conv2d(
 def _pool(
     op: type[_ops.MaxPool2d | _ops.AvgPool2d], x: Any, kernel_size: IntPair, stride: IntPair | None
 ) -> Tensor:
-    kernel = _positive_pair(kernel_size, "kernel_size")
-    steps = kernel if stride is None else _positive_pair(stride, "stride")
+    kernel = pair(kernel_size, "kernel_size", 1)
+    steps = kernel if stride is None else pair(stride, "stride", 1)
     return apply(op(kernel, steps), x)
 
 
@@ -207,20 +178,7 @@ def layer_norm(
     array([[-1.225,  0.   ,  1.225]], dtype=float32)
     """
     t = _tensor(x, weight, bias)
-    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
-    if t.shape[t.ndim - len(shape) :] != shape or len(shape) > t.ndim:
-        raise ValueError(
-            describe(
-                "layer_norm",
-                f"input of shape {t.shape} does not end in normalized_shape {shape}",
-                user_location(),
-                "normalise over the input's trailing axes",
-            )
-        )
-    axes = tuple(range(t.ndim - len(shape), t.ndim))
-    centred = t - t.mean(axes, keepdims=True)
-    variance = (centred * centred).mean(axes, keepdims=True)
-    y = centred / (variance + eps).sqrt()
+    y = standardize(t, layer_norm_axes(t, normalized_shape), eps)
     if weight is not None:
         y = y * weight
     if bias is not None:
@@ -249,103 +207,117 @@ def embedding(indices: Any, weight: Any) -> Tensor:
     return _tensor(weight, index)[index]
 
 
-# --------------------------------------------------------------------------- losses
-def _target(target: Any, like: Tensor) -> Any:
-    """Arrays of floats take the logits' dtype; Tensors and integer arrays are kept."""
-    if isinstance(target, Tensor):
-        return target
-    array = np.asarray(target)
-    if array.dtype.kind == "f" or array.dtype == np.bool_:
-        return array.astype(like.dtype, copy=False)
-    if array.dtype.kind in "iu":
-        return array
-    raise DTypeError(
-        describe(
-            "loss",
-            f"targets of dtype {array.dtype} are not supported",
-            user_location(),
-            "pass integer class indices or float probabilities",
-        )
-    )
-
-
-def cross_entropy(logits: Any, target: Any, reduction: str = "mean") -> Tensor:
-    """Cross-entropy of ``(N, C)`` logits against class indices (integers, shape (N,)) or
-    probabilities / one-hot rows (floats, shape (N, C)); ``reduction`` is "mean" (over
-    N), "sum" or "none". One fused, stable op (logsumexp); its gradient is one fused
-    kernel too, ``(softmax - target) * g / N``, and can itself be differentiated.
-
-    >>> loss = cross_entropy(Tensor([[0.0, 0.0]]), np.array([[0.5, 0.5]]))
-    >>> round(float(loss.data), 4)
-    0.6931
-    """
-    _check_reduction(reduction)
-    x = _tensor(logits, target)
-    return apply(_ops.CrossEntropy(reduction), x, _target(target, x))
-
-
-def nll_loss(log_probs: Any, target: Any, reduction: str = "mean") -> Tensor:
-    """Negative log-likelihood of ``(N, C)`` log-probabilities at integer classes (N,).
-
-    >>> nll_loss(Tensor([[-0.5, -1.0]]), np.array([1])).data
-    array(1., dtype=float32)
-    """
-    x = _tensor(log_probs, target)
-    t = _target(target, x)
-    if x.ndim != 2 or t.dtype.kind not in "iu" or t.shape != x.shape[:1]:
-        raise ValueError(
+def _attention_mask(mask: Any, op: str) -> tuple[Any, bool]:
+    """``mask`` (array or Tensor) and whether it is boolean; other dtypes must be float."""
+    m = mask if isinstance(mask, Tensor) else np.asarray(mask)
+    if m.dtype != np.bool_ and m.dtype.kind != "f":
+        raise DTypeError(
             describe(
-                "nll_loss",
-                f"needs (N, C) log-probabilities and (N,) integer classes, got {x.shape} "
-                f"and {t.shape} {t.dtype}",
+                op,
+                f"masks must be boolean or floating (additive), not {m.dtype}",
                 user_location(),
-                "use cross_entropy for probability targets",
+                "pass a bool mask or a float mask of 0 and -inf",
             )
         )
-    picked = x[np.arange(x.shape[0]), t]
-    return _reduce(-picked, reduction)
+    return m, m.dtype == np.bool_
 
 
-def mse_loss(input: Any, target: Any, reduction: str = "mean") -> Tensor:
-    """Mean squared error (``reduction`` "mean", "sum" or "none").
+def attend(
+    query: Tensor,
+    key: Tensor,
+    value: Tensor,
+    allowed: Sequence[Any] = (),
+    additive: Sequence[Any] = (),
+    dropout_p: float = 0.0,
+    scale: float | None = None,
+) -> tuple[Tensor, Tensor]:
+    """Attention output and weights: ``softmax(q @ k.T * scale + additive)`` where every
+    ``allowed`` boolean mask holds (-inf elsewhere), dropped out with ``dropout_p``, times
+    ``value``. The masks broadcast against the scores ``(..., L, S)``."""
+    factor = 1.0 / math.sqrt(query.shape[-1]) if scale is None else scale
+    scores = _t.matmul(query * factor, _t.swapaxes(key, -1, -2))
+    for mask in allowed:
+        scores = _t.where(mask, scores, -np.inf)
+    for mask in additive:
+        like = mask if isinstance(mask, Tensor) else np.asarray(mask)
+        scores = scores + like.astype(scores.dtype)
+    weights = _t.softmax(scores, -1)
+    if dropout_p > 0:
+        weights = dropout(weights, dropout_p)
+    return _t.matmul(weights, value), weights
 
-    >>> mse_loss(Tensor([1.0, 3.0]), np.array([0.0, 0.0])).data
-    array(5., dtype=float32)
+
+def scaled_dot_product_attention(
+    query: Any,
+    key: Any,
+    value: Any,
+    attn_mask: Any = None,
+    dropout_p: float = 0.0,
+    is_causal: bool = False,
+    scale: float | None = None,
+) -> Tensor:
+    """``softmax(q @ k.T / sqrt(E) + mask) @ v`` over the last two axes of ``(..., L, E)``
+    queries, ``(..., S, E)`` keys and ``(..., S, Ev)`` values, as PyTorch's. A boolean
+    ``attn_mask`` says where attention is ALLOWED (True); a float one is added to the
+    scores. ``is_causal`` allows position j for query i only when ``j <= i``.
+
+    >>> q = Tensor(np.eye(2)[None])
+    >>> scaled_dot_product_attention(q, q, q, is_causal=True).data.round(3)
+    array([[[1.  , 0.  ],
+            [0.33, 0.67]]])
     """
-    x = _tensor(input, target)
-    difference = x - _target(target, x)
-    return _reduce(difference * difference, reduction)
-
-
-def binary_cross_entropy_with_logits(logits: Any, target: Any, reduction: str = "mean") -> Tensor:
-    """Binary cross-entropy of logits against targets in [0, 1], computed stably as
-    ``softplus(x) - x * t`` (no overflow for large ``|x|``; exact gradient
-    ``sigmoid(x) - t``, also at 0).
-
-    >>> loss = binary_cross_entropy_with_logits(Tensor([0.0]), np.array([1.0]))
-    >>> round(float(loss.data), 4)
-    0.6931
-    """
-    x = _tensor(logits, target)
-    t = _target(target, x)
-    return _reduce(softplus(x) - x * t, reduction)
+    q = _tensor(query, key, value)
+    k, v = _tensor(key, q), _tensor(value, q)
+    allowed: list[Any] = []
+    additive: list[Any] = []
+    if is_causal:
+        if attn_mask is not None:
+            raise ValueError(
+                describe(
+                    "scaled_dot_product_attention",
+                    "is_causal and attn_mask are exclusive",
+                    user_location(),
+                    "fold the causal mask into attn_mask, or drop attn_mask",
+                )
+            )
+        allowed.append(np.tril(np.ones((q.shape[-2], k.shape[-2]), np.bool_)))
+    if attn_mask is not None:
+        mask, boolean = _attention_mask(attn_mask, "scaled_dot_product_attention")
+        (allowed if boolean else additive).append(mask)
+    return attend(q, k, v, allowed, additive, dropout_p, scale)[0]
 
 
 __all__ = [
     "avg_pool2d",
+    "batch_norm",
+    "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
     "conv2d",
     "cross_entropy",
     "dropout",
+    "elu",
     "embedding",
+    "gelu",
+    "group_norm",
+    "huber_loss",
+    "kl_div",
+    "l1_loss",
     "layer_norm",
+    "leaky_relu",
     "linear",
     "log_softmax",
     "max_pool2d",
     "mse_loss",
     "nll_loss",
+    "normalize",
+    "one_hot",
+    "pad",
     "relu",
+    "rms_norm",
+    "scaled_dot_product_attention",
     "sigmoid",
+    "silu",
+    "smooth_l1_loss",
     "softmax",
     "softplus",
     "tanh",

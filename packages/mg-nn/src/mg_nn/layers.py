@@ -15,18 +15,18 @@ the default generator that `mg_nn.manual_seed` seeds).
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 from numpy.typing import DTypeLike
 
 from mg_nn import functional as F
 from mg_nn import init
-from mg_nn.functional import IntPair
-from mg_nn.model import Model
+from mg_nn.model import Model, _Layer
+from mg_nn.norms import _affine_parameters, _shape_of
+from mg_nn.ops.windows import IntPair, pair
+from mg_tensor import Tensor
 from mg_tensor import ops as _t
-from mg_tensor.function import invalidate_guards
-from mg_tensor.tensor import Tensor
 
 
 def _parameter(array: Any, name: str) -> Tensor:
@@ -48,14 +48,6 @@ def _weight_and_bias(
     return weight, _parameter(
         init.default_bias(shape[0], fan_in, generator=rng, dtype=dtype), "bias"
     )
-
-
-class _Layer(Model):
-    """A model of one tensor argument (only narrows the static type of calls)."""
-
-    if TYPE_CHECKING:
-
-        def __call__(self, x: Any) -> Tensor: ...
 
 
 class Linear(_Layer):
@@ -94,10 +86,6 @@ class Linear(_Layer):
         )
 
 
-def _pair(value: IntPair) -> tuple[int, int]:
-    return (int(value), int(value)) if isinstance(value, int | np.integer) else value
-
-
 class Conv2d(_Layer):
     """2-d convolution over NCHW input; ``weight`` (out, in, kh, kw), ``bias`` (out,).
 
@@ -121,9 +109,9 @@ class Conv2d(_Layer):
         super().__init__()
         self.in_channels = in_channels
         self.out_channels = out_channels
-        self.kernel_size = _pair(kernel_size)
-        self.stride = _pair(stride)
-        self.padding = _pair(padding)
+        self.kernel_size = pair(kernel_size, "kernel_size", 1)
+        self.stride = pair(stride, "stride", 1)
+        self.padding = pair(padding, "padding")
         self.weight, self.bias = _weight_and_bias(
             (out_channels, in_channels, *self.kernel_size),
             in_channels * self.kernel_size[0] * self.kernel_size[1],
@@ -246,18 +234,10 @@ class LayerNorm(_Layer):
         dtype: DTypeLike = np.float32,
     ) -> None:
         super().__init__()
-        shape = (
-            (int(normalized_shape),)
-            if isinstance(normalized_shape, int | np.integer)
-            else tuple(int(n) for n in normalized_shape)
-        )
-        self.normalized_shape = shape
+        self.normalized_shape = _shape_of(normalized_shape)
         self.eps = eps
-        self.weight = (
-            _parameter(init.ones(shape, dtype=dtype), "weight") if elementwise_affine else None
-        )
-        self.bias = (
-            _parameter(init.zeros(shape, dtype=dtype), "bias") if elementwise_affine else None
+        self.weight, self.bias = _affine_parameters(
+            self.normalized_shape, elementwise_affine, True, dtype
         )
 
     def forward(self, x: Any) -> Tensor:
@@ -403,7 +383,7 @@ class Sequential(Model):
         ['1.weight', '1.bias']
         """
         self._mg_layers[str(len(self._mg_layers))] = layer
-        invalidate_guards()  # a new member, as an attribute assignment would be
+        self._mg_edited()  # a new member, as an attribute assignment would be
         return self
 
     def __getitem__(self, index: int | slice) -> Any:

@@ -1,12 +1,13 @@
 """`Model`: the base class of layers and networks.
 
-A model's parameters (tensors with ``requires_grad=True``) and sub-models are found
-through its attributes, also inside lists, tuples and dicts, in attribute definition
-order, with PyTorch's dotted names (``hidden_1.weight``, ``layers.0.bias``). Those names
-are also given to the parameter nodes, so they show up in drawn graphs; since a name is
-known only once a model is attached to its parent, naming is lazy: it happens whenever a
-model is called from outside any model call, and in `Model.named_parameters` and
-friends, walking from the outermost model known to contain this one.
+A model's parameters (tensors created with ``requires_grad=True``, frozen ones too)
+and sub-models are found through its attributes, also inside lists, tuples and dicts,
+in attribute definition order, with PyTorch's dotted names (``hidden_1.weight``,
+``layers.0.bias``). Those names are also given to the parameter nodes, so they show up
+in drawn graphs; since a name is known only once a model is attached to its parent,
+naming is lazy: it happens whenever a model is called from outside any model call, and
+in `Model.named_parameters` and friends, walking from the outermost model known to
+contain this one.
 
 Subclasses define ``forward`` or override ``__call__``; either way each call of a
 sub-model is recorded as a named scope (its attribute name, or its class name for the
@@ -34,17 +35,19 @@ import threading
 import uuid
 import weakref
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any, NamedTuple, Self
+from typing import TYPE_CHECKING, Any, NamedTuple, Self
 
 import numpy as np
-from numpy.typing import NDArray
+from numpy.typing import DTypeLike, NDArray
 
-from mg_graph import get_default_graph, named_scope
+from mg_graph import Role, get_default_graph, named_scope
 from mg_tensor.function import guard, guard_epoch, invalidate_guards
 from mg_tensor.inplace import buffer
 from mg_tensor.tensor import Tensor
 
 _SKIPPED = frozenset({"training"})
+_DEVICES = ("cpu",)
+_DEVICE_NAMES = ("cpu", "cuda", "mps", "xpu", "meta")  # recognised, to say they are absent
 _PREFIX = "_mg_"  # attributes of the machinery itself, never walked
 
 
@@ -86,7 +89,7 @@ def _flatten(name: str, value: Any, containers: set[int]) -> Iterator[tuple[str,
     if isinstance(value, Model):
         yield name, value
     elif isinstance(value, Tensor):
-        if value.requires_grad:
+        if value.role is Role.PARAMETER:  # frozen ones too, not values computed from them
             yield name, value
     elif isinstance(value, list | tuple | dict):
         if id(value) in containers:  # a container holding itself
@@ -98,10 +101,16 @@ def _flatten(name: str, value: Any, containers: set[int]) -> Iterator[tuple[str,
         containers.discard(id(value))
 
 
+def _as_buffer(value: Any, name: str) -> Tensor:
+    """A buffer's leaf: an input leaf (writable in place, never folded) owning a copy."""
+    array = np.array(value.data if isinstance(value, Tensor) else value)
+    return Tensor.input(array, name=name)
+
+
 def _structural(value: Any) -> bool:
     """Whether assigning ``value`` may change a model's sub-models or parameters."""
     if isinstance(value, Tensor):
-        return value.requires_grad
+        return value.role is Role.PARAMETER
     return isinstance(value, Model | list | tuple | dict)
 
 
@@ -123,6 +132,7 @@ class Model:
 
     training: bool = True
     _mg_parent: tuple[weakref.ref[Model], str] | None = None
+    _mg_version = 0  # bumped by every assignment of a sub-model or parameter
     _mg_named = -1  # guard epoch at which a call last named the tree from here
 
     def __init__(self) -> None:
@@ -149,9 +159,62 @@ class Model:
         raise NotImplementedError(f"{type(self).__name__} defines neither forward() nor __call__()")
 
     def __setattr__(self, name: str, value: Any) -> None:
+        buffers = self.__dict__.get("_mg_buffers")
+        if buffers is not None and name in buffers:  # as PyTorch: replaces the buffer
+            buffers[name] = _as_buffer(value, name)
+            self._mg_edited()
+            return
         super().__setattr__(name, value)
-        if name == "training" or _structural(value):
+        structural = not name.startswith(_PREFIX) and _structural(value)
+        if structural:
+            super().__setattr__("_mg_version", self._mg_version + 1)
+        if structural or name == "training":
             invalidate_guards()  # compiled functions that called this model check again
+
+    def __getattr__(self, name: str) -> Any:
+        """Buffers are attributes too (``bn.running_mean``); called only for names that
+        ordinary lookup does not find."""
+        buffers = self.__dict__.get("_mg_buffers")
+        if buffers is not None and name in buffers:
+            return buffers[name]
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def register_buffer(self, name: str, value: Any) -> Tensor:
+        """Keep ``value`` (an array or Tensor) as model state that is not a parameter, as
+        PyTorch's buffers (BatchNorm's running statistics): no gradient, ignored by
+        optimisers, saved in the state dict under ``name`` after the model's other
+        entries, converted by `to`, read as ``self.<name>``. It is an input leaf, so
+        in-place updates are seen by every graph that reads it (never folded).
+
+        >>> m = Model()
+        >>> _ = m.register_buffer("steps", np.array(0))
+        >>> m.steps.data, list(m.state_dict()), m.parameters()
+        (array(0), ['steps'], [])
+        """
+        buffers: dict[str, Tensor] | None = self.__dict__.get("_mg_buffers")
+        if buffers is None:
+            buffers = {}
+            self._mg_buffers = buffers
+        tensor = buffers[name] = _as_buffer(value, name)
+        self._mg_edited()
+        return tensor
+
+    def named_buffers(self, prefix: str = "") -> list[tuple[str, Tensor]]:
+        """(dotted name, buffer) pairs of this model and every sub-model.
+
+        >>> from mg_nn import BatchNorm1d, Sequential
+        >>> [name for name, _ in Sequential(BatchNorm1d(3)).named_buffers()]
+        ['0.running_mean', '0.running_var', '0.num_batches_tracked']
+        """
+        result = []
+        for path, model in self.named_modules(prefix):
+            for name, tensor in model.__dict__.get("_mg_buffers", {}).items():
+                result.append((f"{path}.{name}" if path else name, tensor))
+        return result
+
+    def buffers(self) -> list[Tensor]:
+        """Every buffer of this model and its sub-models (see `register_buffer`)."""
+        return [tensor for _, tensor in self.named_buffers()]
 
     def _mg_run(self, call: Callable[..., Any], args: Any, kwargs: dict[str, Any]) -> Any:
         """``call(*args, **kwargs)`` as this model's call: in its named scope, naming the
@@ -167,16 +230,22 @@ class Model:
             guard(self._mg_guard_key)
         active.append(self)
         try:
-            with named_scope(self._mg_scope_name()):
+            with named_scope(self._mg_scope_name(), kind=type(self).__name__):
                 return call(*args, **kwargs)
         finally:
             active.pop()
 
-    def _mg_guard_key(self) -> tuple[Any, ...]:
-        """What a trace that called this model depends on: its mode and the identity of
-        its direct sub-models and parameters."""
-        members = tuple((name, id(m)) for name, m in self._mg_entries())
-        return (self.training, members)
+    def _mg_edited(self) -> None:
+        """Members changed other than by assigning an attribute (a container edited, a
+        buffer registered, parameters converted): traces through this model retrace."""
+        self._mg_version += 1
+        invalidate_guards()
+
+    def _mg_guard_key(self) -> tuple[bool, int]:
+        """What a trace that called this model depends on: its mode, and its direct
+        sub-models and parameters as a version bumped whenever one is assigned (changes
+        inside a list or dict attribute are not seen: assign the container again)."""
+        return (self.training, self._mg_version)
 
     def _mg_scope_name(self) -> str:
         link = self._mg_parent
@@ -196,8 +265,11 @@ class Model:
         for key, value in self._mg_members():
             yield from _flatten(key, value, set())
 
-    def _mg_walk(self, prefix: str, path: set[int]) -> Iterator[tuple[str, Model | Tensor]]:
-        """Every sub-model and parameter below this model, depth first in definition order
+    def _mg_walk(
+        self, prefix: str, path: set[int], buffers: bool = False
+    ) -> Iterator[tuple[str, Model | Tensor]]:
+        """Every sub-model and parameter below this model (and every buffer, after each
+        model's other entries, with ``buffers``), depth first in definition order
         (duplicates included). Records each sub-model's parent for lazy naming."""
         path.add(id(self))
         try:
@@ -207,9 +279,12 @@ class Model:
                         continue
                     member._mg_parent = (weakref.ref(self), name)
                     yield prefix + name, member
-                    yield from member._mg_walk(f"{prefix}{name}.", path)
+                    yield from member._mg_walk(f"{prefix}{name}.", path, buffers)
                 else:
                     yield prefix + name, member
+            if buffers:
+                for name, tensor in self.__dict__.get("_mg_buffers", {}).items():
+                    yield prefix + name, tensor
         finally:
             path.discard(id(self))
 
@@ -224,16 +299,17 @@ class Model:
         return model
 
     def _mg_name_tree(self) -> None:
-        """Give every parameter node of the whole tree its full dotted name."""
+        """Give every parameter and buffer node of the whole tree its full dotted name."""
         named: set[int] = set()
-        for name, member in self._mg_root()._mg_walk("", set()):
+        for name, member in self._mg_root()._mg_walk("", set(), buffers=True):
             if isinstance(member, Tensor) and member.node.id not in named:
                 named.add(member.node.id)
                 member.name = name
 
-    def _mg_all_parameters(self) -> list[tuple[str, Tensor]]:
+    def _mg_all_parameters(self, buffers: bool = False) -> list[tuple[str, Tensor]]:
         self._mg_name_tree()
-        return [(n, m) for n, m in self._mg_walk("", set()) if isinstance(m, Tensor)]
+        walk = self._mg_walk("", set(), buffers)
+        return [(n, m) for n, m in walk if isinstance(m, Tensor)]
 
     # ------------------------------------------------------------------ introspection
     def named_parameters(self, prefix: str = "") -> list[tuple[str, Tensor]]:
@@ -333,18 +409,72 @@ class Model:
         """
         return self.train(False)
 
+    # ------------------------------------------------------------------ dtype
+    def to(self, *args: Any, dtype: DTypeLike | None = None, device: str | None = None) -> Self:
+        """Convert every floating-point parameter and buffer to ``dtype``, in place (as PyTorch's
+        ``model.to(torch.float64)``); returns self. ``"cpu"`` (the only device) is
+        accepted and changes nothing: ``to("cpu")``, ``to("cpu", np.float64)``.
+
+        Each parameter Tensor keeps its identity (attributes, lists and shared weights
+        stay valid) and gets a new leaf node; as in PyTorch, convert before building
+        optimisers or compiled functions, which keep the old storage.
+
+        >>> from mg_nn import Linear
+        >>> Linear(2, 3).to(np.float64).weight.dtype
+        dtype('float64')
+        """
+        for arg in args:
+            if isinstance(arg, str) and arg.split(":")[0] in _DEVICE_NAMES:
+                device = arg
+            elif dtype is None:
+                dtype = arg
+            else:
+                raise TypeError(f"to(): unexpected argument {arg!r}")
+        if device is not None and device not in _DEVICES:
+            raise ValueError(f"to(): device {device!r} is not available; Macrograd runs on 'cpu'")
+        if dtype is None:
+            return self
+        target = np.dtype(dtype)
+        if not np.issubdtype(target, np.floating):
+            raise TypeError(f"to(): parameters need a floating dtype, not {target}")
+        for _, param in self._mg_all_parameters(buffers=True):
+            node = param.node
+            if param.dtype != target and np.issubdtype(param.dtype, np.floating):
+                value = buffer(param).astype(target)
+                # the Tensor object is shared by every attribute that holds the parameter
+                param._node = node.graph.leaf(value, node.role, node.name, node.location)
+        for model in self.modules():
+            model._mg_edited()  # traces captured the old nodes
+        return self
+
+    def float(self) -> Self:
+        """``to(np.float32)``.
+
+        >>> from mg_nn import Linear
+        >>> Linear(2, 3).double().float().bias.dtype
+        dtype('float32')
+        """
+        return self.to(np.float32)
+
+    def double(self) -> Self:
+        """``to(np.float64)``."""
+        return self.to(np.float64)
+
     # ------------------------------------------------------------------ state
     def state_dict(self) -> dict[str, NDArray[Any]]:
-        """Dotted name -> a copy of the parameter's value (PyTorch's keys and layouts).
+        """Dotted name -> a copy of each parameter's and buffer's value (PyTorch's keys and
+        layouts).
 
         >>> from mg_nn import Linear
         >>> {k: v.shape for k, v in Linear(2, 3).state_dict().items()}
         {'weight': (3, 2), 'bias': (3,)}
         """
-        return {name: buffer(param).copy() for name, param in self._mg_all_parameters()}
+        state = self._mg_all_parameters(buffers=True)
+        return {name: buffer(param).copy() for name, param in state}
 
     def load_state_dict(self, state: Mapping[str, Any], strict: bool = True) -> IncompatibleKeys:
-        """Copy values from ``state`` (name -> array) into the parameters, in place.
+        """Copy values from ``state`` (name -> array) into the parameters and buffers, in
+        place.
 
         Shapes must match exactly and values must cast safely ('same_kind'). With
         ``strict`` (the default) missing and unexpected keys are errors too; the error
@@ -357,7 +487,7 @@ class Model:
         >>> bool((a.weight.data == b.weight.data).all())
         True
         """
-        own = self._mg_all_parameters()
+        own = self._mg_all_parameters(buffers=True)
         names = {name for name, _ in own}
         missing = [name for name, _ in own if name not in state]
         unexpected = [key for key in state if key not in names]
@@ -457,6 +587,14 @@ class Model:
         if not lines:
             return head + ")"
         return head + "\n  " + "\n  ".join(lines) + "\n)"
+
+
+class _Layer(Model):
+    """A model of one tensor argument (only narrows the static type of calls)."""
+
+    if TYPE_CHECKING:
+
+        def __call__(self, x: Any) -> Tensor: ...
 
 
 def _scoped(call: Callable[..., Any]) -> Callable[..., Any]:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import math
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 
 from mg_optim.axpby import axpby
-from mg_optim.optimizer import Optimizer, Params, Segment, check_range
+from mg_optim.optimizer import Optimizer, ParamGroups, Params, Segment, check_range
 
 
 class Adam(Optimizer):
@@ -37,31 +37,30 @@ class Adam(Optimizer):
 
     def __init__(
         self,
-        params: Params,
+        params: Params | ParamGroups,
         lr: float = 1e-3,
         betas: tuple[float, float] = (0.9, 0.999),
         eps: float = 1e-8,
         weight_decay: float = 0.0,
     ) -> None:
-        super().__init__(params, lr)
-        self.betas = betas
-        self.eps = float(eps)
-        self.weight_decay = float(weight_decay)
-        self._validate()
+        defaults = {"lr": lr, "betas": betas, "eps": eps, "weight_decay": weight_decay}
+        super().__init__(params, defaults)
 
-    def _validate(self) -> None:
-        super()._validate()
+    def _validate(self, options: dict[str, Any]) -> dict[str, Any]:
+        o = super()._validate(options)
         what = type(self).__name__
-        beta1, beta2 = self.betas
-        self.betas = (float(beta1), float(beta2))
-        check_range(what, "betas[0]", self.betas[0], 0.0, 1.0)
-        check_range(what, "betas[1]", self.betas[1], 0.0, 1.0)
-        check_range(what, "eps", self.eps, 0.0)
-        check_range(what, "weight_decay", self.weight_decay, 0.0)
+        beta1, beta2 = o["betas"]
+        o["betas"] = (float(beta1), float(beta2))
+        check_range(what, "betas[0]", o["betas"][0], 0.0, 1.0)
+        check_range(what, "betas[1]", o["betas"][1], 0.0, 1.0)
+        for name in ("eps", "weight_decay"):
+            o[name] = float(o[name])
+            check_range(what, name, o[name], 0.0)
+        return o
 
     def update(self, seg: Segment, t: int) -> None:
         p, g = seg.param, seg.grad
-        lr, wd = self._lr, self.weight_decay
+        lr, wd = self.lr, self.weight_decay
         beta1, beta2 = self.betas
         s = seg.scratch(0)
         d = g
@@ -101,7 +100,7 @@ class AdamW(Adam):
 
     def __init__(
         self,
-        params: Params,
+        params: Params | ParamGroups,
         lr: float = 1e-3,
         betas: tuple[float, float] = (0.9, 0.999),
         eps: float = 1e-8,

@@ -15,8 +15,16 @@ did not reach, frozen ones and those whose ``.grad`` is None are skipped entirel
 no weight decay and no change of their momentum or moments, as PyTorch skips
 gradients that are None.
 
+Parameters may come in groups, as PyTorch writes them: a list of dicts, each with its
+``params`` and any hyperparameters of its own (``lr``, ``weight_decay``, ``momentum``,
+``betas``...); the optimiser's arguments are the defaults of every group. A group's
+parameters sit next to each other in the flat arrays, so a step is still a few passes
+per group.
+
 Subclasses implement `Optimizer.update`, which receives a `Segment`: flat views of a
-contiguous run of parameters, their gradients and their state arrays.
+contiguous run of parameters of one group, their gradients and their state arrays.
+While `update` runs, the optimiser's hyperparameter attributes (``self.lr``,
+``self.momentum``...) are those of that group.
 """
 
 from __future__ import annotations
@@ -36,6 +44,8 @@ from mg_tensor.inplace import rebind, written
 register_internal(os.path.dirname(__file__))
 
 Params = Iterable[Tensor] | Mapping[str, Tensor]
+# PyTorch's parameter groups: [{"params": [...], "lr": 0.01}, {"params": [...]}]
+ParamGroups = Iterable[Mapping[str, Any]]
 
 
 class Segment:
@@ -72,16 +82,26 @@ class Segment:
         return self._scratch[k]
 
 
+_STATE_KEYS = frozenset(
+    {"optimizer", "hyperparameters", "groups", "step_count", "steps", "params", "state"}
+)
 _FLUSH_EVERY = 32  # steps between flushes of subnormal state values
 
 
 class _Group:
     """The parameters of one dtype: flat arrays and each parameter's slot in them."""
 
-    def __init__(self, dtype: np.dtype[Any], params: list[Tensor], indices: list[int]) -> None:
+    def __init__(
+        self,
+        dtype: np.dtype[Any],
+        params: list[Tensor],
+        indices: list[int],
+        options: list[dict[str, Any]],
+    ) -> None:
         self.dtype = dtype
         self.params = params
         self.indices = indices  # positions in the optimiser's parameter list
+        self.options = options  # each parameter's group (its hyperparameters)
         bounds = [0]
         for p in params:
             bounds.append(bounds[-1] + p.size)
@@ -200,6 +220,31 @@ class _Group:
         return True
 
 
+def _groups(params: Params | ParamGroups, what: str) -> list[tuple[list[Tensor], dict[str, Any]]]:
+    """(parameters, hyperparameter overrides) of each group: one group for a list (or a
+    name -> tensor mapping) of tensors, one per dict for PyTorch's list of groups."""
+    if isinstance(params, Mapping):
+        return [(list(params.values()), {})]
+    items: list[Any] = list(params)
+    if not items or not all(isinstance(item, Mapping) for item in items):
+        return [(items, {})]
+    groups: list[tuple[list[Tensor], dict[str, Any]]] = []
+    for k, item in enumerate(items):
+        if "params" not in item:
+            raise ValueError(
+                describe(
+                    what,
+                    f"parameter group {k} has no 'params' entry",
+                    user_location(),
+                    'write each group as {"params": [...], "lr": ...}',
+                )
+            )
+        members = item["params"]
+        members = [members] if isinstance(members, Tensor) else list(members)
+        groups.append((members, {key: v for key, v in item.items() if key != "params"}))
+    return groups
+
+
 def _collect(params: Params, what: str) -> list[Tensor]:
     items = list(params.values() if isinstance(params, Mapping) else params)
     if not items:
@@ -270,39 +315,59 @@ class Optimizer:
     hyperparameters: ClassVar[tuple[str, ...]] = ("lr",)
     state_names: ClassVar[tuple[str, ...]] = ()  # the per-parameter state arrays it may use
 
-    def __init__(self, params: Params, lr: float) -> None:
+    def __init__(self, params: Params | ParamGroups, defaults: Mapping[str, Any]) -> None:
         name = type(self).__name__
-        self._params = _collect(params, name)
+        self.defaults = self._validate(dict(defaults))
+        self.param_groups: list[dict[str, Any]] = []
+        for members, overrides in _groups(params, name):
+            unknown = sorted(set(overrides) - set(self.hyperparameters) - {"initial_lr"})
+            if unknown:
+                raise ValueError(
+                    describe(
+                        name,
+                        f"parameter group {len(self.param_groups)} sets {unknown}, which "
+                        f"is not a hyperparameter of {name} ({', '.join(self.hyperparameters)})",
+                        user_location(),
+                    )
+                )
+            options = self._validate({**self.defaults, **overrides})
+            self.param_groups.append({"params": members, **options})
+        self._params = _collect([p for g in self.param_groups for p in g["params"]], name)
         self._ids = [id(p.node) for p in self._params]
         self._id_set = frozenset(self._ids)
-        self.lr = lr
-        self.initial_lr: float | None = None  # set by the first schedule attached
+        self._current = self.param_groups[0]  # whose hyperparameters attributes show
         self.step_count = 0  # calls of step()
-        by_dtype: dict[np.dtype[Any], tuple[list[Tensor], list[int]]] = {}
-        for k, p in enumerate(self._params):
-            members, indices = by_dtype.setdefault(p.dtype, ([], []))
-            members.append(p)
-            indices.append(k)
-        self._groups = [_Group(dt, ps, ix) for dt, (ps, ix) in by_dtype.items()]
+        by_dtype: dict[np.dtype[Any], tuple[list[Tensor], list[int], list[dict[str, Any]]]] = {}
+        k = 0
+        for group in self.param_groups:
+            for p in group["params"]:
+                members, indices, owners = by_dtype.setdefault(p.dtype, ([], [], []))
+                members.append(p)
+                indices.append(k)
+                owners.append(group)
+                k += 1
+        self._groups = [_Group(dt, *entry) for dt, entry in by_dtype.items()]
 
     # ------------------------------------------------------------------ basics
-    @property
-    def lr(self) -> float:
-        """The learning rate used by the next `step` (schedules set it)."""
-        return self._lr
+    def __getattr__(self, name: str) -> Any:
+        # hyperparameters read as attributes: those of the group being updated (the
+        # first group outside a step)
+        if name in type(self).hyperparameters and "_current" in self.__dict__:
+            return self.__dict__["_current"][name]
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
-    @lr.setter
-    def lr(self, value: float) -> None:
-        value = float(value)
-        if not value >= 0.0:
-            raise ValueError(
-                describe(
-                    f"{type(self).__name__}.lr",
-                    f"learning rate must be >= 0, got {value}",
-                    user_location(),
-                )
-            )
-        self._lr = value
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in type(self).hyperparameters and "param_groups" in self.__dict__:
+            for group in self.param_groups:  # as schedules do: every group
+                group.update(self._validate({**group, name: value}))
+            return
+        super().__setattr__(name, value)
+
+    @property
+    def initial_lr(self) -> float | None:
+        """The first group's learning rate when the first schedule was attached."""
+        value = self.param_groups[0].get("initial_lr")
+        return None if value is None else float(value)
 
     @property
     def params(self) -> list[Tensor]:
@@ -328,7 +393,8 @@ class Optimizer:
 
     def __repr__(self) -> str:
         hyper = ", ".join(f"{h}={getattr(self, h)!r}" for h in self.hyperparameters)
-        return f"{type(self).__name__}({len(self._params)} parameters, {hyper})"
+        groups = f", {len(self.param_groups)} groups" if len(self.param_groups) > 1 else ""
+        return f"{type(self).__name__}({len(self._params)} parameters{groups}, {hyper})"
 
     # ------------------------------------------------------------------ stepping
     def step(self, params: Params | None = None) -> None:
@@ -343,13 +409,14 @@ class Optimizer:
         touched: list[Tensor] = []
         for group in self._groups:
             present = [group.fetch(i) for i in range(len(group.params))]
-            if group.uniform and all(present):
+            if group.uniform and all(present) and len(self.param_groups) == 1:
                 t = group.steps[0] + 1
                 self.update(group.full, t)
                 group.steps = [t] * len(present)
                 touched.extend(group.params)
             else:
                 self._step_runs(group, present, touched)
+            self._current = self.param_groups[0]
         for p in touched:
             gradients.consume(p.node)
         self.step_count += 1
@@ -360,8 +427,9 @@ class Optimizer:
             written(*touched)
 
     def _step_runs(self, group: _Group, present: list[bool], touched: list[Tensor]) -> None:
-        """Update maximal runs of present parameters that share a step count."""
-        steps = group.steps
+        """Update maximal runs of present parameters that share a step count and a
+        parameter group."""
+        steps, options = group.steps, group.options
         n = len(steps)
         i = 0
         while i < n:
@@ -369,9 +437,10 @@ class Optimizer:
                 i += 1
                 continue
             j = i + 1
-            while j < n and present[j] and steps[j] == steps[i]:
+            while j < n and present[j] and steps[j] == steps[i] and options[j] is options[i]:
                 j += 1
             t = steps[i] + 1
+            self._current = options[i]
             self.update(group.segment(i, j), t)
             steps[i:j] = [t] * (j - i)
             touched.extend(group.params[i:j])
@@ -401,8 +470,9 @@ class Optimizer:
         )
 
     # ------------------------------------------------------------------ state
-    def _hyper_values(self) -> dict[str, float | bool | tuple[float, ...]]:
-        return {h: getattr(self, h) for h in self.hyperparameters}
+    def _hyper_values(self) -> list[dict[str, Any]]:
+        """Each group's hyperparameters (and base lr of schedules), without its params."""
+        return [{key: v for key, v in g.items() if key != "params"} for g in self.param_groups]
 
     def state_dict(self) -> dict[str, Any]:
         """A snapshot of the optimiser: hyperparameters, step counts and state arrays
@@ -413,7 +483,7 @@ class Optimizer:
         >>> from mg_optim import Adam
         >>> opt = Adam([Tensor([1.0], requires_grad=True)])
         >>> sorted(opt.state_dict())
-        ['hyperparameters', 'initial_lr', 'optimizer', 'params', 'state', 'step_count', 'steps']
+        ['groups', 'hyperparameters', 'optimizer', 'params', 'state', 'step_count', 'steps']
         """
         names = sorted({name for g in self._groups for name in g.state})
         state: dict[str, list[NDArray[Any]]] = {name: [] for name in names}
@@ -432,7 +502,7 @@ class Optimizer:
         return {
             "optimizer": type(self).__name__,
             "hyperparameters": self._hyper_values(),
-            "initial_lr": self.initial_lr,
+            "groups": [len(g["params"]) for g in self.param_groups],
             "step_count": self.step_count,
             "steps": steps,
             "params": [(tuple(p.shape), p.dtype.str) for p in self._params],
@@ -443,27 +513,38 @@ class Optimizer:
         """Restore a `state_dict` of an optimiser of the same class over parameters of
         the same shapes and dtypes; anything else raises a ValueError saying what differs.
         Hyperparameters (``lr`` included) are restored too."""
+        self._check_state(state_dict)
+        try:
+            options = [self._validate(dict(h)) for h in state_dict["hyperparameters"]]
+        except (ValueError, TypeError) as error:
+            raise self._state_error(f"invalid hyperparameters: {error}") from error
+        for param_group, values in zip(self.param_groups, options, strict=True):
+            param_group.update(values)
+        self.step_count = int(state_dict["step_count"])
+        steps = [int(s) for s in state_dict["steps"]]
+        state = state_dict["state"]
+        for group in self._groups:
+            for name in list(group.state):
+                if name not in state:
+                    group.state[name].fill(0)
+            for i, k in enumerate(group.indices):
+                group.steps[i] = steps[k]
+                for name, arrays in state.items():
+                    flat = group.state_array(name)
+                    flat[group.bounds[i] : group.bounds[i + 1]] = np.asarray(arrays[k]).ravel()
+            group.uniform = len(set(group.steps)) == 1
+
+    def _state_error(self, problem: str) -> ValueError:
         what = f"{type(self).__name__}.load_state_dict"
+        return ValueError(describe(what, problem, user_location()))
 
-        def fail(problem: str) -> ValueError:
-            return ValueError(describe(what, problem, user_location()))
-
-        expected_keys = {
-            "optimizer",
-            "hyperparameters",
-            "initial_lr",
-            "step_count",
-            "steps",
-            "params",
-            "state",
-        }
-        if set(state_dict) != expected_keys:
+    def _check_state(self, state_dict: Mapping[str, Any]) -> None:
+        """Raise a ValueError naming the first way ``state_dict`` does not fit."""
+        fail = self._state_error
+        if set(state_dict) != _STATE_KEYS:
             raise fail(f"keys {sorted(state_dict)} are not those of a state_dict()")
         if state_dict["optimizer"] != type(self).__name__:
             raise fail(f"the state is of a {state_dict['optimizer']}, not a {type(self).__name__}")
-        hyper = dict(state_dict["hyperparameters"])
-        if set(hyper) != set(self.hyperparameters):
-            raise fail(f"hyperparameters {sorted(hyper)} != {sorted(self.hyperparameters)}")
         ours = [(tuple(p.shape), p.dtype.str) for p in self._params]
         theirs = [(tuple(s), str(d)) for s, d in state_dict["params"]]
         if theirs != ours:
@@ -474,7 +555,20 @@ class Optimizer:
         steps = [int(s) for s in state_dict["steps"]]
         if len(steps) != len(ours) or min(steps) < 0:
             raise fail("'steps' needs one non-negative count per parameter")
-        state = state_dict["state"]
+        self._check_groups(state_dict)
+        self._check_arrays(state_dict["state"], ours)
+
+    def _check_groups(self, state_dict: Mapping[str, Any]) -> None:
+        fail = self._state_error
+        sizes = [len(g["params"]) for g in self.param_groups]
+        if list(state_dict["groups"]) != sizes:
+            raise fail(f"the state has groups of {state_dict['groups']} parameters, not {sizes}")
+        for hyper in state_dict["hyperparameters"]:
+            if not set(self.hyperparameters) <= set(hyper):
+                raise fail(f"hyperparameters {sorted(hyper)} lack {sorted(self.hyperparameters)}")
+
+    def _check_arrays(self, state: Mapping[str, Any], ours: list[tuple[Any, str]]) -> None:
+        fail = self._state_error
         for name, arrays in state.items():
             if name not in self.state_names:
                 raise fail(f"state {name!r} is not used by {type(self).__name__}")
@@ -487,32 +581,20 @@ class Optimizer:
                         f"state {name!r} of parameter {k} is {a.shape} {a.dtype}, "
                         f"expected {shape} {np.dtype(dtype)}"
                     )
-        previous = self._hyper_values()
-        try:
-            for h in self.hyperparameters:
-                setattr(self, h, hyper[h])
-            self._validate()
-        except (ValueError, TypeError) as error:
-            for h, v in previous.items():
-                setattr(self, h, v)
-            raise fail(f"invalid hyperparameters: {error}") from error
-        self.initial_lr = state_dict["initial_lr"]
-        self.step_count = int(state_dict["step_count"])
-        for group in self._groups:
-            for name in list(group.state):
-                if name not in state:
-                    group.state[name].fill(0)
-        for group in self._groups:
-            for i, k in enumerate(group.indices):
-                group.steps[i] = steps[k]
-                for name, arrays in state.items():
-                    flat = group.state_array(name)
-                    flat[group.bounds[i] : group.bounds[i + 1]] = np.asarray(arrays[k]).ravel()
-            group.uniform = len(set(group.steps)) == 1
 
-    def _validate(self) -> None:
-        """Check hyperparameter values (subclasses); raise ValueError if invalid."""
-        self.lr = self.lr
+    def _validate(self, options: dict[str, Any]) -> dict[str, Any]:
+        """``options`` with hyperparameter values checked and normalised (subclasses
+        extend it); raise ValueError if one is invalid."""
+        lr = float(options["lr"])
+        if not lr >= 0.0:
+            raise ValueError(
+                describe(
+                    f"{type(self).__name__}.lr",
+                    f"learning rate must be >= 0, got {lr}",
+                    user_location(),
+                )
+            )
+        return {**options, "lr": lr}
 
 
 def check_range(what: str, name: str, value: float, low: float, high: float = math.inf) -> None:

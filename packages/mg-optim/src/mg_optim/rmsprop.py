@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+import math
+from typing import Any, ClassVar
 
 import numpy as np
 
 from mg_optim.axpby import axpby
-from mg_optim.optimizer import Optimizer, Params, Segment, check_range
+from mg_optim.optimizer import Optimizer, ParamGroups, Params, Segment, check_range
 
 
 class RMSprop(Optimizer):
@@ -35,31 +36,35 @@ class RMSprop(Optimizer):
 
     def __init__(
         self,
-        params: Params,
+        params: Params | ParamGroups,
         lr: float = 1e-2,
         alpha: float = 0.99,
         eps: float = 1e-8,
         momentum: float = 0.0,
         weight_decay: float = 0.0,
     ) -> None:
-        super().__init__(params, lr)
-        self.alpha = float(alpha)
-        self.eps = float(eps)
-        self.momentum = float(momentum)
-        self.weight_decay = float(weight_decay)
-        self._validate()
+        defaults = {
+            "lr": lr,
+            "alpha": alpha,
+            "eps": eps,
+            "momentum": momentum,
+            "weight_decay": weight_decay,
+        }
+        super().__init__(params, defaults)
 
-    def _validate(self) -> None:
-        super()._validate()
+    def _validate(self, options: dict[str, Any]) -> dict[str, Any]:
+        o = super()._validate(options)
         what = type(self).__name__
-        check_range(what, "alpha", self.alpha, 0.0, 1.0)
-        check_range(what, "eps", self.eps, 0.0)
-        check_range(what, "momentum", self.momentum, 0.0)
-        check_range(what, "weight_decay", self.weight_decay, 0.0)
+        for name, high in (("alpha", 1.0), ("eps", math.inf), ("momentum", math.inf)):
+            o[name] = float(o[name])
+            check_range(what, name, o[name], 0.0, high)
+        o["weight_decay"] = float(o["weight_decay"])
+        check_range(what, "weight_decay", o["weight_decay"], 0.0)
+        return o
 
     def update(self, seg: Segment, t: int) -> None:
         p, g = seg.param, seg.grad
-        lr, wd, mu = self._lr, self.weight_decay, self.momentum
+        lr, wd, mu = self.lr, self.weight_decay, self.momentum
         s = seg.scratch(0)
         d = g
         if wd:  # d = g + wd * p

@@ -46,23 +46,34 @@ class LRScheduler:
                 )
             )
         self.optimizer = optimizer
-        if optimizer.initial_lr is None:
-            optimizer.initial_lr = optimizer.lr
-        self.base_lr: float = optimizer.initial_lr
+        for group in optimizer.param_groups:  # each group's base lr, as PyTorch keeps it
+            group.setdefault("initial_lr", group["lr"])
+        self.base_lrs: list[float] = [float(g["initial_lr"]) for g in optimizer.param_groups]
         self.last_epoch = 0
-        self._last_lr = self.base_lr
+        self._last_lr = self.base_lrs[0]
+
+    @property
+    def base_lr(self) -> float:
+        """The first group's base learning rate."""
+        return self.base_lrs[0]
 
     def _start(self) -> None:
         """Set the optimiser's lr to the value at step 0 (end of subclass __init__)."""
         self._apply()
 
-    def lr_at(self, epoch: int) -> float:
-        """The learning rate after ``epoch`` calls of `step`."""
+    def lr_at(self, epoch: int, base_lr: float | None = None) -> float:
+        """The learning rate after ``epoch`` calls of `step`, for a group whose base
+        learning rate is ``base_lr`` (the first group's by default)."""
+        return self._lr(epoch, self.base_lr if base_lr is None else base_lr)
+
+    def _lr(self, epoch: int, base_lr: float) -> float:
+        """Subclasses: the schedule's formula."""
         raise NotImplementedError
 
     def _apply(self) -> None:
-        self._last_lr = self.lr_at(self.last_epoch)
-        self.optimizer.lr = self._last_lr
+        for group, base in zip(self.optimizer.param_groups, self.base_lrs, strict=True):
+            group["lr"] = self._lr(self.last_epoch, base)
+        self._last_lr = self.optimizer.param_groups[0]["lr"]
 
     def step(self) -> None:
         """Advance one step and set the optimiser's learning rate."""
@@ -70,7 +81,8 @@ class LRScheduler:
         self._apply()
 
     def get_last_lr(self) -> float:
-        """The learning rate this schedule set last (a float: one lr per optimiser)."""
+        """The learning rate this schedule set last in the first group (each group's
+        is in ``optimizer.param_groups``)."""
         return self._last_lr
 
     def _config(self) -> dict[str, Any]:
@@ -81,7 +93,7 @@ class LRScheduler:
         return {
             "scheduler": type(self).__name__,
             "last_epoch": self.last_epoch,
-            "base_lr": self.base_lr,
+            "base_lrs": list(self.base_lrs),
             "last_lr": self._last_lr,
             **self._config(),
         }
@@ -104,7 +116,7 @@ class LRScheduler:
 
     def _load(self, state: Mapping[str, Any]) -> None:
         self.last_epoch = int(state["last_epoch"])
-        self.base_lr = float(state["base_lr"])
+        self.base_lrs = [float(b) for b in state["base_lrs"]]
         self._last_lr = float(state["last_lr"])
         for key, value in self._config().items():
             if state[key] != value:
@@ -140,8 +152,8 @@ class StepLR(LRScheduler):
         self.gamma = float(gamma)
         self._start()
 
-    def lr_at(self, epoch: int) -> float:
-        return self.base_lr * self.gamma ** (epoch // self.step_size)
+    def _lr(self, epoch: int, base_lr: float) -> float:
+        return base_lr * self.gamma ** (epoch // self.step_size)
 
     def _config(self) -> dict[str, Any]:
         return {"step_size": self.step_size, "gamma": self.gamma}
@@ -164,9 +176,9 @@ class CosineAnnealingLR(LRScheduler):
         self.eta_min = float(eta_min)
         self._start()
 
-    def lr_at(self, epoch: int) -> float:
+    def _lr(self, epoch: int, base_lr: float) -> float:
         cosine = (1.0 + math.cos(math.pi * epoch / self.T_max)) / 2.0
-        return self.eta_min + (self.base_lr - self.eta_min) * cosine
+        return self.eta_min + (base_lr - self.eta_min) * cosine
 
     def _config(self) -> dict[str, Any]:
         return {"T_max": self.T_max, "eta_min": self.eta_min}
@@ -212,9 +224,9 @@ class LinearLR(LRScheduler):
             raise ValueError("LinearLR: start_factor and end_factor must be >= 0")
         self._start()
 
-    def lr_at(self, epoch: int) -> float:
+    def _lr(self, epoch: int, base_lr: float) -> float:
         done = min(epoch, self.total_iters) / self.total_iters
-        return self.base_lr * (self.start_factor + (self.end_factor - self.start_factor) * done)
+        return base_lr * (self.start_factor + (self.end_factor - self.start_factor) * done)
 
     def _config(self) -> dict[str, Any]:
         return {
@@ -243,8 +255,8 @@ class LinearWarmup(LRScheduler):
         self.warmup_steps = _positive_int("LinearWarmup", "warmup_steps", warmup_steps)
         self._start()
 
-    def lr_at(self, epoch: int) -> float:
-        return self.base_lr * min(1.0, (epoch + 1) / self.warmup_steps)
+    def _lr(self, epoch: int, base_lr: float) -> float:
+        return base_lr * min(1.0, (epoch + 1) / self.warmup_steps)
 
     def _config(self) -> dict[str, Any]:
         return {"warmup_steps": self.warmup_steps}
@@ -296,9 +308,9 @@ class SequentialLR(LRScheduler):
         index = bisect.bisect_right(self.milestones, epoch)
         return index, epoch - (self.milestones[index - 1] if index else 0)
 
-    def lr_at(self, epoch: int) -> float:
+    def _lr(self, epoch: int, base_lr: float) -> float:
         index, local = self._locate(epoch)
-        return self.schedulers[index].lr_at(local)
+        return self.schedulers[index]._lr(local, base_lr)
 
     def _apply(self) -> None:
         index, local = self._locate(self.last_epoch)

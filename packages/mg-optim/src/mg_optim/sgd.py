@@ -3,12 +3,12 @@ weight decay, following PyTorch's documented update rule."""
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 
 from mg_optim.axpby import axpby
-from mg_optim.optimizer import Optimizer, Params, Segment, check_range
+from mg_optim.optimizer import Optimizer, ParamGroups, Params, Segment, check_range
 
 
 class SGD(Optimizer):
@@ -43,32 +43,36 @@ class SGD(Optimizer):
 
     def __init__(
         self,
-        params: Params,
+        params: Params | ParamGroups,
         lr: float,
         momentum: float = 0.0,
         nesterov: bool = False,
         weight_decay: float = 0.0,
         dampening: float = 0.0,
     ) -> None:
-        super().__init__(params, lr)
-        self.momentum = float(momentum)
-        self.dampening = float(dampening)
-        self.weight_decay = float(weight_decay)
-        self.nesterov = bool(nesterov)
-        self._validate()
+        defaults = {
+            "lr": lr,
+            "momentum": momentum,
+            "dampening": dampening,
+            "weight_decay": weight_decay,
+            "nesterov": nesterov,
+        }
+        super().__init__(params, defaults)
 
-    def _validate(self) -> None:
-        super()._validate()
+    def _validate(self, options: dict[str, Any]) -> dict[str, Any]:
+        o = super()._validate(options)
         what = type(self).__name__
-        check_range(what, "momentum", self.momentum, 0.0)
-        check_range(what, "dampening", self.dampening, 0.0)
-        check_range(what, "weight_decay", self.weight_decay, 0.0)
-        if self.nesterov and (self.momentum <= 0.0 or self.dampening != 0.0):
+        for name in ("momentum", "dampening", "weight_decay"):
+            o[name] = float(o[name])
+            check_range(what, name, o[name], 0.0)
+        o["nesterov"] = bool(o["nesterov"])
+        if o["nesterov"] and (o["momentum"] <= 0.0 or o["dampening"] != 0.0):
             raise ValueError(f"{what}: nesterov momentum needs momentum > 0 and dampening = 0")
+        return o
 
     def update(self, seg: Segment, t: int) -> None:
         p, g = seg.param, seg.grad
-        lr, mu, wd = self._lr, self.momentum, self.weight_decay
+        lr, mu, wd = self.lr, self.momentum, self.weight_decay
         s = seg.scratch(0)
         d = g
         if wd:  # d = g + wd * p: two passes either way, and no second scratch array
@@ -106,7 +110,7 @@ class SGD_Momentum(SGD):
 
     def __init__(
         self,
-        parameters: Params,
+        parameters: Params | ParamGroups,
         learning_rate: float,
         alpha: float = 0.8,
         nesterov: bool = False,

@@ -26,6 +26,7 @@ from mg_graph import (
     source_of,
     topo_order,
     user_location,
+    within_scope,
 )
 from mg_graph.executor import CallOutput
 from mg_tensor import gradients
@@ -119,15 +120,21 @@ def _unused_message(output: Tensor, t: Tensor, k: int) -> str:
     )
 
 
-def _grad(output: Tensor, inputs: list[Tensor], seed: Tensor) -> list[Tensor | None]:
-    order = topo_order([output.node])
+def _reach(order: list[Node], inputs: list[Tensor]) -> set[int]:
+    """The nodes of ``order`` through which some input reaches the output."""
     wanted = {t.node.id for t in inputs}
-    reach: set[int] = set()  # nodes through which some input reaches the output
+    reach: set[int] = set()
     for node in order:
         if not is_float(node.dtype):
             continue
         if node.id in wanted or (any(i.id in reach for i in node.inputs) and _differentiable(node)):
             reach.add(node.id)
+    return reach
+
+
+def _grad(output: Tensor, inputs: list[Tensor], seed: Tensor) -> list[Tensor | None]:
+    order = topo_order([output.node])
+    reach = _reach(order, inputs)
     grads: dict[int, Tensor] = {}
     if output.node.id in reach:
         grads[output.node.id] = seed
@@ -140,15 +147,18 @@ def _grad(output: Tensor, inputs: list[Tensor], seed: Tensor) -> list[Tensor | N
             continue
         op = node.op
         assert isinstance(op, TensorOp)
-        parts = op.vjp(g, Tensor.wrap(node), *(Tensor.wrap(i) for i in node.inputs), needed=needed)
-        for inp, part, need in zip(node.inputs, parts, needed, strict=True):
-            if not need or part is None:
-                continue
-            part = sum_to(part, inp.shape)
-            if part.dtype != inp.dtype:
-                part = part.astype(inp.dtype)
-            previous = grads.get(inp.id)
-            grads[inp.id] = part if previous is None else previous + part
+        with within_scope(node.scope):  # drawn beside the layer it differentiates
+            parts = op.vjp(
+                g, Tensor.wrap(node), *(Tensor.wrap(i) for i in node.inputs), needed=needed
+            )
+            for inp, part, need in zip(node.inputs, parts, needed, strict=True):
+                if not need or part is None:
+                    continue
+                part = sum_to(part, inp.shape)
+                if part.dtype != inp.dtype:
+                    part = part.astype(inp.dtype)
+                previous = grads.get(inp.id)
+                grads[inp.id] = part if previous is None else previous + part
     return [grads.get(t.node.id) for t in inputs]
 
 

@@ -27,6 +27,7 @@ from typing import Any
 from numpy.typing import NDArray
 
 from mg_graph import CLOCK, Graph, Node, Role
+from mg_graph.visualize import register_gradient_lookup
 
 
 class GradRecord:
@@ -117,3 +118,13 @@ def reserve(param: Node, array: NDArray[Any] | None) -> None:
 def reserved(param: Node) -> NDArray[Any] | None:
     """The array reserved for this parameter's gradient, if any."""
     return _slots.get(param)
+
+
+def computed(param: Node) -> Node | None:
+    """The gradient node `backprop` computed for ``param`` (the visualiser draws an arrow
+    from it back to the parameter)."""
+    rec = _records.get(param)
+    return rec.computed if rec is not None else None
+
+
+register_gradient_lookup(computed)

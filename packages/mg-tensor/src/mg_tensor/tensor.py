@@ -33,6 +33,7 @@ from mg_graph import (
     source_of,
     user_location,
 )
+from mg_tensor.torch_api import TensorMethods
 
 Scalar: TypeAlias = int | float | bool | np.number[Any] | np.bool_
 # what an op takes as an operand: a tensor, a scalar, or array-like data (lists, arrays)
@@ -72,7 +73,7 @@ def as_array(data: Any, dtype: DTypeLike | None = None) -> NDArray[Any]:
     )
 
 
-class Tensor:
+class Tensor(TensorMethods):
     """A lazily computed n-dimensional array, one node of a computational graph.
 
     >>> t = Tensor([[1, 2], [3, 4]])
@@ -81,7 +82,7 @@ class Tensor:
     """
 
     __slots__ = ("__weakref__", "_node")
-    __array_ufunc__ = None  # numpy operators defer to ours: np_array * tensor -> Tensor
+    # numpy's protocols (np.exp(t), np.mean(t), np_array * t -> Tensor): torch_api.py
 
     def __init__(
         self,
@@ -145,10 +146,6 @@ class Tensor:
     @property
     def ndim(self) -> int:
         return len(self._node.shape)
-
-    @property
-    def size(self) -> int:
-        return self._node.size
 
     @property
     def role(self) -> Role:
@@ -512,9 +509,6 @@ class Tensor:
     def exp(self) -> Tensor:
         return _ops.exp(self)
 
-    def log(self) -> Tensor:
-        return _ops.log(self)
-
     def sqrt(self) -> Tensor:
         return _ops.sqrt(self)
 
@@ -542,39 +536,9 @@ class Tensor:
     def astype(self, dtype: DTypeLike) -> Tensor:
         return _ops.astype(self, dtype)
 
-    def softmax(self, axis: int = -1) -> Tensor:
-        return _ops.softmax(self, axis)
-
-    def log_softmax(self, axis: int = -1) -> Tensor:
-        return _ops.log_softmax(self, axis)
-
-    # ------------------------------------------------------------- reductions
-    def sum(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Tensor:
-        return _ops.sum(self, axis, keepdims)
-
-    def mean(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Tensor:
-        return _ops.mean(self, axis, keepdims)
-
-    def max(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Tensor:
-        return _ops.max(self, axis, keepdims)
-
-    def min(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Tensor:
-        return _ops.min(self, axis, keepdims)
-
-    def argmax(self, axis: int | None = None, keepdims: bool = False) -> Tensor:
-        return _ops.argmax(self, axis, keepdims)
-
-    def argmin(self, axis: int | None = None, keepdims: bool = False) -> Tensor:
-        return _ops.argmin(self, axis, keepdims)
-
     # ------------------------------------------------------------- shapes
     def reshape(self, *shape: SupportsIndex | Sequence[SupportsIndex]) -> Tensor:
         return _ops.reshape(self, shape[0] if len(shape) == 1 else shape)  # type: ignore[arg-type]
-
-    def transpose(self, *axes: int | Sequence[int]) -> Tensor:
-        if len(axes) == 1 and not isinstance(axes[0], int):
-            return _ops.transpose(self, tuple(axes[0]))
-        return _ops.transpose(self, tuple(axes) if axes else None)  # type: ignore[arg-type]
 
     @property
     def T(self) -> Tensor:
@@ -583,15 +547,6 @@ class Tensor:
     def expand(self, *shape: int | Sequence[int]) -> Tensor:
         target = shape[0] if len(shape) == 1 and not isinstance(shape[0], int) else shape
         return _ops.broadcast_to(self, tuple(target))  # type: ignore[arg-type]
-
-    def squeeze(self, axis: int | Sequence[int] | None = None) -> Tensor:
-        return _ops.squeeze(self, axis)
-
-    def unsqueeze(self, axis: int) -> Tensor:
-        return _ops.expand_dims(self, axis)
-
-    def flatten(self, start_axis: int = 0) -> Tensor:
-        return _ops.flatten(self, start_axis)
 
 
 def _tensor_of(value: Any) -> Tensor:

@@ -34,7 +34,7 @@ def gradcheck(
     >>> gradcheck(lambda x: (x * x).sum(), np.array([1.0, -2.0]))
     True
     """
-    arrays = [np.array(x, dtype=np.float64) for x in inputs]
+    arrays = [np.array(x, dtype=np.float64, order="C") for x in inputs]  # reshape(-1) views
     graph = Graph("gradcheck")
     leaves = [Tensor(a, graph=graph, requires_grad=True) for a in arrays]
     out = fn(*leaves)

@@ -25,7 +25,33 @@ from mg_tensor.ops import softmax as _sm
 from mg_tensor.ops import unary as _u
 from mg_tensor.ops.base import normalize_axis, shape_error
 from mg_tensor.ops.core import apply, lift
+
+# issue 13's families: each file holds its ops and their functions
+from mg_tensor.ops.einsum import einsum, outer
+from mg_tensor.ops.gather import gather, one_hot, scatter_add, take_along_axis
+from mg_tensor.ops.join import array_split, cat, chunk, split
 from mg_tensor.ops.linalg import MatMul
+from mg_tensor.ops.logical import (
+    bitwise_and,
+    bitwise_or,
+    bitwise_xor,
+    invert,
+    isfinite,
+    isinf,
+    isnan,
+    logical_not,
+    logical_or,
+    logical_xor,
+)
+from mg_tensor.ops.mask import masked_fill, tril, triu
+from mg_tensor.ops.pad import pad
+from mg_tensor.ops.rearrange import copy, flip, repeat, roll, tile
+from mg_tensor.ops.rounding import ceil, floor, floor_divide, remainder, round, sign
+from mg_tensor.ops.scan import cumprod, cumsum
+from mg_tensor.ops.sort import ValuesIndices, argsort, sort, sort_with_indices, topk
+from mg_tensor.ops.special import erf, expm1, log1p, log2, log10, reciprocal, rsqrt, square
+from mg_tensor.ops.stats import all, any, logsumexp, norm, prod, std, var
+from mg_tensor.ops.trig import cos, sin, tan
 from mg_tensor.tensor import Operand, Tensor
 
 Axis = int | Sequence[int] | None
@@ -128,9 +154,14 @@ def exp(x: Operand) -> Tensor:
     return apply(_u.Exp(), x)
 
 
-def log(x: Operand) -> Tensor:
-    """Natural logarithm (numpy's warnings for x <= 0 are kept)."""
-    return apply(_u.Log(), x)
+def log(x: Operand, base: float | None = None) -> Tensor:
+    """Natural logarithm, or to ``base`` (numpy's warnings for x <= 0 are kept).
+
+    >>> log(Tensor([8.0]), base=2).data
+    array([3.], dtype=float32)
+    """
+    result = apply(_u.Log(), x)
+    return result if base is None else result / float(np.log(base))
 
 
 def sqrt(x: Operand) -> Tensor:
@@ -156,6 +187,11 @@ def sigmoid(x: Operand) -> Tensor:
 def relu(x: Operand) -> Tensor:
     """max(x, 0); gradient 0 at 0."""
     return apply(_u.Relu(), x)
+
+
+def softplus(x: Operand) -> Tensor:
+    """``log(1 + exp(x))``, stable for large ``|x|``; gradient sigmoid(x)."""
+    return apply(_u.Softplus(), x)
 
 
 def astype(x: Operand, dtype: DTypeLike) -> Tensor:
@@ -322,8 +358,9 @@ def concatenate(tensors: Sequence[Operand], axis: int = 0) -> Tensor:
     return apply(_sh.Concatenate(axis), *ts)
 
 
-def stack(tensors: Sequence[Operand], axis: int = 0) -> Tensor:
-    """Join tensors along a new axis."""
+def stack(tensors: Sequence[Operand], axis: int = 0, *, dim: int | None = None) -> Tensor:
+    """Join tensors along a new axis (``dim`` is PyTorch's name for ``axis``)."""
+    axis = axis if dim is None else dim
     ts = [_tensor(t) for t in tensors]
     if not ts:
         raise ValueError("stack: need at least one tensor")
@@ -442,27 +479,61 @@ def getitem(x: Operand, index: Any) -> Tensor:
 
 
 __all__ = [
+    "ValuesIndices",
     "absolute",
     "add",
+    "all",
+    "any",
     "argmax",
     "argmin",
+    "argsort",
+    "array_split",
     "astype",
+    "bitwise_and",
+    "bitwise_or",
+    "bitwise_xor",
     "broadcast_to",
+    "cat",
+    "ceil",
+    "chunk",
     "clip",
     "concatenate",
+    "copy",
+    "cos",
+    "cumprod",
+    "cumsum",
     "divide",
+    "einsum",
     "equal",
+    "erf",
     "exp",
     "expand_dims",
+    "expm1",
     "flatten",
+    "flip",
+    "floor",
+    "floor_divide",
+    "gather",
     "getitem",
     "greater",
     "greater_equal",
+    "invert",
+    "isfinite",
+    "isinf",
+    "isnan",
     "less",
     "less_equal",
     "log",
+    "log1p",
+    "log2",
+    "log10",
     "log_softmax",
     "logical_and",
+    "logical_not",
+    "logical_or",
+    "logical_xor",
+    "logsumexp",
+    "masked_fill",
     "matmul",
     "max",
     "maximum",
@@ -471,20 +542,46 @@ __all__ = [
     "minimum",
     "multiply",
     "negative",
+    "norm",
     "not_equal",
+    "one_hot",
+    "outer",
+    "pad",
     "power",
+    "prod",
+    "reciprocal",
     "relu",
+    "remainder",
+    "repeat",
     "reshape",
+    "roll",
+    "round",
+    "rsqrt",
+    "scatter_add",
     "sigmoid",
+    "sign",
+    "sin",
     "softmax",
+    "sort",
+    "sort_with_indices",
+    "split",
     "sqrt",
+    "square",
     "squeeze",
     "stack",
+    "std",
     "stop_gradient",
     "subtract",
     "sum",
     "swapaxes",
+    "take_along_axis",
+    "tan",
     "tanh",
+    "tile",
+    "topk",
     "transpose",
+    "tril",
+    "triu",
+    "var",
     "where",
 ]

@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
+from numpy.typing import NDArray
 
 from mg_graph import DTypeError, GradientError, Node, Op, ShapeError, describe, user_location
 
@@ -99,5 +100,34 @@ def normalize_axis(op: str, node: Node, axis: int | Sequence[int] | None) -> tup
     return tuple(sorted(out))
 
 
+def broadcasts_to(shape: tuple[int, ...], target: tuple[int, ...]) -> bool:
+    """Whether an array of ``shape`` broadcasts to exactly ``target``."""
+    try:
+        return np.broadcast_shapes(shape, target) == target
+    except ValueError:
+        return False
+
+
 def is_float(dtype: np.dtype[Any]) -> bool:
     return dtype.kind in "fc"  # floating or complex; np.issubdtype costs a microsecond
+
+
+def float_dtype(op: str, nodes: Sequence[Node]) -> np.dtype[Any]:
+    """The promoted dtype of floating operands; a `DTypeError` for anything else."""
+    if not all(is_float(n.dtype) for n in nodes):
+        raise dtype_error(
+            op, list(nodes), "needs floating-point operands", "use .astype(np.float32)"
+        )
+    first = nodes[0].dtype
+    if all(n.dtype == first for n in nodes):  # the usual case: no promotion to work out
+        return first
+    return np.dtype(np.result_type(*(n.dtype for n in nodes)))
+
+
+def write_out(value: Any, out: NDArray[Any] | None, dtype: np.dtype[Any]) -> NDArray[Any]:
+    """Write ``value`` into the executor's ``out`` buffer, or return it as a fresh array of
+    ``dtype`` when there is none (a kernel's usual last line)."""
+    if out is None:
+        return np.asarray(value, dtype=dtype)
+    out[...] = value
+    return out

@@ -9,7 +9,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from mg_graph import Node
-from mg_tensor.ops.base import Grads, Spec, TensorOp, probe_dtype, shape_error
+from mg_tensor.ops.base import Grads, Spec, TensorOp, broadcasts_to, probe_dtype, shape_error
 
 if TYPE_CHECKING:
     from mg_tensor.tensor import Tensor
@@ -97,11 +97,7 @@ class BroadcastTo(View):
 
     def infer(self, *inputs: Node) -> Spec:
         x = inputs[0]
-        try:
-            ok = np.broadcast_shapes(x.shape, self.shape) == self.shape
-        except ValueError:
-            ok = False
-        if not ok:
+        if not broadcasts_to(x.shape, self.shape):
             raise shape_error(
                 "broadcast_to",
                 inputs,

@@ -1,4 +1,4 @@
-"""Elementwise unary ops: exp, log, sqrt, abs, tanh, sigmoid, relu, negation, casts."""
+"""Elementwise unary ops: exp, log, sqrt, abs, tanh, sigmoid, relu, softplus, negation, casts."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from mg_graph import Node
-from mg_tensor.ops.base import Grads, Spec, TensorOp, probe_dtype
+from mg_tensor.ops.base import Grads, Spec, TensorOp, float_dtype, probe_dtype
 
 if TYPE_CHECKING:
     from mg_tensor.tensor import Tensor
@@ -133,6 +133,33 @@ class Relu(Unary):
 
     def vjp(self, g: Tensor, out: Tensor, *inputs: Tensor, needed: tuple[bool, ...]) -> Grads:
         return [g * (out > 0)]
+
+
+def _softplus(x: NDArray[Any], out: NDArray[Any] | None = None) -> NDArray[Any]:
+    result: NDArray[Any] = np.logaddexp(0, x, out=out)  # log(1 + exp(x)), no overflow
+    return result
+
+
+@dataclass(frozen=True)
+class Softplus(Unary):
+    """``log(1 + exp(x))`` computed stably; the gradient is sigmoid(x). Floats only.
+
+    >>> from mg_tensor.ops.core import apply
+    >>> from mg_tensor.tensor import Tensor
+    >>> apply(Softplus(), Tensor([0.0, 1000.0])).data
+    array([6.931472e-01, 1.000000e+03], dtype=float32)
+    """
+
+    name: ClassVar[str] = "softplus"
+    ufunc = staticmethod(_softplus)
+
+    def infer(self, *inputs: Node) -> Spec:
+        return inputs[0].shape, float_dtype(self.name, inputs)
+
+    def vjp(self, g: Tensor, out: Tensor, *inputs: Tensor, needed: tuple[bool, ...]) -> Grads:
+        from mg_tensor.ops.core import apply
+
+        return [g * apply(Sigmoid(), inputs[0])]
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,221 @@
+"""scaled_dot_product_attention and MultiheadAttention against a straightforward numpy
+implementation (every mask kind), float64 gradchecks through inputs and parameters,
+dropout and compiled = eager."""
+
+from __future__ import annotations
+
+import functools
+import math
+from typing import Any
+
+import numpy as np
+import pytest
+from nn_support import check_compiled, softmax
+
+import mg_nn
+from mg_graph import DTypeError
+from mg_nn import F, MultiheadAttention
+from mg_tensor import Tensor
+from mg_tensor.testing import gradcheck
+
+rng = np.random.default_rng(17)
+
+
+def attention_reference(q: Any, k: Any, v: Any, allowed: Any = None, additive: Any = None) -> Any:
+    scores = q @ np.swapaxes(k, -1, -2) / math.sqrt(q.shape[-1])
+    if additive is not None:
+        scores = scores + additive
+    if allowed is not None:
+        scores = np.where(allowed, scores, -np.inf)
+    weights = softmax(scores)
+    return weights @ v, weights
+
+
+# ----------------------------------------------------------------- functional
+def test_sdpa_plain_causal_and_masks() -> None:
+    q, k, v = (rng.standard_normal((2, 3, 4, 5)) for _ in range(3))
+    causal = np.tril(np.ones((4, 4), bool))
+    allowed = rng.random((2, 1, 4, 4)) < 0.7
+    allowed[..., 0] = True  # every query sees something
+    additive = rng.standard_normal((4, 4))
+    cases: list[tuple[dict[str, Any], Any]] = [
+        ({}, attention_reference(q, k, v)[0]),
+        ({"is_causal": True}, attention_reference(q, k, v, causal)[0]),
+        ({"attn_mask": allowed}, attention_reference(q, k, v, allowed)[0]),
+        ({"attn_mask": additive}, attention_reference(q, k, v, None, additive)[0]),
+        ({"scale": 0.3}, attention_reference(q * 0.3 * math.sqrt(5), k, v)[0]),
+    ]
+    for kwargs, expected in cases:
+        out = F.scaled_dot_product_attention(Tensor(q), Tensor(k), Tensor(v), **kwargs)
+        np.testing.assert_allclose(out.data, expected, rtol=1e-10)
+        attention = functools.partial(F.scaled_dot_product_attention, **kwargs)
+        assert gradcheck(attention, q[:1, :1], k[:1, :1], v[:1, :1])
+        check_compiled(attention, [q, k, v])
+
+
+def test_sdpa_other_lengths_and_value_width() -> None:
+    q, k, v = rng.standard_normal((3, 2)), rng.standard_normal((5, 2)), rng.standard_normal((5, 7))
+    out = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+    np.testing.assert_allclose(
+        out.data, attention_reference(q, k, v, np.tril(np.ones((3, 5), bool)))[0], rtol=1e-10
+    )
+
+
+def test_sdpa_dropout_and_errors() -> None:
+    q = Tensor(rng.standard_normal((2, 4, 3)))
+    mg_nn.manual_seed(0)
+    dropped = F.scaled_dot_product_attention(q, q, q, dropout_p=0.5).data
+    plain = F.scaled_dot_product_attention(q, q, q).data
+    assert not np.allclose(dropped, plain)
+    np.testing.assert_array_equal(F.scaled_dot_product_attention(q, q, q, dropout_p=1.0).data, 0)
+    with pytest.raises(ValueError, match="is_causal and attn_mask are exclusive"):
+        F.scaled_dot_product_attention(q, q, q, np.ones((4, 4), bool), is_causal=True)
+    with pytest.raises(DTypeError, match="boolean or floating"):
+        F.scaled_dot_product_attention(q, q, q, np.ones((4, 4), np.int64))
+
+
+# ----------------------------------------------------------------- MultiheadAttention
+def mha_reference(
+    state: dict[str, Any],
+    q: Any,
+    k: Any,
+    v: Any,
+    heads: int,
+    allowed: Any = None,
+    additive: Any = None,
+) -> tuple[Any, Any]:
+    """Batch-first (N, L, E) inputs; returns the output and the per-head weights."""
+    e = q.shape[-1]
+    w, b = state["in_proj_weight"], state["in_proj_bias"]
+
+    def project(x: Any, i: int) -> Any:
+        y = x @ w[i * e : (i + 1) * e].T + b[i * e : (i + 1) * e]
+        return y.reshape(*x.shape[:2], heads, -1).transpose(0, 2, 1, 3)
+
+    out, weights = attention_reference(
+        project(q, 0), project(k, 1), project(v, 2), allowed, additive
+    )
+    merged = out.transpose(0, 2, 1, 3).reshape(q.shape)
+    return merged @ state["out_proj.weight"].T + state["out_proj.bias"], weights
+
+
+def _mha(batch_first: bool) -> MultiheadAttention:
+    mha = MultiheadAttention(8, 2, batch_first=batch_first, generator=3, dtype=np.float64)
+    mha.in_proj_bias.assign(rng.standard_normal(24))  # type: ignore[union-attr]
+    mha.out_proj.bias.assign(rng.standard_normal(8))  # type: ignore[union-attr]
+    return mha
+
+
+N, L, S, E = 3, 4, 5, 8
+PADDING = np.zeros((N, S), bool)
+PADDING[0, -2:] = PADDING[2, 0] = True
+MASK = rng.random((L, S)) < 0.3
+MASK[:, 1] = False
+FLOAT_MASK = rng.standard_normal((L, S))
+MASK3 = rng.random((N * 2, L, S)) < 0.3
+MASK3[..., 2] = False
+MHA_CASES: dict[str, tuple[dict[str, Any], Any, Any]] = {  # kwargs, allowed, additive
+    "plain": ({}, None, None),
+    "bool_mask": ({"attn_mask": MASK}, ~MASK, None),
+    "float_mask": ({"attn_mask": FLOAT_MASK}, None, FLOAT_MASK),
+    "per_head_mask": ({"attn_mask": MASK3}, ~MASK3.reshape(N, 2, L, S), None),
+    "key_padding": ({"key_padding_mask": PADDING}, ~PADDING[:, None, None], None),
+    "float_padding": (
+        {"key_padding_mask": np.where(PADDING, -np.inf, 0.0)},
+        None,
+        np.where(PADDING, -np.inf, 0.0)[:, None, None],
+    ),
+}
+
+
+@pytest.mark.parametrize("batch_first", [True, False])
+@pytest.mark.parametrize("case", MHA_CASES)
+def test_mha_matches_numpy(batch_first: bool, case: str) -> None:
+    kwargs, allowed, additive = MHA_CASES[case]
+    mha = _mha(batch_first)
+    q, k, v = (
+        rng.standard_normal((N, L, E)),
+        rng.standard_normal((N, S, E)),
+        rng.standard_normal((N, S, E)),
+    )
+    expected, weights = mha_reference(mha.state_dict(), q, k, v, 2, allowed, additive)
+
+    def seq(x: Any) -> Any:
+        return x if batch_first else np.swapaxes(x, 0, 1)
+
+    out, averaged = mha(seq(q), seq(k), seq(v), **kwargs)
+    np.testing.assert_allclose(out.data, seq(expected), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(averaged.data, weights.mean(1), rtol=1e-10, atol=1e-12)  # type: ignore[union-attr]
+    _, per_head = mha(seq(q), seq(k), seq(v), average_attn_weights=False, **kwargs)
+    np.testing.assert_allclose(per_head.data, weights, rtol=1e-10, atol=1e-12)  # type: ignore[union-attr]
+    assert mha(seq(q), seq(k), seq(v), need_weights=False, **kwargs)[1] is None
+    check_compiled(
+        lambda a, b, c: mha(a, b, c, **kwargs)[0], [seq(q), seq(k), seq(v)], mha.parameters()
+    )
+
+
+@pytest.mark.parametrize("batch_first", [True, False])
+def test_mha_causal_self_attention(batch_first: bool) -> None:
+    mha = _mha(batch_first)
+    x = rng.standard_normal((N, L, E))
+    causal = np.tril(np.ones((L, L), bool))
+    expected, _ = mha_reference(mha.state_dict(), x, x, x, 2, causal)
+    seq = x if batch_first else np.swapaxes(x, 0, 1)
+    out = mha(seq, seq, seq, is_causal=True)[0].data
+    np.testing.assert_allclose(out if batch_first else np.swapaxes(out, 0, 1), expected, rtol=1e-10)
+    # a PyTorch-style float causal mask gives the same
+    float_causal = np.where(causal, 0.0, -np.inf)
+    np.testing.assert_allclose(mha(seq, seq, seq, attn_mask=float_causal)[0].data, out, rtol=1e-12)
+
+
+def test_mha_unbatched_and_gradcheck_through_parameters() -> None:
+    mha = _mha(True)
+    x = rng.standard_normal((L, E))
+    expected, _ = mha_reference(mha.state_dict(), x[None], x[None], x[None], 2)
+    out, weights = mha(x, x, x)
+    np.testing.assert_allclose(out.data, expected[0], rtol=1e-10)
+    assert weights.shape == (L, L)  # type: ignore[union-attr]
+    small = MultiheadAttention(4, 2, batch_first=True, generator=1, dtype=np.float64)
+
+    def fn(x: Tensor, w_in: Tensor, b_in: Tensor, w_out: Tensor, b_out: Tensor) -> Tensor:
+        small.in_proj_weight, small.in_proj_bias = w_in, b_in
+        small.out_proj.weight, small.out_proj.bias = w_out, b_out
+        return small(x, x, x, key_padding_mask=np.array([[False, False, True]]))[0]
+
+    state = small.state_dict()
+    params = [state[k] + rng.normal(0, 0.1, state[k].shape) for k in state]
+    assert gradcheck(fn, rng.standard_normal((1, 3, 4)), *params)
+
+
+def test_mha_dropout_only_in_training() -> None:
+    mha = MultiheadAttention(8, 2, dropout=0.5, batch_first=True, generator=0)
+    x = rng.standard_normal((2, 4, 8)).astype(np.float32)
+    mg_nn.manual_seed(1)
+    train_weights = mha(x, x, x, average_attn_weights=False)[1].data  # type: ignore[union-attr]
+    eval_weights = mha.eval()(x, x, x, average_attn_weights=False)[1].data  # type: ignore[union-attr]
+    kept = train_weights != 0
+    assert 0 < kept.mean() < 1
+    np.testing.assert_allclose(train_weights[kept], 2 * eval_weights[kept], rtol=1e-6)
+
+
+def test_mha_parameters_and_errors() -> None:
+    mha = MultiheadAttention(6, 3, generator=0)
+    assert list(mha.state_dict()) == [
+        "in_proj_weight",
+        "in_proj_bias",
+        "out_proj.weight",
+        "out_proj.bias",
+    ]
+    np.testing.assert_array_equal(mha.state_dict()["in_proj_bias"], 0)
+    np.testing.assert_array_equal(mha.state_dict()["out_proj.bias"], 0)
+    assert np.abs(mha.state_dict()["in_proj_weight"]).max() <= math.sqrt(6 / (6 + 18))
+    assert [n for n, _ in MultiheadAttention(4, 2, bias=False).named_parameters()] == [
+        "in_proj_weight",
+        "out_proj.weight",
+    ]
+    with pytest.raises(ValueError, match="not divisible"):
+        MultiheadAttention(6, 4)
+    with pytest.raises(NotImplementedError, match="kdim"):
+        MultiheadAttention(6, 2, kdim=3)
+    with pytest.raises(ValueError, match="same rank"):
+        mha(np.zeros((2, 6)), np.zeros((1, 2, 6)), np.zeros((1, 2, 6)))
