@@ -4,7 +4,8 @@ momentum (``../shared/reference/torch_small_step.py``), written the PyTorch way 
 PyTorch's eager step, each run in its own process, alternated; prints medians and
 ratios and writes ``results/eager_step.json``.
 
-    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE uv run python benchmarks/eager_step.py --runs 5
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE uv run python benchmarks/eager_step.py --runs 5 \
+        --before main=/path/to/main/.venv/bin/python
 
 Every step is timed on its own and a run reports the median step (a 2-core machine
 shared with other work preempts a process for 10-20 ms at a time, which a mean over
@@ -108,7 +109,13 @@ def main() -> None:
     p.add_argument("--warmup", type=int, default=30)
     p.add_argument("--torch-python", default="/tmp/torchenv/bin/python")
     p.add_argument("--torch-threads", type=int, nargs="+", default=[2, 1])
-    p.add_argument("--before", help="a Python of another checkout: its rows too, alternated")
+    p.add_argument(
+        "--before",
+        nargs="*",
+        default=[],
+        metavar="LABEL=PYTHON",
+        help="Pythons of other checkouts: their rows too, alternated",
+    )
     p.add_argument("--json-out", default=str(HERE.parent / "results" / "eager_step.json"))
     p.add_argument("--child", choices=["eager", "compiled"], help=argparse.SUPPRESS)
     p.add_argument("--profile", action="store_true")
@@ -123,9 +130,10 @@ def main() -> None:
     commands = {
         mode: [sys.executable, __file__, "--child", mode, *counts] for mode in ("eager", "compiled")
     }
-    if args.before:
+    for before in args.before:
+        label, python = before.split("=", 1)
         for mode in ("eager", "compiled"):
-            commands[f"{mode} (before)"] = [args.before, __file__, "--child", mode, *counts]
+            commands[f"{mode} ({label})"] = [python, __file__, "--child", mode, *counts]
     if Path(args.torch_python).exists():
         for threads in args.torch_threads:
             script = str(HERE / "torch_eager_step.py")
@@ -150,14 +158,14 @@ def main() -> None:
     )
     print(f"load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}")
     print(
-        f"{'':28s} {'median step':>12s} {'mean step':>10s}  "
+        f"{'':30s} {'median step':>12s} {'mean step':>10s}  "
         + "  ".join(f"/ {n}" for n in torch_names)
     )
     for name, row in summary.items():
         ratios = {t: round(row["median_us"] / summary[t]["median_us"], 2) for t in torch_names}
         row["ratio_to"] = ratios
         print(
-            f"{name:28s} {row['median_us']:12.1f} {row['mean_us']:10.1f}  "
+            f"{name:30s} {row['median_us']:12.1f} {row['mean_us']:10.1f}  "
             + "  ".join(f"{r:>8.2f}" for r in ratios.values())
         )
     out = Path(args.json_out)
