@@ -116,7 +116,7 @@ def main() -> None:
         metavar="LABEL=PYTHON",
         help="Pythons of other checkouts: their rows too, alternated",
     )
-    p.add_argument("--json-out", default=str(HERE.parent / "results" / "eager_step.json"))
+    p.add_argument("--json-out", default=str(HERE / "results" / "eager_step.json"))
     p.add_argument("--child", choices=["eager", "compiled"], help=argparse.SUPPRESS)
     p.add_argument("--profile", action="store_true")
     args = p.parse_args()
