@@ -50,7 +50,7 @@ def test_scheduled_eager_training_matches_the_plain_one(
     monkeypatch: pytest.MonkeyPatch, make: str, late_optimizer: bool
 ) -> None:
     scheduled, graph = _train(make, late_optimizer)
-    program = graph.memo["eager_backprop"][1]
+    program = eager.scheduled(graph)
     assert program is not None
     pinned = [program.graph.executor.bound(g) is not None for g in program.grads]
     # gradients go straight into the optimiser's slots (reserved before the schedule

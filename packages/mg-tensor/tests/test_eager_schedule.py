@@ -3,6 +3,7 @@ values, gradients and errors as building the gradient graph every time."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 
 import numpy as np
@@ -64,7 +65,7 @@ def test_a_repeated_eager_step_trains_exactly_as_without_the_schedule(
     monkeypatch: pytest.MonkeyPatch, graph: Graph, read_first: bool
 ) -> None:
     losses, weights = _train(6, read_first)
-    assert graph.memo["eager_backprop"][1] is not None  # the schedule was used
+    assert eager.scheduled(graph) is not None  # the schedule was used
     _disable(monkeypatch)
     plain_losses, plain_weights = _train(6, read_first)
     np.testing.assert_allclose(losses, plain_losses, rtol=1e-6)
@@ -115,7 +116,7 @@ def test_random_draws_belong_to_their_node(monkeypatch: pytest.MonkeyPatch, grap
         return grads
 
     scheduled = run()
-    assert graph.memo["eager_backprop"][1] is not None
+    assert eager.scheduled(graph) is not None
     _disable(monkeypatch)
     for a, b in zip(scheduled, run(), strict=True):
         np.testing.assert_array_equal(a, b)
@@ -174,3 +175,22 @@ def test_views_of_parameters_stay_free_as_in_evaluate(graph: Graph) -> None:
         loss.backprop()
         assert t.node.value is None  # a view of a leaf: computed again when read
         np.testing.assert_array_equal(w.grad.data, 2 * w.data)  # type: ignore[union-attr]
+
+
+def test_each_thread_has_its_own_schedule(graph: Graph) -> None:
+    _train(4, read_first=False)
+    mine = eager.scheduled(graph)
+    seen: list[object] = []
+
+    def other() -> None:
+        with graph.as_default():
+            seen.append(eager.scheduled(graph))
+            _train(4, read_first=False)
+            seen.append(eager.scheduled(graph))
+
+    worker = threading.Thread(target=other)
+    worker.start()
+    worker.join()
+    assert mine is not None and seen[0] is None
+    assert seen[1] is not None and seen[1] is not mine  # replays never share buffers
+    assert eager.scheduled(graph) is mine

@@ -5,7 +5,7 @@ on an open graph would build the same gradient subgraph again each time: finding
 parameters, calling every op's gradient rule, inferring shapes, then walking and
 computing the whole lot node by node. Most of an eager step went there (benchmarks/
 README.md). So when ``backprop()`` meets a forward graph of the same *structure* as
-the previous ``backprop()`` of its graph, it builds once a private frozen graph that
+the previous ``backprop()`` of its graph in this thread, it builds once a private frozen graph that
 mirrors it, with its gradient subgraph (parameters captured by reference, as a trace
 captures them; no rewrite passes, so exactly the ops the user wrote), compiles it like
 any frozen graph, and from then on replays it.
@@ -25,6 +25,7 @@ the comparison: the schedule is built the second time a structure is seen in a r
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import numpy as np
@@ -32,7 +33,25 @@ from numpy.typing import NDArray
 
 from mg_graph import Graph, Node, Role, topo_order
 
-_MEMO = "eager_backprop"  # Graph.memo key: (last structure, its Program or None)
+_MEMO = "eager_backprop"  # Graph.memo key of a _Last
+
+
+class _Last(threading.local):
+    """Per graph and thread (a replay uses the schedule's buffers): the structure of the
+    last backprop and its Program, if built."""
+
+    structure: tuple[Any, ...] | None = None
+    program: Program | None = None
+
+
+def scheduled(graph: Graph) -> Program | None:
+    """The schedule this thread's last ``backprop()`` in ``graph`` replayed, if any.
+
+    >>> scheduled(Graph()) is None
+    True
+    """
+    last: _Last | None = graph.memo.get(_MEMO)
+    return None if last is None else last.program
 
 
 class Program:
@@ -142,12 +161,12 @@ def program(output: Node, seeded: bool) -> tuple[Program, list[Node]] | None:
     structure = _structure(order, seeded)
     if structure is None:
         return None
-    last = graph.memo.get(_MEMO)
-    if last is None or last[0] != structure:
-        graph.memo[_MEMO] = (structure, None)
+    last: _Last | None = graph.memo.get(_MEMO)
+    if last is None:
+        last = graph.memo[_MEMO] = _Last()
+    if last.structure != structure:
+        last.structure, last.program = structure, None
         return None
-    found: Program | None = last[1]
-    if found is None:
-        found = Program(order, output, seeded)
-        graph.memo[_MEMO] = (structure, found)
-    return found, order
+    if last.program is None:
+        last.program = Program(order, output, seeded)
+    return last.program, order
