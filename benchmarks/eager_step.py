@@ -102,7 +102,7 @@ def profile(steps: int) -> None:
     pstats.Stats(profiler).sort_stats("cumulative").print_stats(40)
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--runs", type=int, default=5)
     p.add_argument("--steps", type=int, default=300)
@@ -119,30 +119,29 @@ def main() -> None:
     p.add_argument("--json-out", default=str(HERE / "results" / "eager_step.json"))
     p.add_argument("--child", choices=["eager", "compiled"], help=argparse.SUPPRESS)
     p.add_argument("--profile", action="store_true")
-    args = p.parse_args()
-    if args.child:
-        print(json.dumps(measure(args.child, args.steps, args.warmup)))
-        return
-    if args.profile:
-        profile(args.steps)
-        return
+    return p.parse_args()
+
+
+def commands(args: argparse.Namespace) -> dict[str, list[str]]:
+    """Row name -> the command that measures it."""
     counts = ["--steps", str(args.steps), "--warmup", str(args.warmup)]
-    commands = {
+    rows = {
         mode: [sys.executable, __file__, "--child", mode, *counts] for mode in ("eager", "compiled")
     }
     for before in args.before:
         label, python = before.split("=", 1)
         for mode in ("eager", "compiled"):
-            commands[f"{mode} ({label})"] = [python, __file__, "--child", mode, *counts]
+            rows[f"{mode} ({label})"] = [python, __file__, "--child", mode, *counts]
     if Path(args.torch_python).exists():
         for threads in args.torch_threads:
             script = str(HERE / "torch_eager_step.py")
             cmd = [args.torch_python, script, *counts, "--threads", str(threads)]
-            commands[f"torch eager, {threads} thread{'s' * (threads > 1)}"] = cmd
-    runs: dict[str, list[dict[str, float]]] = {name: [] for name in commands}
-    for _ in range(args.runs):  # alternated: each round runs every command once
-        for name, cmd in commands.items():
-            runs[name].append(child(cmd))
+            rows[f"torch eager, {threads} thread{'s' * (threads > 1)}"] = cmd
+    return rows
+
+
+def report(args: argparse.Namespace, runs: dict[str, list[dict[str, float]]]) -> None:
+    """Print medians and ratios to each PyTorch row; write the JSON file."""
     load = os.getloadavg()
     summary: dict[str, Any] = {}
     for name, results in runs.items():
@@ -173,6 +172,22 @@ def main() -> None:
     record = {"runs": args.runs, "steps": args.steps, "load_average": load, "rows": summary}
     out.write_text(json.dumps(record, indent=2) + "\n")
     print(f"wrote {out}")
+
+
+def main() -> None:
+    args = parse_args()
+    if args.child:
+        print(json.dumps(measure(args.child, args.steps, args.warmup)))
+        return
+    if args.profile:
+        profile(args.steps)
+        return
+    rows = commands(args)
+    runs: dict[str, list[dict[str, float]]] = {name: [] for name in rows}
+    for _ in range(args.runs):  # alternated: each round runs every command once
+        for name, cmd in rows.items():
+            runs[name].append(child(cmd))
+    report(args, runs)
 
 
 if __name__ == "__main__":
