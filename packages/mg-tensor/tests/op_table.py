@@ -108,6 +108,16 @@ def _scatter_add(x: np.ndarray, src: np.ndarray, dim: int, index: np.ndarray) ->
     return out
 
 
+def _softmax(x: np.ndarray, axis: int) -> np.ndarray:
+    e = np.exp(x - x.max(axis, keepdims=True))
+    return e / e.sum(axis, keepdims=True)  # type: ignore[no-any-return]
+
+
+def _log_softmax(x: np.ndarray, axis: int) -> np.ndarray:
+    shifted = x - x.max(axis, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis, keepdims=True))  # type: ignore[no-any-return]
+
+
 def _topk(x: np.ndarray, k: int, largest: bool) -> tuple[np.ndarray, np.ndarray]:
     order = np.argsort(-x if largest else x, axis=-1, kind="stable")[..., :k]
     return np.take_along_axis(x, order, -1), order
@@ -477,6 +487,97 @@ OPS: list[OpSpec] = [
     OpSpec("permute", lambda x: x.permute(2, 0, 1), lambda x: x.transpose(2, 0, 1), CUBE),
     OpSpec("transpose_swap", lambda x: x.transpose(0, 2), lambda x: x.swapaxes(0, 2), CUBE),
     OpSpec("clone", lambda x: x.clone(), np.copy),
+    # ---------------------------------------------------------------- the original ops
+    # (before issue 13), so the random programs (programs.py) draw them too
+    OpSpec("absolute", mt.absolute, np.absolute, kind="elementwise", values="distinct"),
+    OpSpec(
+        "clip",
+        lambda x: mt.clip(x, -0.5, 1.0),
+        lambda x: np.clip(x, -0.5, 1.0),
+        kind="elementwise",
+        values="distinct",  # 0.05 or more from the bounds
+    ),
+    OpSpec(
+        "power_tensor",
+        mt.power,
+        np.power,
+        ((3, 4), (4,)),
+        kind="elementwise",
+        ranges=((0.5, 2.0), (-1.5, 1.5)),
+    ),
+    OpSpec("greater", mt.greater, np.greater, ((3, 4), (4,)), kind="elementwise", grad=False),
+    OpSpec(
+        "greater_equal",
+        mt.greater_equal,
+        np.greater_equal,
+        ((3, 4), (4,)),
+        kind="elementwise",
+        grad=False,
+    ),
+    OpSpec("less", mt.less, np.less, ((3, 4), (4,)), kind="elementwise", grad=False),
+    OpSpec(
+        "less_equal", mt.less_equal, np.less_equal, ((3, 4), (4,)), kind="elementwise", grad=False
+    ),
+    OpSpec(
+        "equal", mt.equal, np.equal, ((3, 4), (4,)), kind="elementwise", values="int", grad=False
+    ),
+    OpSpec(
+        "not_equal",
+        mt.not_equal,
+        np.not_equal,
+        ((3, 4), (4,)),
+        kind="elementwise",
+        values="int",
+        grad=False,
+    ),
+    OpSpec(
+        "astype_int",
+        lambda x: mt.astype(x, np.int64),
+        lambda x: x.astype(np.int64),
+        ranges=((-3.0, 3.0),),
+        grad=False,
+    ),
+    OpSpec("stop_gradient", mt.stop_gradient, np.copy, grad=False),
+    OpSpec("copy", mt.copy, np.copy),
+    OpSpec("argmax", mt.argmax, np.argmax, CUBE, (1,), values="distinct", grad=False),
+    OpSpec("argmin", mt.argmin, np.argmin, CUBE, (2,), values="distinct", grad=False),
+    OpSpec("softmax", mt.softmax, _softmax, CUBE, (1,)),
+    OpSpec("log_softmax", mt.log_softmax, _log_softmax, CUBE, (2,)),
+    OpSpec(
+        "sort_indices",
+        lambda x: mt.sort_with_indices(x, 1).indices,
+        lambda x: np.argsort(x, 1),
+        CUBE,
+        values="distinct",
+        grad=False,
+    ),
+    OpSpec(
+        "matmul_batched",
+        mt.matmul,
+        np.matmul,
+        ((2, 3, 4), (4, 2)),
+    ),
+    OpSpec("matmul_vector", mt.matmul, np.matmul, ((3, 4), (4,))),
+    OpSpec("expand_dims", mt.expand_dims, np.expand_dims, args=(1,)),
+    OpSpec("squeeze", mt.squeeze, np.squeeze, ((3, 1, 4),), (1,)),
+    OpSpec(
+        "broadcast_to",
+        lambda x: mt.broadcast_to(x, (2, 3, 5, 4)),
+        lambda x: np.broadcast_to(x, (2, 3, 5, 4)),
+        ((3, 1, 4),),
+    ),
+    OpSpec("flatten", lambda x: mt.flatten(x, 1), lambda x: x.reshape(2, -1), CUBE),
+    OpSpec("swapaxes", mt.swapaxes, np.swapaxes, CUBE, (0, 2)),
+    OpSpec(
+        "array_split",
+        lambda x: mt.array_split(x, 3, 1)[2],
+        lambda x: np.array_split(x, 3, 1)[2],
+        ((3, 5),),
+    ),
+    OpSpec("getitem_slices", lambda x: x[1:, ::-2], lambda x: x[1:, ::-2]),
+    OpSpec("getitem_repeated", lambda x: x[[2, 0, 2]], lambda x: x[[2, 0, 2]]),
+    OpSpec("getitem_mask", lambda x: x[MASK], lambda x: x[MASK]),
+    OpSpec("getitem_newaxis", lambda x: x[..., None, 1], lambda x: x[..., None, 1], CUBE),
 ]
 
 NAMES = [spec.name for spec in OPS]
