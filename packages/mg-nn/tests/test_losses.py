@@ -361,3 +361,25 @@ def test_loss_classes_call_their_functions_with_their_options() -> None:
         assert layer.parameters() == []
     assert repr(mg_nn.HuberLoss(delta=0.5)) == "HuberLoss(reduction='mean', delta=0.5)"
     assert mg_nn.CrossEntropyLoss(reduction="sum").reduction == "sum"
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_constant_class_targets_take_the_fused_op_with_the_same_values(reduction: str) -> None:
+    logits = rng.standard_normal((6, 4)).astype(np.float32)
+    classes = np.array([0, 3, 1, 1, 2, 0])
+    results = []
+    for weight in (None, np.ones(4, np.float32)):  # ones: the general (weighted) path
+        x = Tensor(logits, requires_grad=True)
+        loss = F.cross_entropy(x, classes, weight=weight, reduction=reduction)
+        (gx,) = grad(loss.sum(), [x])
+        results.append((loss, gx.data))
+    (fused, fused_grad), (general, general_grad) = results
+    if reduction != "none":
+        assert fused.node.op is not None and fused.node.op.name == "cross_entropy"
+    np.testing.assert_allclose(fused.data, general.data, rtol=1e-6)
+    np.testing.assert_allclose(fused_grad, general_grad, rtol=1e-6, atol=1e-7)
+    with_ignored = np.array([0, -100, 1, 1, 2, 0])  # an ignored entry: the general path
+    ignored = F.cross_entropy(Tensor(logits), with_ignored, reduction="sum")
+    rows = [0, 2, 3, 4, 5]
+    kept = F.cross_entropy(Tensor(logits[rows]), classes[rows], reduction="sum")
+    np.testing.assert_allclose(ignored.data, kept.data, rtol=1e-6)

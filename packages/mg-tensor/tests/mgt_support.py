@@ -10,6 +10,7 @@ import math
 import os
 import sys
 import warnings
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -196,3 +197,19 @@ def location_of_next_line() -> str:
     """``file:line`` of the line after the caller's: where an error must be reported."""
     frame = sys._getframe(1)
     return f"{frame.f_code.co_filename}:{frame.f_lineno + 1}"
+
+
+def count_exp(monkeypatch: Any) -> Counter[str]:
+    """Count Exp kernel calls (frozen schedules bind ``kernel()``, eager calls forward)."""
+    from mg_tensor.ops.unary import Exp
+
+    calls: Counter[str] = Counter()
+    forward = Exp.forward
+
+    def counted(self: Exp, *arrays: Any, out: Any = None) -> Any:
+        calls["exp"] += 1
+        return forward(self, *arrays, out=out)
+
+    monkeypatch.setattr(Exp, "forward", counted)
+    monkeypatch.setattr(Exp, "kernel", lambda self: self.forward)
+    return calls

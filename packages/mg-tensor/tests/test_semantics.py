@@ -9,25 +9,15 @@ from typing import Any
 
 import numpy as np
 import pytest
+from mgt_support import count_exp
 
 import mg_tensor as mt
 from mg_graph import FrozenGraphError, GradientError, Graph
 from mg_tensor import Tensor, compute_graph, grad, gradients, no_grad
-from mg_tensor.ops.unary import Exp
 
 
 def _counting(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
-    """Count Exp kernel calls (frozen schedules bind ``kernel()``, eager calls forward)."""
-    calls: Counter[str] = Counter()
-    forward = Exp.forward
-
-    def counted(self: Exp, *arrays: Any, out: Any = None) -> Any:
-        calls["exp"] += 1
-        return forward(self, *arrays, out=out)
-
-    monkeypatch.setattr(Exp, "forward", counted)
-    monkeypatch.setattr(Exp, "kernel", lambda self: self.forward)
-    return calls
+    return count_exp(monkeypatch)
 
 
 # ------------------------------------------------------------------ 1. values are fixed

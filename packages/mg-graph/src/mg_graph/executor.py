@@ -391,6 +391,21 @@ class Executor:
                 value.flags.writeable = False
                 h.value = value
 
+    def run(self, given: dict[int, NDArray[Any]]) -> Plan:
+        """One whole computation of every output, as a new call, where the nodes of
+        ``given`` take those values instead of being computed (values an open graph
+        fixed before: see ``mg_tensor.eager``); returns the plan, whose ``arrays`` hold
+        the results until the next run."""
+        plan = self.plan
+        self.call = Call(self.call.number + 1)
+        self.done = 0
+        self._carry = given
+        try:
+            self._advance(plan, len(plan.calls))
+        finally:
+            self._carry = {}
+        return plan
+
     def refresh(self, targets: Sequence[Node]) -> None:
         """Compute the current call again if a leaf of the targets was written since its
         forward ran (random draws repeat: their streams are those of this call)."""

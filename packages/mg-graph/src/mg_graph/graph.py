@@ -68,6 +68,7 @@ class Graph:
         self.history: list[tuple[str, int, int]] = []  # (pass, nodes before, nodes after)
         self.passes: Passes = ()  # the rewrite stages freeze chose, run again for gradients
         self.rewrites: dict[str, int] = {}  # rule -> nodes it rewrote
+        self.memo: dict[str, Any] = {}  # what other packages cache per graph
 
     # ----------------------------------------------------------------- building
     def leaf(
@@ -542,6 +543,9 @@ def graph_of(nodes: Sequence[Node]) -> Graph:
     default = get_default_graph()
     if default.capturing or not nodes:
         return default
+    first = nodes[0].graph
+    if all(n.graph is first for n in nodes):
+        return first
     graphs = list({id(n.graph): n.graph for n in nodes}.values())
     for graph in graphs:  # a graph holding every input (captured leaves count)
         if all(n.graph is graph or n.id in graph._captures for n in nodes):
@@ -549,25 +553,32 @@ def graph_of(nodes: Sequence[Node]) -> Graph:
     return graphs[0]
 
 
-@contextlib.contextmanager
-def named_scope(name: str, kind: str | None = None) -> Iterator[None]:
+class named_scope:  # a function to its users: ``with named_scope(name):``
     """Group the nodes built inside into a named cluster (layers use it); ``kind`` (a
     layer's class name) is recorded in `SCOPE_KINDS` for the visualiser's layer boxes.
+    A plain class, not a generator: every layer call of an eager step enters one.
 
     >>> with named_scope("encoder", kind="Encoder"):
     ...     SCOPE_KINDS[("encoder",)]
     'Encoder'
     """
-    scopes = _local.scopes
-    scopes.append(name)
-    if kind is not None:
-        SCOPE_KINDS[tuple(scopes)] = kind
-    else:  # the latest scope of that path says what it is
-        SCOPE_KINDS.pop(tuple(scopes), None)
-    try:
-        yield
-    finally:
-        scopes.pop()
+
+    __slots__ = ("kind", "name")
+
+    def __init__(self, name: str, kind: str | None = None) -> None:
+        self.name = name
+        self.kind = kind
+
+    def __enter__(self) -> None:
+        scopes = _local.scopes
+        scopes.append(self.name)
+        if self.kind is not None:
+            SCOPE_KINDS[tuple(scopes)] = self.kind
+        else:  # the latest scope of that path says what it is
+            SCOPE_KINDS.pop(tuple(scopes), None)
+
+    def __exit__(self, *exc: object) -> None:
+        _local.scopes.pop()
 
 
 SCOPE_KINDS: dict[tuple[str, ...], str] = {}  # scope path -> kind its latest entry gave

@@ -6,6 +6,8 @@ import os
 import sys
 
 _internal_dirs: list[str] = []
+_kinds: dict[str, int] = {}  # file name -> _USER, _HIDDEN or _INTERNAL (memo)
+_USER, _HIDDEN, _INTERNAL = 0, 1, 2
 
 
 def register_internal(path: str) -> None:
@@ -17,6 +19,7 @@ def register_internal(path: str) -> None:
     directory = os.path.abspath(directory) + os.sep
     if directory not in _internal_dirs:
         _internal_dirs.append(directory)
+        _kinds.clear()
 
 
 register_internal(__file__)
@@ -30,13 +33,23 @@ def user_location(skip: int = 1) -> str:
     '...'
     """
     frame = sys._getframe(skip)
-    prefixes = tuple(_internal_dirs)
     fallback = None
     while frame is not None:
         filename = frame.f_code.co_filename
-        if not filename.startswith(prefixes):
-            if not filename.startswith(_INTERNAL_PREFIXES) and "/functools.py" not in filename:
-                return f"{filename}:{frame.f_lineno}"
+        kind = _kinds.get(filename)
+        if kind is None:  # every node asks: classify each file once
+            kind = _kinds[filename] = _kind(filename)
+        if kind == _USER:
+            return f"{filename}:{frame.f_lineno}"
+        if kind == _HIDDEN:
             fallback = fallback or f"{filename}:{frame.f_lineno}"
         frame = frame.f_back  # type: ignore[assignment]
     return fallback or "<unknown>"
+
+
+def _kind(filename: str) -> int:
+    if filename.startswith(tuple(_internal_dirs)):
+        return _INTERNAL
+    if filename.startswith(_INTERNAL_PREFIXES) or "/functools.py" in filename:
+        return _HIDDEN  # generated code, functools wrappers: only if nothing else
+    return _USER

@@ -545,6 +545,7 @@ class Sequential(Model):
         ['1.weight', '1.bias']
         """
         self._mg_layers[str(len(self._mg_layers))] = layer
+        self._mg_edited()  # a new member, as an attribute assignment would be
         return self
 
     def __getitem__(self, index: int | slice) -> Any:

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from mg_graph import DTypeError, describe, user_location
+from mg_graph import DTypeError, Role, describe, user_location
 from mg_nn import ops as _ops
 from mg_nn.model import Model
 from mg_nn.operands import as_tensor
@@ -131,6 +131,15 @@ def _positions(loss: Tensor, t: Tensor, unbatched: bool) -> Tensor:
     return _t.reshape(loss, () if unbatched else t.shape)
 
 
+def _may_hold(t: Tensor, value: int) -> bool:
+    """Whether class targets ``t`` may contain ``value``: False only for a constant whose
+    every entry differs (an input buffer or a computed target may hold anything)."""
+    node = t.node
+    if node.op is not None or node.role is not Role.CONSTANT or node.value is None:
+        return True
+    return bool(np.any(node.value == value))
+
+
 def _by_index(
     per_row: Callable[[Tensor], Tensor],
     rows: Tensor,
@@ -194,6 +203,12 @@ def cross_entropy(
         return loss
 
     if t.dtype.kind in "iu":
+        if w is None and label_smoothing == 0 and not _may_hold(t, ignore_index):
+            flat = _t.reshape(t, (-1,))  # no weights, nothing ignored: the one fused op
+            if reduction == "none":
+                return _positions(fused(flat), t, unbatched)
+            fused_total: Tensor = apply(_ops.CrossEntropy(reduction), rows, flat)
+            return fused_total
         smoothing = None
         if label_smoothing > 0:  # -sum_c w_c log p_c: cross-entropy against the weights
             spread = as_tensor(np.ones(classes, rows.dtype), rows) if w is None else w

@@ -41,7 +41,7 @@ import numpy as np
 from numpy.typing import DTypeLike, NDArray
 
 from mg_graph import Role, get_default_graph, named_scope
-from mg_tensor.function import guard, invalidate_guards
+from mg_tensor.function import guard, guard_epoch, invalidate_guards
 from mg_tensor.inplace import buffer
 from mg_tensor.tensor import Tensor
 
@@ -133,6 +133,7 @@ class Model:
     training: bool = True
     _mg_parent: tuple[weakref.ref[Model], str] | None = None
     _mg_version = 0  # bumped by every assignment of a sub-model or parameter
+    _mg_named = -1  # guard epoch at which a call last named the tree from here
 
     def __init__(self) -> None:
         self.training = True
@@ -145,8 +146,7 @@ class Model:
 
     # ------------------------------------------------------------------ calling
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        with self._mg_call():
-            return self.forward(*args, **kwargs)
+        return self._mg_run(self.forward, args, kwargs)
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         """The computation of the model; subclasses define it (or override ``__call__``).
@@ -216,20 +216,22 @@ class Model:
         """Every buffer of this model and its sub-models (see `register_buffer`)."""
         return [tensor for _, tensor in self.named_buffers()]
 
-    @contextlib.contextmanager
-    def _mg_call(self) -> Iterator[None]:
+    def _mg_run(self, call: Callable[..., Any], args: Any, kwargs: dict[str, Any]) -> Any:
+        """``call(*args, **kwargs)`` as this model's call: in its named scope, naming the
+        tree first for an outermost call, guarded while tracing. (Plain code, not a
+        generator context manager: an eager step calls a model per layer.)"""
         active = _calls.active
         if active and active[-1] is self:  # super().__call__ from an overriding __call__
-            yield
-            return
-        if not active:
+            return call(*args, **kwargs)
+        if not active and self._mg_named != guard_epoch():  # named since no change
             self._mg_name_tree()
+            self._mg_named = guard_epoch()
         if get_default_graph().tracing:
             guard(self._mg_guard_key)
         active.append(self)
         try:
             with named_scope(self._mg_scope_name(), kind=type(self).__name__):
-                yield
+                return call(*args, **kwargs)
         finally:
             active.pop()
 
@@ -600,8 +602,7 @@ def _scoped(call: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(call)
     def scoped(self: Model, *args: Any, **kwargs: Any) -> Any:
-        with self._mg_call():
-            return call(self, *args, **kwargs)
+        return self._mg_run(call, (self, *args), kwargs)
 
     scoped.__mg_scoped__ = True  # type: ignore[attr-defined]
     return scoped

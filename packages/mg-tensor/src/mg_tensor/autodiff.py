@@ -179,7 +179,7 @@ class _Plan:
         graph = output.graph
         order = topo_order([output])
         candidates = [n for n in order if n.op is None and n.requires_grad]
-        self.leaves = [n for n in order if n.op is None and n.role is not Role.INPUT]
+        self.leaves = [n for n in order if _writable(n)]
         self.epoch = epoch
         self.seed: Tensor | None = None
         if seeded:
@@ -238,13 +238,23 @@ def backprop(output: Tensor, grad_output: Any = None, accumulate: bool = False) 
     loop stepping D between computing and differentiating G's loss) is an error: its
     gradient would mix old values with new weights. ``realize()`` it first.
     """
+    from mg_tensor.eager import program
+
+    seeded = grad_output is not None
+    compiled = program(output.node, seeded)  # an eager step seen before: its schedule
     old: dict[Node, Array] = {}
     if accumulate:  # before the replay: it may write into the arrays .grad shows
-        old = _current(_plan(source_of(output.node), grad_output is not None).params)
-    values = _gradient_values(output, grad_output)
+        params = compiled[0].params if compiled else _plan(source_of(output.node), seeded).params
+        old = _current(params)
+    if compiled is not None:
+        schedule, order = compiled
+        _check_current(output.node, output.node, [n for n in order if _writable(n)])
+        values = schedule.run(order, grad_output)
+    else:
+        values = _gradient_values(output, grad_output)
     if accumulate:
         old.update(_current([p for p in values if p not in old]))
-    frozen = output.graph.frozen
+    frozen = output.graph.frozen or compiled is not None  # values live in schedule buffers
     for param, (value, computed) in values.items():
         previous = old.get(param)
         if previous is not None:
@@ -278,7 +288,7 @@ def _gradient_values(output: Tensor, grad_output: Any) -> dict[Node, tuple[Array
             )
         )
     plan = _plan(source, grad_output is not None)
-    _check_current(node, source, plan)
+    _check_current(node, source, plan.leaves)
     if plan.seed is not None:
         plan.seed.assign(grad_output)
     targets = [node, *plan.grads]
@@ -307,14 +317,19 @@ def _argument_pairs(graph: Graph) -> list[tuple[Node, Tensor]]:
     return entry[1]
 
 
-def _check_current(node: Node, source: Node, plan: _Plan) -> None:
+def _writable(node: Node) -> bool:
+    """A leaf whose writes make values computed from it stale (not an input buffer)."""
+    return node.op is None and node.role is not Role.INPUT
+
+
+def _check_current(node: Node, source: Node, leaves: list[Node]) -> None:
     graph = node.graph
     if graph.frozen:
         executor = graph.executor
         computed = executor.done > 0
         stale = executor.stale_leaves(source) if computed else []
     else:
-        stale = [n for n in plan.leaves if node.value is not None and n.stamp > node.stamp]
+        stale = [n for n in leaves if node.value is not None and n.stamp > node.stamp]
     if stale:
         leaf = stale[0]
         raise GradientError(

@@ -42,14 +42,14 @@ def _reduce_rows(loss: Any, reduction: str, n: int) -> Any:
 def _shifted_exp(x: Array, out: Array | None = None) -> tuple[Array, Array, Array]:
     """``exp(x - max)`` row by row (into ``out``), the row maxima and the row sums of the
     exponentials (both (N, 1)): the stable pieces of logsumexp and softmax."""
-    top = x.max(axis=1, keepdims=True)
+    top = np.maximum.reduce(x, axis=1, keepdims=True)  # ufuncs: no Python wrappers
     e = np.subtract(x, top, out=out)
     np.exp(e, out=e)
-    return e, top, e.sum(axis=1, keepdims=True)
+    return e, top, np.add.reduce(e, axis=1, keepdims=True)
 
 
 def _check_targets(t: Array, classes: int) -> None:
-    if t.size and (t.min() < 0 or t.max() >= classes):
+    if t.size and (np.minimum.reduce(t) < 0 or np.maximum.reduce(t) >= classes):
         bad = t[(t < 0) | (t >= classes)][0]
         raise IndexError(
             f"cross_entropy: target class {int(bad)} is out of range for {classes} classes"

@@ -40,10 +40,13 @@ def apply(op: Any, *operands: Any) -> Tensor:
     """
     tensors = [o.node for o in operands if isinstance(o, Tensor)]
     graph = graph_of(tensors)
-    graph.check_open(op.name)  # before lifting scalars: the error names this op
-    like = np.result_type(*(n.dtype for n in tensors)) if tensors else None
-    exact = bool(getattr(op, "exact_scalars", False))
-    nodes = [o.node if isinstance(o, Tensor) else lift(o, like, graph, exact) for o in operands]
+    if len(tensors) == len(operands):
+        nodes = tensors
+    else:
+        graph.check_open(op.name)  # before lifting scalars: the error names this op
+        like = np.result_type(*(n.dtype for n in tensors)) if tensors else None
+        exact = bool(getattr(op, "exact_scalars", False))
+        nodes = [o.node if isinstance(o, Tensor) else lift(o, like, graph, exact) for o in operands]
     node = graph.apply(op, *nodes)
     if is_grad_enabled():
         node.requires_grad = op.differentiable and any(n.requires_grad for n in nodes)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -60,6 +62,10 @@ class Reduce(TensorOp):
 class Sum(Reduce):
     name: ClassVar[str] = "sum"
     function = np.sum
+
+    def kernel(self) -> Callable[..., NDArray[Any]]:
+        # np.sum of an array is np.add.reduce behind a Python wrapper: bind the ufunc
+        return functools.partial(np.add.reduce, axis=self.axes, keepdims=self.keepdims)
 
     def vjp(self, g: Tensor, out: Tensor, *inputs: Tensor, needed: tuple[bool, ...]) -> Grads:
         return [self.kept(g).expand(inputs[0].shape)]

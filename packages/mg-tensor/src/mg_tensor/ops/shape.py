@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -47,7 +48,7 @@ def resolve_shape(node: Node, shape: tuple[int, ...]) -> tuple[int, ...]:
             f"invalid target shape {shape}",
             "use non-negative sizes and at most one -1",
         )
-    known = int(np.prod([n for n in shape if n != -1], dtype=np.int64))
+    known = math.prod(n for n in shape if n != -1)  # exact ints; np.prod costs microseconds
     if unknown:
         if known == 0 or node.size % known:
             raise shape_error(
