@@ -113,7 +113,8 @@ class Block(Model):
         h = self.ln_1(x)
         attended, _ = self.attn(h, h, h, need_weights=False, is_causal=True)
         x = x + attended
-        return x + self.mlp(self.ln_2(x))
+        mixed: Tensor = self.mlp(self.ln_2(x))
+        return x + mixed
 
 
 class CharGPT(Model):
@@ -149,7 +150,8 @@ class CharGPT(Model):
 
 def parameter_groups(model: Model, weight_decay: float) -> list[dict[str, Any]]:
     """Matrices decay; biases, LayerNorm weights and embeddings' position table do not."""
-    decay, no_decay = [], []
+    decay: list[Tensor] = []
+    no_decay: list[Tensor] = []
     for name, p in model.named_parameters():
         (decay if p.ndim == 2 and not name.startswith("pos_emb") else no_decay).append(p)
     return [

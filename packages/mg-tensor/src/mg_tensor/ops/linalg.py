@@ -32,7 +32,8 @@ def matmul_kernel(
     if a.ndim > 2 and b.ndim == 2 and a.flags.c_contiguous:
         rows = a.reshape(math.prod(a.shape[:-1]), a.shape[-1])
         if out is None:
-            return np.matmul(rows, b).reshape(*a.shape[:-1], b.shape[1])
+            product: NDArray[Any] = np.matmul(rows, b)
+            return product.reshape(*a.shape[:-1], b.shape[1])
         if out.flags.c_contiguous:
             np.matmul(rows, b, out=out.reshape(rows.shape[0], b.shape[1]))
             return out
