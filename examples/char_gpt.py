@@ -1,22 +1,22 @@
 """A character-level GPT, written as a PyTorch user would.
 
-Two transformer blocks (causal multi-head self-attention and a GELU MLP, each behind a
-LayerNorm and a residual connection) predict the next character of Shakespeare
-(``examples/data/tinyshakespeare.txt``, public domain; see ``examples/data/README.md``).
+Two transformer blocks (causal multi-head self-attention, then an MLP with GPT-2's tanh
+GELU, each behind a LayerNorm and inside a residual connection) predict the next
+character of Shakespeare (``examples/data/tinyshakespeare.txt``, public domain; see
+``examples/data/README.md``).
 The output projection reuses the token embedding (weight tying); AdamW decays the
 weight matrices only (a parameter group without weight decay holds biases, LayerNorms
 and the position table); the learning rate warms up linearly, then follows a cosine.
 The script first fits a bigram model (counts) as the baseline, trains, compares the
 validation losses and samples some text. Run from the repository root:
 
-    uv run python examples/char_gpt.py            # 1500 steps, see the README for timings
+    uv run python examples/char_gpt.py     # validation 1.58 nats vs the bigram's 2.41, ~5 min
     uv run python examples/char_gpt.py --steps 200 --eager
 
 The matrices are small (64 wide), so one BLAS thread is the fastest (``--threads``;
 several threads on a busy machine are several times slower). ``compute_graph`` traces
-the training step once, freezes it and replays it at every
-step (``--eager`` rebuilds the graph at every step instead; both give the same losses
-for the same seed).
+the training step once, freezes it and replays it at every step (``--eager`` rebuilds
+the graph at every step instead; both give the same losses for the same seed).
 """
 
 from __future__ import annotations
@@ -275,7 +275,7 @@ def run(args: argparse.Namespace) -> None:
     seconds = time.perf_counter() - start
     val = evaluate(model, val_ids)
     print(
-        f"GPT: validation loss {val:.3f} ({baseline - val:+.3f} nats below the bigram's "
+        f"GPT: validation loss {val:.3f} ({baseline - val:.3f} nats below the bigram's "
         f"{baseline:.3f}; uniform would be {math.log(len(vocab)):.3f}), "
         f"{args.steps} steps in {seconds:.0f} s"
     )

@@ -10,7 +10,7 @@ test set's loss and draws digits decoded from random codes. MNIST is read from
 ``--data-dir``, else ``$MACROGRAD_DATA``, else the user cache (``uv run mnist`` downloads
 it there). Run from the repository root:
 
-    uv run python examples/vae.py --data-dir ../shared/mnist          # 3 epochs
+    uv run python examples/vae.py --data-dir ../shared/mnist   # test loss 112.6 in ~1 min
     uv run python examples/vae.py --data-dir ../shared/mnist --epochs 1 --eager
 
 ``compute_graph`` traces the training step once, random draw included, and replays it
@@ -120,7 +120,7 @@ def evaluate(model: VAE, images: Images, batch_size: int = 1000) -> float:
     return total / len(images)
 
 
-def draw(model: VAE, count: int = 6, seed: int = 0) -> str:
+def draw(model: VAE, count: int = 4, seed: int = 0) -> str:
     """``count`` digits decoded from random codes, side by side in characters."""
     manual_seed(seed)
     with mg.no_grad():
