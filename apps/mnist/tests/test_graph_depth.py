@@ -23,7 +23,7 @@ def tiny_data(monkeypatch: pytest.MonkeyPatch) -> None:
         x_test=rng.random((64, 784), np.float32),
         labels_test=np.arange(64) % 10,
     )
-    monkeypatch.setattr(cli, "load", lambda data_dir, progress=True: arrays)
+    monkeypatch.setattr(cli, "load", lambda data_dir, progress=True, subset=None: arrays)
 
 
 @pytest.mark.parametrize("depth", [[], ["--graph-depth", "1"]])

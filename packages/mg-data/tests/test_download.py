@@ -24,7 +24,7 @@ from mg_data import MNIST_SHA256, DownloadError, download_file, download_mnist, 
 Opener = Callable[[str, float], dl._Response]
 Idx = Callable[[NDArray[np.generic]], bytes]
 
-MIRRORS = ("https://mirror-a.invalid/mnist/", "http://mirror-b.invalid/mnist")
+MIRRORS = ("https://mirror-a.invalid/mnist/", "https://mirror-b.invalid/mnist")
 PAYLOAD = b"\x1f\x8b pretend archive " * 5000
 PAYLOAD_MD5 = hashlib.md5(PAYLOAD).hexdigest()
 
@@ -194,7 +194,9 @@ def test_file_url_with_real_opener(
     (tmp_path / "src").mkdir()
     (tmp_path / "src" / "f.gz").write_bytes(PAYLOAD)
     mirror = (tmp_path / "src").as_uri() + "/"
-    path = download_file("f.gz", tmp_path / "dst", mirrors=[mirror], md5=PAYLOAD_MD5)
+    path = download_file(
+        "f.gz", tmp_path / "dst", mirrors=[mirror], md5=PAYLOAD_MD5, https_only=False
+    )
     assert path.read_bytes() == PAYLOAD
 
 
@@ -227,10 +229,66 @@ def test_local_http_server_with_real_opener(
     monkeypatch.setattr(dl, "_open_url", real_open_url)
     (tmp_path / "www" / "f.gz").write_bytes(PAYLOAD)
     path = download_file(
-        "f.gz", tmp_path / "dst", mirrors=[local_http + "missing/", local_http], md5=PAYLOAD_MD5
+        "f.gz",
+        tmp_path / "dst",
+        mirrors=[local_http + "missing/", local_http],
+        md5=PAYLOAD_MD5,
+        https_only=False,
     )
     assert path.read_bytes() == PAYLOAD
     assert [p.name for p in (tmp_path / "dst").iterdir()] == ["f.gz"]
+
+
+def test_plain_http_is_refused_by_default(tmp_path: Path, web: Callable[..., FakeWeb]) -> None:
+    fake = web({"http://mirror.invalid/f.gz": PAYLOAD})
+    with pytest.raises(DownloadError) as info:
+        download_file("f.gz", tmp_path, mirrors=["http://mirror.invalid/"], progress=False)
+    assert "not https" in str(info.value) and fake.urls == []
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_redirect_from_https_to_http_is_refused() -> None:
+    import urllib.request
+
+    request = urllib.request.Request("https://mirror.invalid/f.gz")
+    with pytest.raises(urllib.error.URLError, match="refused a redirect"):
+        dl._NoDowngrade().redirect_request(request, None, 302, "Found", {}, "http://evil/f.gz")
+    assert dl._NoDowngrade().redirect_request(
+        request, None, 302, "Found", {}, "https://other.invalid/f.gz"
+    )
+
+
+@pytest.mark.parametrize("announced", [True, False])
+def test_a_download_stops_past_its_size_limit(
+    tmp_path: Path, web: Callable[..., FakeWeb], announced: bool
+) -> None:
+    def endless() -> FakeResponse:
+        data = b"x" * 10_000_000
+        return FakeResponse(data, content_length=len(data) if announced else None)
+
+    web({url(0, "f.gz"): endless})
+    with pytest.raises(DownloadError) as info:
+        download_file("f.gz", tmp_path, mirrors=MIRRORS[:1], max_bytes=1000, progress=False)
+    assert "1000 bytes" in str(info.value)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_mnist_downloads_have_a_short_timeout_and_known_sizes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An absent network (a connect that hangs) fails within seconds, not minutes."""
+    seen: list[float] = []
+
+    def hanging(url: str, timeout: float) -> dl._Response:
+        seen.append(timeout)
+        raise TimeoutError("timed out")
+
+    monkeypatch.setattr(dl, "_open_url", hanging)
+    with pytest.raises(DownloadError, match="timed out"):
+        load_mnist(tmp_path, progress=False)
+    assert seen and max(seen) <= 10
+    assert all(m.startswith("https://") for m in mnist.MNIST_MIRRORS)
+    assert set(mnist.MNIST_GZ_BYTES) == set(mnist.MNIST_GZ_MD5)
 
 
 def _tiny_mnist(idx: Idx) -> dict[str, bytes]:

@@ -148,3 +148,22 @@ def test_every_index_once_per_epoch(
             assert len(seen) == (n // batch_size) * batch_size
         else:
             assert sorted(seen.tolist()) == list(range(n))
+
+
+def test_state_dict_between_epochs_resumes_the_same_batches() -> None:
+    import json
+
+    x, y = _data(10)
+    straight = DataLoader(x, y, batch_size=3, shuffle=True, seed=5)
+    first = [b[1].tolist() for b in straight]
+    rest = [[b[1].tolist() for b in straight] for _ in range(2)]
+
+    interrupted = DataLoader(x, y, batch_size=3, shuffle=True, seed=5)
+    assert [b[1].tolist() for b in interrupted] == first
+    state = json.loads(json.dumps(interrupted.state_dict()))  # as a checkpoint stores it
+    resumed = DataLoader(x, y, batch_size=3, shuffle=True, seed=99)
+    resumed.load_state_dict(state)
+    assert resumed.epoch == 1
+    assert [[b[1].tolist() for b in resumed] for _ in range(2)] == rest
+    with pytest.raises(ValueError, match="state_dict"):
+        resumed.load_state_dict({"epoch": 1})

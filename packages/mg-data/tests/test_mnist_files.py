@@ -181,10 +181,7 @@ def test_offline_download_lists_files(tmp_path: Path, monkeypatch: pytest.Monkey
     _assert_lists(message, directory, ALL)
     assert "name resolution" in message
     assert isinstance(info.value, MissingDataError) and info.value.missing == ALL
-    assert urls == [
-        "https://ossci-datasets.s3.amazonaws.com/mnist/train-images-idx3-ubyte.gz",
-        "http://yann.lecun.com/exdb/mnist/train-images-idx3-ubyte.gz",
-    ]
+    assert urls == ["https://ossci-datasets.s3.amazonaws.com/mnist/train-images-idx3-ubyte.gz"]
     assert list(directory.iterdir()) == []
 
 

@@ -1,8 +1,11 @@
 """`mnist`: train on MNIST (default) or evaluate saved weights (`mnist eval`).
 
-uv run mnist --data-dir ../shared/mnist
+uv run mnist
 uv run mnist --model cnn --optimizer adam --lr 0.001 --epochs 3
 uv run mnist eval --weights weights.safetensors
+
+Exit status: 0 ok, 2 a mistake in the command line or its inputs (one line, no
+traceback), 3 training diverged, 4 an output could not be written, 130 interrupted.
 """
 
 from __future__ import annotations
@@ -10,18 +13,39 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import math
 import os
 import sys
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+import numpy as np
+
+from macrograd.checkpoint import CheckpointError
 from macrograd.data import DatasetError
+from macrograd.nn import Model
+from mnist_app import options
 from mnist_app.data import load
 from mnist_app.models import build
-from mnist_app.train import Config, evaluate, train
+from mnist_app.outputs import UsageError, Writer, add_options, expand, preflight
+from mnist_app.train import (
+    Config,
+    Run,
+    Summary,
+    evaluate,
+    resume,
+    save_run,
+    saved_config,
+    train,
+)
+from mnist_app.weights import load_weights, weights_bytes
 
 DEFAULTS = Config()
 ADAM_LR = 0.001  # Adam's usual step size: SGD's 0.1 would diverge
+OK, USAGE, DIVERGED, OUTPUT_FAILED, INTERRUPTED = 0, 2, 3, 4, 130
+
+#: Options that define a run (their defaults are None so that we know which were given).
+RUN_OPTIONS = ("batch_size", "lr", "momentum", "schedule", "optimizer", "model", "seed", "subset")
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -29,83 +53,99 @@ def _common(parser: argparse.ArgumentParser) -> None:
         "--data-dir",
         metavar="DIR",
         default=None,
-        help="folder with the four MNIST files (default: $MACROGRAD_DATA, "
-        "then ~/.cache/macrograd/mnist, downloading if missing)",
+        help="folder with the four MNIST files (default: $MACROGRAD_DATA, then the copy "
+        "shipped with the app, then ~/.cache/macrograd/mnist, downloading if missing)",
     )
     parser.add_argument(
         "--model",
         choices=["mlp", "cnn"],
-        default=DEFAULTS.model,
-        help="mlp: the README's 784-1024-1024-1024-10; cnn: a small CNN",
+        default=None,
+        help=f"mlp: the README's 784-1024-1024-1024-10; cnn: a small CNN "
+        f"(default: {DEFAULTS.model})",
     )
     parser.add_argument(
-        "--threads", type=int, default=None, help="BLAS threads (default: all cores)"
+        "--subset",
+        type=options.positive_int,
+        metavar="N",
+        help="use only the first N training and N test images (quick trials)",
     )
+    parser.add_argument("--threads", type=options.threads, help="BLAS threads (default: all cores)")
     parser.add_argument(
-        "--json", action="store_true", help="print the summary as one JSON object on the last line"
+        "--json",
+        action="store_true",
+        help="print the summary as one strict JSON object on the last line",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 def train_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = options.Parser(
         prog="mnist",
         description="Train the original Macrograd README's MLP (or a small CNN) on MNIST "
         "and report test accuracy. `mnist eval --weights FILE` evaluates saved weights.",
+        epilog="Exit status: 0 ok, 2 a mistake in the command line or its inputs, "
+        "3 training diverged (--plot and --json are still written, --save is not), "
+        "4 an output could not be written (the others still are), 130 interrupted.",
     )
     _common(parser)
-    parser.add_argument("--epochs", type=int, default=DEFAULTS.epochs)
-    parser.add_argument("--batch-size", type=int, default=DEFAULTS.batch_size)
+    parser.add_argument(
+        "--epochs",
+        type=options.positive_int,
+        help=f"epochs in all, a resumed run's included (default: {DEFAULTS.epochs})",
+    )
+    parser.add_argument(
+        "--batch-size", type=options.positive_int, help=f"(default: {DEFAULTS.batch_size})"
+    )
     parser.add_argument(
         "--lr",
-        type=float,
-        default=None,
+        type=options.positive_float,
         help="initial learning rate, decaying linearly to 0 over the run "
         f"(default: {DEFAULTS.lr} for sgd, {ADAM_LR} for adam)",
     )
-    parser.add_argument("--momentum", type=float, default=DEFAULTS.momentum, help="SGD momentum")
+    parser.add_argument(
+        "--momentum",
+        type=options.momentum,
+        help=f"SGD momentum, in [0, 1) (default: {DEFAULTS.momentum})",
+    )
     parser.add_argument(
         "--schedule",
         choices=["linear", "constant"],
-        default=DEFAULTS.schedule,
-        help="learning-rate schedule over the whole run",
-    )
-    parser.add_argument("--optimizer", choices=["sgd", "adam"], default=DEFAULTS.optimizer)
-    parser.add_argument(
-        "--seed", type=int, default=DEFAULTS.seed, help="seeds initial weights and batch order"
-    )
-    parser.add_argument("--save", metavar="FILE", help="write the weights (safetensors)")
-    parser.add_argument(
-        "--save-initial",
-        metavar="FILE",
-        help="write the initial weights (to start another framework from them)",
+        help=f"learning-rate schedule over the whole run (default: {DEFAULTS.schedule})",
     )
     parser.add_argument(
-        "--graph", metavar="FILE", help="draw the training graph (.svg, .png, .pdf or .dot)"
+        "--optimizer", choices=["sgd", "adam"], help=f"(default: {DEFAULTS.optimizer})"
     )
+    parser.add_argument(
+        "--seed",
+        type=options.non_negative_int,
+        help=f"seeds initial weights and batch order (default: {DEFAULTS.seed})",
+    )
+    parser.add_argument(
+        "--resume",
+        metavar="DIR",
+        help="continue the run checkpointed in DIR by --checkpoint (its options are the "
+        "run's; --epochs may extend a constant-schedule run)",
+    )
+    add_options(parser)
     parser.add_argument(
         "--graph-depth",
         metavar="N",
         type=_depth,
         help="with --graph: one box per scope N levels below the model (1: per layer)",
     )
-    parser.add_argument(
-        "--plot",
-        metavar="FILE",
-        help="draw loss/accuracy curves (needs matplotlib: uv run --with matplotlib mnist ...)",
-    )
     return parser
 
 
 def eval_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = options.Parser(
         prog="mnist eval", description="Evaluate saved weights on the test set."
     )
     parser.add_argument(
         "--weights",
         metavar="FILE",
         required=True,
-        help="a .safetensors file written by `mnist --save`",
+        help="a .safetensors file written by `mnist --save`; weights of another dtype than "
+        "the model's (float32) or with nan/inf values are refused, not cast",
     )
     _common(parser)
     return parser
@@ -122,11 +162,6 @@ def blas_threads(threads: int | None) -> Iterator[None]:
         yield
 
 
-def fail(message: str) -> int:
-    print(f"mnist: {message}", file=sys.stderr)
-    return 2
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `mnist` console script; returns the exit status."""
     args_list = list(sys.argv[1:] if argv is None else argv)
@@ -134,10 +169,35 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args_list[:1] == ["eval"]:
             return run_eval(eval_parser().parse_args(args_list[1:]))
         return run_train(train_parser().parse_args(args_list))
-    except DatasetError as error:
-        return fail(str(error))
+    except (UsageError, DatasetError, CheckpointError) as error:
+        return options.fail(str(error), USAGE)
     except KeyboardInterrupt:
-        return fail("interrupted")
+        return options.fail("interrupted", INTERRUPTED)
+
+
+def config_of(args: argparse.Namespace) -> Config:
+    """The run's configuration: the options given, else the defaults."""
+    given = {name: getattr(args, name) for name in RUN_OPTIONS if getattr(args, name) is not None}
+    if "lr" not in given:
+        given["lr"] = ADAM_LR if given.get("optimizer") == "adam" else DEFAULTS.lr
+    epochs = args.epochs if args.epochs is not None else DEFAULTS.epochs
+    return Config(**given, epochs=epochs, progress=not args.no_progress)
+
+
+def check_resume(args: argparse.Namespace) -> Config:
+    """The configuration of the run to resume; an option that contradicts it is an error."""
+    if args.save_initial:
+        raise UsageError("--save-initial: a resumed run has no initial weights to write")
+    args.resume = expand(args.resume)
+    saved = saved_config(args.resume)
+    for name in RUN_OPTIONS:
+        value = getattr(args, name)
+        if value is not None and value != getattr(saved, name):
+            raise UsageError(
+                f"--{name.replace('_', '-')} {value} differs from the resumed run's "
+                f"{getattr(saved, name)}: leave it out to continue that run"
+            )
+    return saved
 
 
 def _depth(text: str) -> int:
@@ -148,74 +208,108 @@ def _depth(text: str) -> int:
 
 def run_train(args: argparse.Namespace) -> int:
     if args.graph_depth is not None and not args.graph:
-        return fail("--graph-depth needs --graph FILE (where to draw)")
-    if args.plot:
-        try:
-            import matplotlib  # type: ignore[import-not-found,unused-ignore]  # noqa: F401
-        except ImportError:
-            return fail(
-                "--plot needs matplotlib: run `uv run --with matplotlib mnist ...` "
-                "(or `pip install matplotlib`)"
-            )
-    config = Config(
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        lr=args.lr if args.lr is not None else ADAM_LR if args.optimizer == "adam" else DEFAULTS.lr,
-        momentum=args.momentum,
-        schedule=args.schedule,
-        optimizer=args.optimizer,
-        model=args.model,
-        seed=args.seed,
-        progress=not args.no_progress,
-    )
-    arrays = load(args.data_dir, progress=not args.no_progress)
+        raise UsageError("--graph-depth needs --graph FILE (where to draw)")
+    preflight(args)
+    config = check_resume(args) if args.resume else config_of(args)
+    arrays = load(args.data_dir, progress=not args.no_progress, subset=config.subset)
+    writer = Writer()
 
     def draw(forward: Any) -> None:
         if args.graph:
-            forward.graph.visualize(args.graph, depth=args.graph_depth)
+            writer.write("--graph", args.graph, lambda out: out.write(graph_bytes(forward)))
 
-    with blas_threads(args.threads):
-        model, summary = train(config, arrays, on_first_step=draw, initial=args.save_initial)
-    if args.save:
-        model.save(args.save)
+    def graph_bytes(forward: Any) -> bytes:
+        digraph = forward.graph.visualize(depth=args.graph_depth)
+        if args.graph.lower().endswith(".dot"):
+            return str(digraph.source).encode()
+        return bytes(digraph.pipe(format=os.path.splitext(args.graph)[1][1:].lower()))
+
+    def save_initial(model: Model) -> None:
+        if args.save_initial:
+            writer.write(
+                "--save-initial", args.save_initial, lambda out: out.write(weights_bytes(model))
+            )
+
+    def checkpoint(run: Run) -> None:
+        if args.checkpoint:
+            writer.attempt("--checkpoint", args.checkpoint, lambda: save_run(run, args.checkpoint))
+
+    # a diverging run overflows: reported once below, not as numpy warnings
+    with blas_threads(args.threads), np.errstate(over="ignore", invalid="ignore"):
+        run = (
+            resume(args.resume, arrays, args.epochs, progress=not args.no_progress)
+            if args.resume
+            else None
+        )
+        model, summary = train(config, arrays, draw, save_initial, run=run, on_epoch_end=checkpoint)
+    return finish(args, writer, model, summary)
+
+
+def finish(args: argparse.Namespace, writer: Writer, model: Model, summary: Summary) -> int:
+    """Write the final outputs (not --save after a divergence), report, pick the status."""
+    step = summary.diverged_at_step
+    if step is not None:
+        options.fail(
+            f"training diverged: the loss is {summary.losses[-1]} at step {step}; "
+            f"try a lower --lr (this run used {summary.config['lr']})"
+        )
+    elif args.save:
+        writer.write("--save", args.save, lambda out: out.write(weights_bytes(model)))
     if args.plot:
         from mnist_app.plot import plot_curves
 
-        plot_curves(summary.losses, summary.accuracies, args.plot)
+        writer.attempt(
+            "--plot", args.plot, lambda: plot_curves(summary.losses, summary.accuracies, args.plot)
+        )
     report(summary.as_json(), args.json)
-    return 0
+    if step is not None:
+        return DIVERGED
+    return OUTPUT_FAILED if writer.failures else OK
 
 
 def run_eval(args: argparse.Namespace) -> int:
-    if not os.path.exists(args.weights):
-        return fail(f"no weights file {args.weights!r}: train with `mnist --save FILE` first")
-    model = build(args.model)
-    try:
-        model.load(args.weights)
-    except (ValueError, KeyError, OSError) as error:
-        return fail(f"cannot load {args.weights!r} into the {args.model} model: {error}")
-    arrays = load(args.data_dir, progress=not args.no_progress)
+    name = args.model or DEFAULTS.model
+    model = build(name)
+    load_weights(model, args.weights)
+    arrays = load(args.data_dir, progress=not args.no_progress, subset=args.subset)
     with blas_threads(args.threads):
         accuracy = evaluate(model, arrays.x_test, arrays.labels_test)
     report(
-        {"test_accuracy": round(accuracy, 4), "weights": args.weights, "model": args.model},
+        {"test_accuracy": round(accuracy, 4), "weights": args.weights, "model": name},
         args.json,
     )
-    return 0
+    return OK
+
+
+def strict(value: Any) -> Any:
+    """``value`` with every non-finite float replaced by None (JSON has no NaN).
+
+    >>> strict({"a": [float("nan"), 1.0]})
+    {'a': [None, 1.0]}
+    """
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: strict(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [strict(v) for v in value]
+    return value
 
 
 def report(summary: dict[str, Any], as_json: bool) -> None:
+    accuracy = summary["test_accuracy"]
+    line = "test accuracy " + ("n/a" if accuracy is None else f"{accuracy:.2%}")
     if "epoch_seconds" in summary:
-        print(
-            f"test accuracy {summary['test_accuracy']:.2%} | epoch "
-            f"{summary['epoch_seconds']:.2f} s | {summary['samples_per_second']:,.0f} "
-            f"samples/s | train loss {summary['train_loss']:.4f} | peak memory "
-            f"{summary['peak_memory_mb']:.0f} MB"
+        loss = summary["train_loss"]
+        line += (
+            f" | epoch {summary['epoch_seconds']:.2f} s | "
+            f"{summary['samples_per_second']:,.0f} samples/s | train loss "
+            f"{'n/a' if loss is None or not math.isfinite(loss) else f'{loss:.4f}'} | "
+            f"peak memory {summary['peak_memory_mb']:.0f} MB"
         )
-    else:
-        print(f"test accuracy {summary['test_accuracy']:.2%}")
+    print(line)
     if as_json:
-        print(json.dumps(summary))
+        print(json.dumps(strict(summary), allow_nan=False))
 
 
 if __name__ == "__main__":

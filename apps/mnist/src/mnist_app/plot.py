@@ -6,6 +6,8 @@ import os
 
 import numpy as np
 
+from macrograd.data import write_atomically
+
 
 def moving_average(values: list[float], window: int) -> np.ndarray:
     """Mean of each run of ``window`` consecutive values (fewer if there are fewer).
@@ -18,7 +20,8 @@ def moving_average(values: list[float], window: int) -> np.ndarray:
 
 
 def plot_curves(losses: list[float], accuracies: list[float], path: str, window: int = 50) -> None:
-    """Draw per-batch training loss and accuracy, with moving averages, to ``path``."""
+    """Draw per-batch training loss and accuracy, with moving averages, to ``path``
+    (its extension, .png, .svg or .pdf, says the format); written atomically."""
     import matplotlib  # type: ignore[import-not-found,unused-ignore]
 
     matplotlib.use("Agg")
@@ -35,12 +38,8 @@ def plot_curves(losses: list[float], accuracies: list[float], path: str, window:
     top.set_yscale("log")
     bottom.set_xlabel("step")
     fig.tight_layout()
-    stem, ext = os.path.splitext(path)
-    partial = f"{stem}.partial{ext}"
-    try:
-        fig.savefig(partial)
-        os.replace(partial, path)
+    image_format = os.path.splitext(path)[1][1:].lower()
+    try:  # a unique temporary name, created exclusively, renamed into place
+        write_atomically(path, lambda out: fig.savefig(out, format=image_format))
     finally:
         plt.close(fig)
-        if os.path.exists(partial):
-            os.remove(partial)

@@ -3,11 +3,12 @@ backprop, optimiser step."""
 
 from __future__ import annotations
 
+import math
 import resource
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -15,6 +16,7 @@ from numpy.typing import NDArray
 from tqdm import tqdm  # type: ignore[import-untyped,unused-ignore]
 
 from macrograd import Tensor
+from macrograd.checkpoint import CheckpointError, checkpoint_extra, load_checkpoint, save_checkpoint
 from macrograd.data import DataLoader
 from macrograd.engine import CompiledFunction, compute_graph
 from macrograd.nn import Model, manual_seed
@@ -35,6 +37,7 @@ class Config:
     optimizer: str = "sgd"
     model: str = "mlp"
     seed: int = 0
+    subset: int | None = None  # the first N training and test images only
     progress: bool = True
 
 
@@ -42,13 +45,14 @@ class Config:
 class Summary:
     """What a run measured; ``epoch_seconds`` is the training loop alone."""
 
-    test_accuracy: float
+    test_accuracy: float | None  # None if training diverged
     epoch_seconds: float
     samples_per_second: float
-    train_loss: float
-    train_accuracy: float
+    train_loss: float | None
+    train_accuracy: float | None
     peak_memory_mb: float
     config: dict[str, Any]
+    diverged_at_step: int | None = None
     losses: list[float] = field(default_factory=list, repr=False)
     accuracies: list[float] = field(default_factory=list, repr=False)  # per batch
 
@@ -115,86 +119,194 @@ def train_step(
     return value, predictions
 
 
-def train(
-    config: Config,
-    arrays: Arrays,
-    on_first_step: Callable[[Any], None] | None = None,
-    initial: str | None = None,
-) -> tuple[Model, Summary]:
-    """Train a fresh model on ``arrays`` and evaluate it on the test set; ``initial``
-    names a file to save the initial weights to."""
+@dataclass
+class Run:
+    """A training run in progress: everything a checkpoint saves and restores."""
+
+    config: Config
+    model: Model
+    optimizer: Optimizer
+    loader: DataLoader
+    schedule: LinearLR | None
+    epoch: int = 0  # epochs finished
+    losses: list[float] = field(default_factory=list)
+    accuracies: list[float] = field(default_factory=list)  # per batch
+    train_accuracy: float | None = None  # of the last epoch
+    seconds: float = 0.0  # training loop time, this process's epochs only
+    epochs_here: int = 0  # epochs run by this process
+    diverged_at_step: int | None = None
+
+    @property
+    def parameters(self) -> list[Tensor]:
+        return self.model.parameters()
+
+    def history(self) -> dict[str, Any]:
+        """What a checkpoint keeps besides the objects' states."""
+        return {
+            "config": asdict(self.config),
+            "epoch": self.epoch,
+            "losses": self.losses,
+            "accuracies": self.accuracies,
+            "train_accuracy": self.train_accuracy,
+        }
+
+
+def start(config: Config, arrays: Arrays, initial: Callable[[Model], None] | None = None) -> Run:
+    """A fresh run: seeded model, optimiser, shuffling loader and schedule. ``initial``
+    gets the model before any step (to save the initial weights)."""
     manual_seed(config.seed)
     model = build(config.model)
-    if initial:
-        model.save(initial)
-    parameters = model.parameters()
-    optimizer = make_optimizer(config, parameters)
-    train_minibatches = DataLoader(
-        arrays.x_train,
-        arrays.y_train,
-        batch_size=config.batch_size,
-        shuffle=True,
-        seed=config.seed,
+    if initial is not None:
+        initial(model)
+    optimizer = make_optimizer(config, model.parameters())
+    loader = DataLoader(
+        arrays.x_train, arrays.y_train, batch_size=config.batch_size, shuffle=True, seed=config.seed
     )
-    steps = config.epochs * len(train_minibatches)
+    steps = config.epochs * len(loader)
     schedule = (
         LinearLR(optimizer, start_factor=1.0, end_factor=0.0, total_iters=steps)
         if config.schedule == "linear"
         else None
     )
+    return Run(config, model, optimizer, loader, schedule)
 
-    forward = training_forward(model)
-    losses: list[float] = []
-    accuracies: list[float] = []
-    seconds = 0.0
-    for epoch in range(config.epochs):
-        bar = tqdm(
-            total=len(train_minibatches),
-            desc=f"epoch {epoch + 1}/{config.epochs}",
-            unit="batch",
-            disable=not config.progress,
-            file=sys.stderr,
-            leave=True,
-        )
-        seen = correct = 0
-        start = time.perf_counter()
-        for x_batch, y_batch in train_minibatches:
-            loss, predictions = train_step(forward, optimizer, parameters, x_batch, y_batch)
-            losses.append(loss)
-            hits = int((predictions.argmax(axis=1) == y_batch.argmax(axis=1)).sum())
-            if schedule is not None:
-                schedule.step()
-            if on_first_step is not None and len(losses) == 1:
-                on_first_step(forward)
-            seen += len(x_batch)
-            correct += hits
-            accuracies.append(hits / len(x_batch))
-            if len(losses) % 25 == 0 or seen == len(arrays.x_train):
-                rate = seen / max(time.perf_counter() - start, 1e-9)
-                bar.set_postfix(
-                    loss=f"{np.mean(losses[-25:]):.4f}",
-                    acc=f"{correct / seen:.4f}",
-                    samples_s=f"{rate:,.0f}",
-                    refresh=False,
-                )
-            bar.update(1)
-        seconds += time.perf_counter() - start
-        bar.close()
 
-    test_accuracy = evaluate(model, arrays.x_test, arrays.labels_test)
-    epoch_seconds = seconds / config.epochs
-    summary = Summary(
-        test_accuracy=round(test_accuracy, 4),
-        epoch_seconds=round(epoch_seconds, 3),
-        samples_per_second=round(len(arrays.x_train) / epoch_seconds, 1),
-        train_loss=round(float(np.mean(losses[-50:])), 5),
-        train_accuracy=round(correct / seen, 4),
-        peak_memory_mb=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-        config=asdict(config),
-        losses=losses,
-        accuracies=accuracies,
+def save_run(run: Run, directory: str) -> None:
+    """Checkpoint ``run`` to ``directory`` (see `macrograd.checkpoint.save_checkpoint`)."""
+    save_checkpoint(
+        directory,
+        run.model,
+        run.optimizer,
+        schedule=run.schedule,
+        loader=run.loader,
+        extra=run.history(),
     )
-    return model, summary
+
+
+def saved_config(directory: str) -> Config:
+    """The configuration of the run checkpointed in ``directory``."""
+    history = checkpoint_extra(directory) or {}
+    if "config" not in history:
+        raise CheckpointError(f"{directory}: not a checkpoint of the mnist tool")
+    return Config(**history["config"])
+
+
+def resume(directory: str, arrays: Arrays, epochs: int | None = None, progress: bool = True) -> Run:
+    """The run checkpointed in ``directory`` (by `save_run`), to continue up to
+    ``epochs`` in all (default: the run's own). A linear schedule's length is part of
+    the run: with it, ``epochs`` cannot change (CheckpointError)."""
+    saved = saved_config(directory)
+    if epochs not in (None, saved.epochs) and saved.schedule == "linear":
+        raise CheckpointError(
+            f"the run in {directory} decays its learning rate to 0 over {saved.epochs} "
+            f"epoch(s): resume it with --epochs {saved.epochs} (or train with "
+            "--schedule constant to extend runs)"
+        )
+    run = start(saved, arrays)
+    history = load_checkpoint(
+        directory, run.model, run.optimizer, schedule=run.schedule, loader=run.loader
+    )
+    assert history is not None  # saved_config found it
+    run.config = replace(saved, epochs=epochs or saved.epochs, progress=progress)
+    run.epoch = int(history["epoch"])
+    run.losses = [float(x) for x in history["losses"]]
+    run.accuracies = [float(x) for x in history["accuracies"]]
+    run.train_accuracy = history["train_accuracy"]
+    return run
+
+
+def run_epoch(run: Run, on_first_step: Callable[[Any], None] | None = None) -> None:
+    """Train ``run`` for one epoch; a non-finite loss stops it (``diverged_at_step``)."""
+    config, loader = run.config, run.loader
+    forward = training_forward(run.model)
+    parameters = run.parameters
+    bar = tqdm(
+        total=len(loader),
+        desc=f"epoch {run.epoch + 1}/{config.epochs}",
+        unit="batch",
+        disable=not config.progress,
+        file=sys.stderr,
+        leave=True,
+    )
+    seen = correct = 0
+    first = on_first_step if run.epochs_here == 0 else None  # this process's first step
+    start_time = time.perf_counter()
+    for x_batch, y_batch in loader:
+        loss, predictions = train_step(forward, run.optimizer, parameters, x_batch, y_batch)
+        run.losses.append(loss)
+        if not math.isfinite(loss):
+            run.diverged_at_step = len(run.losses)
+            break
+        hits = int((predictions.argmax(axis=1) == y_batch.argmax(axis=1)).sum())
+        if run.schedule is not None:
+            run.schedule.step()
+        if first is not None:
+            first(forward)
+            first = None
+        seen += len(x_batch)
+        correct += hits
+        run.accuracies.append(hits / len(x_batch))
+        if len(run.losses) % 25 == 0 or seen == loader.num_samples:
+            _show(
+                bar, run.losses, correct / seen, seen / max(time.perf_counter() - start_time, 1e-9)
+            )
+        bar.update(1)
+    run.seconds += time.perf_counter() - start_time
+    run.epochs_here += 1
+    bar.close()
+    if run.diverged_at_step is None:
+        run.epoch += 1
+        run.train_accuracy = correct / seen
+
+
+def _show(bar: Any, losses: list[float], accuracy: float, rate: float) -> None:
+    bar.set_postfix(
+        loss=f"{np.mean(losses[-25:]):.4f}",
+        acc=f"{accuracy:.4f}",
+        samples_s=f"{rate:,.0f}",
+        refresh=False,
+    )
+
+
+def train(
+    config: Config,
+    arrays: Arrays,
+    on_first_step: Callable[[Any], None] | None = None,
+    initial: Callable[[Model], None] | None = None,
+    *,
+    run: Run | None = None,
+    on_epoch_end: Callable[[Run], None] | None = None,
+) -> tuple[Model, Summary]:
+    """Train a fresh model (or continue ``run``, see `resume`, whose own configuration
+    then counts) up to its epochs and evaluate it on the test set. ``initial`` gets the
+    model before the first step; ``on_epoch_end`` gets the run after each epoch (to
+    checkpoint it). A non-finite loss stops training: the summary's
+    ``diverged_at_step`` says where."""
+    run = run if run is not None else start(config, arrays, initial)
+    while run.epoch < run.config.epochs and run.diverged_at_step is None:
+        run_epoch(run, on_first_step)
+        if on_epoch_end is not None and run.diverged_at_step is None:
+            on_epoch_end(run)
+    return run.model, summarise(run, arrays)
+
+
+def summarise(run: Run, arrays: Arrays) -> Summary:
+    """The run's `Summary` (test accuracy only if it did not diverge)."""
+    diverged = run.diverged_at_step is not None
+    test_accuracy = None if diverged else evaluate(run.model, arrays.x_test, arrays.labels_test)
+    epoch_seconds = run.seconds / max(run.epochs_here, 1)
+    return Summary(
+        test_accuracy=None if test_accuracy is None else round(test_accuracy, 4),
+        epoch_seconds=round(epoch_seconds, 3),
+        samples_per_second=round(len(arrays.x_train) / max(epoch_seconds, 1e-9), 1),
+        train_loss=round(float(np.mean(run.losses[-50:])), 5) if run.losses else None,
+        train_accuracy=None if run.train_accuracy is None else round(run.train_accuracy, 4),
+        peak_memory_mb=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        config=asdict(run.config),
+        diverged_at_step=run.diverged_at_step,
+        losses=run.losses,
+        accuracies=run.accuracies,
+    )
 
 
 def evaluate(

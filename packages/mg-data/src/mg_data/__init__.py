@@ -10,6 +10,7 @@ Example:
 
 from mg_data.download import download_file
 from mg_data.errors import CorruptFileError, DatasetError, DownloadError, MissingDataError
+from mg_data.files import write_atomically
 from mg_data.idx import parse_idx, read_idx
 from mg_data.loader import DataLoader
 from mg_data.mnist import (
@@ -55,4 +56,5 @@ __all__ = [
     "read_idx",
     "resolve_data_dir",
     "scale",
+    "write_atomically",
 ]

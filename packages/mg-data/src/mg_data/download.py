@@ -13,10 +13,11 @@ import hashlib
 import http.client
 import os
 import secrets
+import urllib.error
 import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from tqdm import tqdm  # type: ignore[import-untyped,unused-ignore]
 
@@ -36,9 +37,20 @@ class _ChecksumMismatch(ValueError):
     pass
 
 
+class _NoDowngrade(urllib.request.HTTPRedirectHandler):
+    """Follows redirects, except from https to anything else."""
+
+    def redirect_request(
+        self, req: urllib.request.Request, fp: Any, code: int, msg: str, headers: Any, newurl: str
+    ) -> urllib.request.Request | None:
+        if req.full_url.startswith("https://") and not newurl.startswith("https://"):
+            raise urllib.error.URLError(f"refused a redirect from https to {newurl}")
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
 def _open_url(url: str, timeout: float) -> _Response:
     """Open ``url`` for reading; the single network entry point (tests patch it)."""
-    response: _Response = urllib.request.urlopen(url, timeout=timeout)
+    response: _Response = urllib.request.build_opener(_NoDowngrade).open(url, timeout=timeout)
     return response
 
 
@@ -51,11 +63,17 @@ def _content_length(response: _Response) -> int | None:
         return None
 
 
-def _fetch(url: str, dest: Path, *, md5: str | None, progress: bool, timeout: float) -> None:
+def _fetch(
+    url: str, dest: Path, *, md5: str | None, max_bytes: int | None, progress: bool, timeout: float
+) -> None:
     tmp = dest.with_name(f".{dest.name}.{os.getpid()}.{secrets.token_hex(4)}.part")
     try:
         with contextlib.closing(_open_url(url, timeout)) as response:
             total = _content_length(response)
+            if max_bytes is not None and total is not None and total > max_bytes:
+                raise _ChecksumMismatch(
+                    f"the server offers {total} bytes, more than {max_bytes} bytes"
+                )
             digest = hashlib.md5(usedforsecurity=False)
             size = 0
             with (
@@ -74,6 +92,8 @@ def _fetch(url: str, dest: Path, *, md5: str | None, progress: bool, timeout: fl
                     out.write(chunk)
                     digest.update(chunk)
                     size += len(chunk)
+                    if max_bytes is not None and size > max_bytes:
+                        raise _ChecksumMismatch(f"more than the expected {max_bytes} bytes arrived")
                     bar.update(len(chunk))
                 out.flush()
                 os.fsync(out.fileno())
@@ -95,14 +115,19 @@ def download_file(
     *,
     mirrors: Sequence[str],
     md5: str | None = None,
+    max_bytes: int | None = None,
     progress: bool = True,
-    timeout: float = 60.0,
+    timeout: float = 10.0,
+    https_only: bool = True,
 ) -> Path:
     """Download ``filename`` into ``directory``, trying each mirror URL prefix in turn.
 
     The file is fetched as ``<mirror>/<filename>``, shown with a tqdm progress bar if
     ``progress``, and checked against ``md5`` (hex) before being atomically renamed
-    into place. Returns the final path. If every mirror fails, raises
+    into place. A download stops as soon as it exceeds ``max_bytes``; ``timeout`` (seconds)
+    bounds the connection and every read, so an absent network fails within seconds.
+    Only ``https://`` URLs are fetched unless ``https_only=False``. Returns the final
+    path. If every mirror fails, raises
     :class:`DownloadError` listing each mirror's failure; no partial file remains.
 
     Example:
@@ -121,8 +146,11 @@ def download_file(
         mirrors = ()
     for base in mirrors:
         url = base.rstrip("/") + "/" + filename
+        if https_only and not url.startswith("https://"):
+            failures.append(f"{url}: refused, not https (pass https_only=False to allow it)")
+            continue
         try:
-            _fetch(url, dest, md5=md5, progress=progress, timeout=timeout)
+            _fetch(url, dest, md5=md5, max_bytes=max_bytes, progress=progress, timeout=timeout)
         except (OSError, http.client.HTTPException, ValueError) as err:
             failures.append(f"{url}: {type(err).__name__}: {err}")
         else:

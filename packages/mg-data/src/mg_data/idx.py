@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import io
+import math
 import zlib
 from pathlib import Path
 from typing import Any
@@ -18,7 +20,7 @@ from numpy.typing import NDArray
 
 from mg_data.errors import CorruptFileError
 
-__all__ = ["IDX_DTYPES", "IMAGES_MAGIC", "LABELS_MAGIC", "parse_idx", "read_bytes", "read_idx"]
+__all__ = ["IDX_DTYPES", "IMAGES_MAGIC", "LABELS_MAGIC", "parse_idx", "read_idx", "read_idx_bytes"]
 
 IMAGES_MAGIC = 0x00000803  # 2051: unsigned bytes, 3 dimensions (N, rows, cols)
 LABELS_MAGIC = 0x00000801  # 2049: unsigned bytes, 1 dimension (N,)
@@ -34,32 +36,86 @@ IDX_DTYPES: dict[int, np.dtype[Any]] = {
 }
 
 _DEFAULT_HINT = "Replace it with a good copy of the file."
+_CHUNK = 1 << 20
 
 
-def read_bytes(path: str | Path, *, hint: str = _DEFAULT_HINT) -> bytearray:
-    """Return the (decompressed, if the name ends in ``.gz``) content of ``path``.
+def _open(path: Path) -> io.BufferedIOBase:
+    return gzip.open(path, "rb") if path.name.endswith(".gz") else path.open("rb")
 
-    The result is a writable ``bytearray``, so arrays viewing it are writable too.
-    A bad or truncated gzip stream raises :class:`CorruptFileError` naming the file.
+
+def _declared_length(header: bytes | bytearray) -> int | None:
+    """Bytes in all that a complete IDX header declares, in Python integers (no
+    overflow); ``None`` if ``header`` is not the start of an IDX file."""
+    if len(header) < 4 or header[0] != 0 or header[1] != 0 or header[2] not in IDX_DTYPES:
+        return None
+    ndim = header[3]
+    if len(header) < 4 + 4 * ndim:
+        return None
+    dims = [int.from_bytes(header[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
+    return 4 + 4 * ndim + math.prod(dims) * IDX_DTYPES[header[2]].itemsize
+
+
+def _read_declared(
+    stream: io.BufferedIOBase, path: Path, hint: str, max_bytes: int | None
+) -> bytearray:
+    """Read the header, then at most the declared length plus one byte (to see whether
+    more follows): a decompression bomb is refused after one byte too many."""
+    data = bytearray(stream.read(4))
+    if len(data) == 4 and data[0] == 0 and data[1] == 0:
+        data += stream.read(4 * data[3])
+    declared = _declared_length(data)
+    if declared is None:  # not IDX: parse_idx says what is wrong from these bytes
+        return data
+    if max_bytes is not None and declared > max_bytes:
+        raise CorruptFileError(
+            path,
+            f"{path}: the IDX header declares {declared:,} bytes, more than the "
+            f"{max_bytes:,} this file has. {hint}",
+        )
+    while len(data) <= declared:
+        chunk = stream.read(min(_CHUNK, declared + 1 - len(data)))
+        if not chunk:
+            break
+        data += chunk
+    if len(data) > declared:
+        raise CorruptFileError(
+            path,
+            f"{path}: has trailing data: the content is larger than the {declared:,} bytes "
+            f"its IDX header declares. {hint}",
+        )
+    return data
+
+
+def read_idx_bytes(
+    path: str | Path, *, hint: str = _DEFAULT_HINT, max_bytes: int | None = None
+) -> bytearray:
+    """The (decompressed, if the name ends in ``.gz``) content of the IDX file ``path``.
+
+    Streams the file and stops one byte past the length its header declares, so a file
+    (or gzip bomb) larger than declared is refused without reading it all; with
+    ``max_bytes``, a header declaring more is refused before reading any data. The
+    result is a writable ``bytearray``. An unreadable file, or a bad or truncated gzip
+    stream, raises :class:`CorruptFileError` naming the file.
 
     Example:
-        >>> data = read_bytes("train-labels-idx1-ubyte.gz")  # doctest: +SKIP
+        >>> import os, tempfile
+        >>> path = os.path.join(tempfile.mkdtemp(), "labels")
+        >>> _ = open(path, "wb").write(bytes([0, 0, 8, 1, 0, 0, 0, 2, 7, 8]))
+        >>> list(read_idx_bytes(path)[-2:])
+        [7, 8]
     """
     path = Path(path)
-    if path.name.endswith(".gz"):
-        try:
-            return bytearray(gzip.decompress(path.read_bytes()))
-        except (gzip.BadGzipFile, EOFError, zlib.error) as err:
-            raise CorruptFileError(
-                path, f"{path}: not a valid gzip file or truncated ({err}). {hint}"
-            ) from err
-    with path.open("rb") as f:
-        size = path.stat().st_size
-        buf = bytearray(size)
-        n = f.readinto(buf)
-    if n != size:
-        raise CorruptFileError(path, f"{path}: short read ({n} of {size} bytes). {hint}")
-    return buf
+    try:
+        with _open(path) as stream:
+            return _read_declared(stream, path, hint, max_bytes)
+    except (gzip.BadGzipFile, EOFError, zlib.error) as err:
+        raise CorruptFileError(
+            path, f"{path}: not a valid gzip file or truncated ({err}). {hint}"
+        ) from err
+    except OSError as err:
+        raise CorruptFileError(
+            path, f"{path}: cannot be read ({err.strerror or err}). Check its permissions."
+        ) from err
 
 
 def parse_idx(
@@ -105,7 +161,8 @@ def parse_idx(
             f"truncated header: {ndim} dimensions need {header_len} bytes, file has {len(view)}"
         )
     shape = tuple(int(d) for d in np.frombuffer(view, dtype=">u4", count=ndim, offset=4))
-    expected_len = header_len + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    # Python integers: a product of dimensions never wraps around
+    expected_len = header_len + math.prod(shape) * dtype.itemsize
     if len(view) != expected_len:
         kind = "truncated" if len(view) < expected_len else "has trailing data"
         raise corrupt(
@@ -135,7 +192,7 @@ def read_idx(
         ... # doctest: +SKIP
     """
     path = Path(path)
-    data = read_bytes(path, hint=hint)
+    data = read_idx_bytes(path, hint=hint)
     array = parse_idx(data, source=path, expected_magic=expected_magic, hint=hint)
     if sha256 is not None:
         digest = hashlib.sha256(data).hexdigest()

@@ -5,8 +5,10 @@ arrays of shape ``(N,)`` (the dtype they are stored in; cast with
 ``labels.astype(np.int64)`` if you need wider integers). Both are writable.
 
 The data directory is, in order: the ``data_dir`` argument, the ``MACROGRAD_DATA``
-environment variable, ``$XDG_CACHE_HOME/macrograd/mnist``, ``~/.cache/macrograd/mnist``.
-It holds the four canonical files, gzip-compressed (``.gz``) or raw.
+environment variable, a ``bundled`` read-only copy (an app's package data) if it holds all
+four files, ``$XDG_CACHE_HOME/macrograd/mnist``, ``~/.cache/macrograd/mnist`` (missing
+files are downloaded there). It holds the four canonical files, gzip-compressed (``.gz``)
+or raw.
 """
 
 from __future__ import annotations
@@ -21,13 +23,15 @@ import numpy as np
 from numpy.typing import NDArray
 
 from mg_data.download import download_file
-from mg_data.errors import CorruptFileError, DownloadError, MissingDataError
-from mg_data.idx import IMAGES_MAGIC, LABELS_MAGIC, parse_idx, read_bytes
+from mg_data.errors import CorruptFileError, DatasetError, DownloadError, MissingDataError
+from mg_data.idx import IMAGES_MAGIC, LABELS_MAGIC, parse_idx, read_idx_bytes
 
 __all__ = [
     "ENV_VAR",
     "MNIST",
+    "MNIST_BYTES",
     "MNIST_FILES",
+    "MNIST_GZ_BYTES",
     "MNIST_GZ_MD5",
     "MNIST_MEAN",
     "MNIST_MIRRORS",
@@ -52,6 +56,8 @@ MNIST_FILES: dict[Split, tuple[str, str]] = {
     "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
 }
 
+_ALL_NAMES = [name for pair in MNIST_FILES.values() for name in pair]
+
 #: SHA-256 of the *decompressed* content of each canonical file.
 MNIST_SHA256: dict[str, str] = {
     "t10k-images-idx3-ubyte": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
@@ -60,11 +66,24 @@ MNIST_SHA256: dict[str, str] = {
     "train-labels-idx1-ubyte": "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
 }
 
-#: Mirrors tried in order (the ones torchvision uses).
-MNIST_MIRRORS: tuple[str, ...] = (
-    "https://ossci-datasets.s3.amazonaws.com/mnist/",
-    "http://yann.lecun.com/exdb/mnist/",
-)
+#: Decompressed size of each canonical file (a larger header is refused before reading).
+MNIST_BYTES: dict[str, int] = {
+    "t10k-images-idx3-ubyte": 7_840_016,
+    "t10k-labels-idx1-ubyte": 10_008,
+    "train-images-idx3-ubyte": 47_040_016,
+    "train-labels-idx1-ubyte": 60_008,
+}
+
+#: Mirrors tried in order (https only: torchvision's first mirror).
+MNIST_MIRRORS: tuple[str, ...] = ("https://ossci-datasets.s3.amazonaws.com/mnist/",)
+
+#: Size of the ``.gz`` files as served by the mirrors: a download stops past it.
+MNIST_GZ_BYTES: dict[str, int] = {
+    "train-images-idx3-ubyte.gz": 9_912_422,
+    "train-labels-idx1-ubyte.gz": 28_881,
+    "t10k-images-idx3-ubyte.gz": 1_648_877,
+    "t10k-labels-idx1-ubyte.gz": 4_542,
+}
 
 #: MD5 of the ``.gz`` files as served by the mirrors (torchvision's published values).
 MNIST_GZ_MD5: dict[str, str] = {
@@ -122,27 +141,55 @@ def default_data_dir() -> Path:
     """
     env = os.environ.get(ENV_VAR)
     if env:
-        return Path(env).expanduser()
+        return _expand(env)
     cache = os.environ.get("XDG_CACHE_HOME")
-    base = Path(cache).expanduser() if cache else Path.home() / ".cache"
+    base = _expand(cache) if cache else _expand("~") / ".cache"
     return base / "macrograd" / "mnist"
 
 
-def resolve_data_dir(data_dir: str | os.PathLike[str] | None = None) -> Path:
-    """Return ``data_dir`` (with ``~`` expanded) if given, else :func:`default_data_dir`.
+def _expand(path: str | os.PathLike[str]) -> Path:
+    """``path`` with ``~`` or ``~user`` expanded; an unknown user is a DatasetError."""
+    try:
+        return Path(path).expanduser()
+    except RuntimeError as err:  # pathlib's "Could not determine home directory"
+        raise DatasetError(
+            f"cannot expand {os.fspath(path)!r}: no such user or home directory; "
+            "write the folder's full path"
+        ) from err
+
+
+def resolve_data_dir(
+    data_dir: str | os.PathLike[str] | None = None,
+    *,
+    bundled: str | os.PathLike[str] | None = None,
+) -> Path:
+    """Return ``data_dir`` (with ``~`` expanded) if given, else ``$MACROGRAD_DATA``, else
+    ``bundled`` if it holds all four files, else the user cache (:func:`default_data_dir`).
 
     Example:
         >>> resolve_data_dir("~/data/mnist")  # doctest: +SKIP
         PosixPath('/home/me/data/mnist')
     """
-    return Path(data_dir).expanduser() if data_dir is not None else default_data_dir()
+    if data_dir is not None:
+        return _expand(data_dir)
+    if bundled is not None and not os.environ.get(ENV_VAR):
+        names = _ALL_NAMES
+        if all(_find(Path(bundled), name) for name in names):
+            return Path(bundled)
+    return default_data_dir()
 
 
 def _find(directory: Path, name: str) -> Path | None:
     """The raw file if present, else the ``.gz`` one, else ``None``."""
     for candidate in (directory / name, directory / f"{name}.gz"):
-        if candidate.is_file():
-            return candidate
+        try:
+            if candidate.is_file():
+                return candidate
+        except OSError as err:  # a folder we may not enter, a name too long
+            raise DatasetError(
+                f"cannot look for {candidate}: {err.strerror or err}; check the folder's "
+                "permissions, or choose another one with --data-dir or MACROGRAD_DATA"
+            ) from err
     return None
 
 
@@ -176,6 +223,7 @@ def _ensure_files(
                 directory,
                 mirrors=MNIST_MIRRORS,
                 md5=MNIST_GZ_MD5[f"{name}.gz"],
+                max_bytes=MNIST_GZ_BYTES[f"{name}.gz"],
                 progress=progress,
             )
         except DownloadError as err:
@@ -194,7 +242,7 @@ def _load_file(path: Path, name: str, magic: int, *, verify: bool) -> NDArray[np
         f"Delete {path} and load again to download it afresh, or replace it with the "
         f"canonical MNIST file {name}.gz (or {name} decompressed)."
     )
-    data = read_bytes(path, hint=hint)
+    data = read_idx_bytes(path, hint=hint, max_bytes=MNIST_BYTES[name] if verify else None)
     array = parse_idx(data, source=path, expected_magic=magic, hint=hint)
     if verify:
         digest = hashlib.sha256(data).hexdigest()
@@ -237,12 +285,15 @@ def load_split(
     split: Split,
     data_dir: str | os.PathLike[str] | None = None,
     *,
+    bundled: str | os.PathLike[str] | None = None,
     download: bool = True,
     progress: bool = True,
     verify: bool = True,
 ) -> tuple[NDArray[np.uint8], NDArray[np.uint8]]:
     """Load one MNIST split as ``(images, labels)``: ``uint8 (N, 28, 28)`` and ``uint8 (N,)``.
 
+    ``bundled`` names a read-only copy (say an app's package data) used when neither
+    ``data_dir`` nor ``$MACROGRAD_DATA`` is given and it holds all four files.
     Missing files are downloaded into the data directory if ``download``. Every file's
     IDX header is validated and, if ``verify``, the SHA-256 of its decompressed content
     (pass ``verify=False`` for custom IDX data). Raises :class:`CorruptFileError` or
@@ -254,7 +305,7 @@ def load_split(
         ((10000, 28, 28), array([7, 2, 1, 0, 4], dtype=uint8))
     """
     split = _check_split(split)
-    directory = resolve_data_dir(data_dir)
+    directory = resolve_data_dir(data_dir, bundled=bundled)
     files = _ensure_files(directory, list(MNIST_FILES[split]), download=download, progress=progress)
     return _load_split_from(files, split, verify=verify)
 
@@ -262,6 +313,7 @@ def load_split(
 def load_mnist(
     data_dir: str | os.PathLike[str] | None = None,
     *,
+    bundled: str | os.PathLike[str] | None = None,
     download: bool = True,
     progress: bool = True,
     verify: bool = True,
@@ -273,8 +325,8 @@ def load_mnist(
         >>> ds.train_images.shape, ds.train_labels.dtype  # doctest: +SKIP
         ((60000, 28, 28), dtype('uint8'))
     """
-    directory = resolve_data_dir(data_dir)
-    names = [name for pair in MNIST_FILES.values() for name in pair]
+    directory = resolve_data_dir(data_dir, bundled=bundled)
+    names = _ALL_NAMES
     files = _ensure_files(directory, names, download=download, progress=progress)
     train_images, train_labels = _load_split_from(files, "train", verify=verify)
     test_images, test_labels = _load_split_from(files, "test", verify=verify)
@@ -291,6 +343,6 @@ def download_mnist(
         PosixPath('/tmp/mnist')
     """
     directory = resolve_data_dir(data_dir)
-    names = [name for pair in MNIST_FILES.values() for name in pair]
+    names = _ALL_NAMES
     _ensure_files(directory, names, download=True, progress=progress)
     return directory

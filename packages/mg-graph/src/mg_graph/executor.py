@@ -66,6 +66,21 @@ def _shaped(buffer: NDArray[np.uint8], node: Node) -> NDArray[Any]:
     return buffer[:nbytes].view(node.dtype).reshape(node.shape)
 
 
+def schedule_roots(outputs: Sequence[Node]) -> list[Node]:
+    """The order a plan walks its outputs in: the forward part first (so it is a prefix
+    of the schedule), then the gradients; within each, effects first, so the
+    depth-first walk reaches each effect right after its last ancestor (an all-reduce
+    starts as soon as its gradients are computed)."""
+    forward = [n for n in outputs if not n.is_gradient]
+    later = [n for n in outputs if n.is_gradient]
+    return [*_effects_first(forward), *_effects_first(later)]
+
+
+def _effects_first(nodes: list[Node]) -> list[Node]:
+    effects = [n for n in nodes if n.op is not None and n.op.effect]
+    return [*effects, *(n for n in nodes if n.op is None or not n.op.effect)]
+
+
 def _memory(array: NDArray[Any]) -> int:
     """Identity of the memory block an array lives in (its outermost base)."""
     base: Any = array
@@ -82,7 +97,7 @@ class Plan:
     """
 
     def __init__(self, graph: Graph, pins: dict[int, NDArray[Any]]) -> None:
-        self.order = topo_order(graph.outputs)
+        self.order = topo_order(schedule_roots(graph.outputs))
         self.arrays: dict[int, NDArray[Any]] = {}
         self.steps: list[tuple[Node, Step]] = []
         self.calls: list[Step] = []
@@ -391,6 +406,9 @@ class Executor:
 
     def _advance(self, plan: Plan, need: int) -> None:
         done = self.done
+        steps = plan.steps
+        while need < len(steps) and steps[need][0].op.effect:  # type: ignore[union-attr]
+            need += 1  # an effect whose inputs are ready runs with them
         if need <= done:
             return
         if done == 0 and not self._carry:  # a computation starts (not a resumed one)

@@ -125,10 +125,29 @@ class MultiheadAttention(Model):
         average_attn_weights: bool = True,
         is_causal: bool = False,
     ) -> tuple[Tensor, Tensor | None]:
+        q_in, k_in, v_in = self._inputs(query, key, value)
+        batched = q_in.ndim == 3
+        q, k, v = self._qkv(q_in, k_in, v_in, batched)
+        n, _, length, _ = q.shape
+        allowed, additive = self._masks(
+            attn_mask, key_padding_mask, is_causal, (n, length, k.shape[2])
+        )
+        dropout = self.dropout if self.training else 0.0
+        out, weights = attend(q, k, v, allowed, additive, dropout)
+        merged = _t.reshape(_t.transpose(out, (0, 2, 1, 3)), (n, length, self.embed_dim))
+        result = self._caller_layout(self.out_proj(merged), batched)
+        if not need_weights:
+            return result, None
+        if average_attn_weights:
+            weights = weights.mean(1)
+        return result, weights if batched else weights[0]
+
+    def _inputs(self, query: Any, key: Any, value: Any) -> tuple[Tensor, Tensor, Tensor]:
+        """query, key and value as tensors (the same tensor where the caller passed the
+        same object), checked to be all (L, E) or all batched."""
         q_in = as_tensor(query, self.in_proj_weight)
         k_in = q_in if key is query else as_tensor(key, self.in_proj_weight)
         v_in = k_in if value is key else as_tensor(value, self.in_proj_weight)
-        batched = q_in.ndim == 3
         if q_in.ndim not in (2, 3) or k_in.ndim != q_in.ndim or v_in.shape != k_in.shape:
             raise ValueError(
                 describe(
@@ -139,23 +158,41 @@ class MultiheadAttention(Model):
                     "give key and value the same shape, and all three the same rank",
                 )
             )
+        return q_in, k_in, v_in
 
-        def batch_major(t: Tensor) -> Tensor:
-            if not batched:
-                return _t.expand_dims(t, 0)
-            return t if self.batch_first else _t.swapaxes(t, 0, 1)
+    def _batch_major(self, t: Tensor, batched: bool) -> Tensor:
+        """The caller's layout -> (N, L, E)."""
+        if not batched:
+            return _t.expand_dims(t, 0)
+        return t if self.batch_first else _t.swapaxes(t, 0, 1)
 
+    def _caller_layout(self, t: Tensor, batched: bool) -> Tensor:
+        """(N, L, E) -> the caller's layout (the inverse of `_batch_major`)."""
+        if not batched:
+            return t[0]
+        return t if self.batch_first else _t.swapaxes(t, 0, 1)
+
+    def _qkv(
+        self, q_in: Tensor, k_in: Tensor, v_in: Tensor, batched: bool
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        """The projected query, key and value, split into heads: (N, H, L, E / H)."""
         e = self.embed_dim
         if q_in is k_in is v_in:  # self-attention: one projection for all three
-            qkv = self._project(batch_major(q_in), slice(None))
+            qkv = self._project(self._batch_major(q_in, batched), slice(None))
             q, k, v = (self._heads(qkv[..., i * e : (i + 1) * e]) for i in range(3))
-        else:
-            q, k, v = (
-                self._heads(self._project(batch_major(t), slice(i * e, (i + 1) * e)))
-                for i, t in enumerate((q_in, k_in, v_in))
-            )
-        n, _, length, _ = q.shape
-        source = k.shape[2]
+            return q, k, v
+        q, k, v = (
+            self._heads(self._project(self._batch_major(t, batched), slice(i * e, (i + 1) * e)))
+            for i, t in enumerate((q_in, k_in, v_in))
+        )
+        return q, k, v
+
+    def _masks(
+        self, attn_mask: Any, key_padding_mask: Any, is_causal: bool, sizes: tuple[int, int, int]
+    ) -> tuple[list[Any], list[Any]]:
+        """(allowed, additive): PyTorch's masks as `attend` takes them, broadcastable to
+        (N, H, L, S) for ``sizes`` (N, L, S)."""
+        n, length, source = sizes
         allowed: list[Any] = []
         additive: list[Any] = []
 
@@ -176,19 +213,7 @@ class MultiheadAttention(Model):
         if key_padding_mask is not None:
             mask, boolean = _attention_mask(key_padding_mask, "MultiheadAttention")
             add_mask(mask.reshape((n, 1, 1, source)), boolean)
-        dropout = self.dropout if self.training else 0.0
-        out, weights = attend(q, k, v, allowed, additive, dropout)
-        merged = _t.reshape(_t.transpose(out, (0, 2, 1, 3)), (n, length, self.embed_dim))
-        result = self.out_proj(merged)
-        if not batched:
-            result = result[0]
-        elif not self.batch_first:
-            result = _t.swapaxes(result, 0, 1)
-        if not need_weights:
-            return result, None
-        if average_attn_weights:
-            weights = weights.mean(1)
-        return result, weights if batched else weights[0]
+        return allowed, additive
 
     def extra_repr(self) -> str:
         return (

@@ -128,6 +128,7 @@ from mg_tensor.ops import (  # noqa: E402
 from mg_tensor.random import (  # noqa: E402
     bernoulli,
     bernoulli_like,
+    get_rng_state,
     manual_seed,
     normal,
     normal_like,
@@ -137,6 +138,7 @@ from mg_tensor.random import (  # noqa: E402
     randint_like,
     randn,
     randn_like,
+    set_rng_state,
     uniform,
     uniform_like,
 )
@@ -188,6 +190,7 @@ __all__ = [
     "floor_divide",
     "gather",
     "get_default_graph",
+    "get_rng_state",
     "getitem",
     "grad",
     "gradients",
@@ -247,6 +250,7 @@ __all__ = [
     "round",
     "rsqrt",
     "scatter_add",
+    "set_rng_state",
     "sigmoid",
     "sign",
     "sin",

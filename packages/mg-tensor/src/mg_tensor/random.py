@@ -69,6 +69,32 @@ def manual_seed(seed: int) -> None:
     _state = _Seed(int(seed) & _MASK)
 
 
+def get_rng_state() -> dict[str, Any]:
+    """Macrograd's random state (seed, streams taken, the initialisers' generator), as
+    plain values: `set_rng_state` restores it, as ``torch.get_rng_state``.
+
+    >>> state = get_rng_state(); a = randn(2).data
+    >>> set_rng_state(state); bool((randn(2).data == a).all())
+    True
+    """
+    taken = next(_state.streams)  # a count is read by taking its next value
+    _state.streams = itertools.count(taken)
+    return {
+        "seed": _state.seed,
+        "streams": taken,
+        "generator": _state.generator.bit_generator.state,
+    }
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    """Restore a state from `get_rng_state`."""
+    global _state
+    restored = _Seed(int(state["seed"]))
+    restored.streams = itertools.count(int(state["streams"]))
+    restored.generator.bit_generator.state = state["generator"]
+    _state = restored
+
+
 def default_generator() -> np.random.Generator:
     """The numpy Generator behind initialisers that are given no generator of their own
     (re-seeded by `manual_seed`).

@@ -172,6 +172,29 @@ def _collapse(order: list[Node], scope: dict[int, tuple[str, ...]], depth: int) 
     (forward and backward apart); other ops sharing a scope form runs (the loss, the
     backward of an activation), each one box unless that would draw a cycle;
     constants are left out."""
+    unit, runs = _units(order, scope, depth)
+    key = _split_cycles(order, unit, runs)
+    groups: dict[_Unit, list[Node]] = {}
+    for node in order:
+        if node.id in key:
+            groups.setdefault(key[node.id], []).append(node)
+    result: list[_Group] = []
+    for (kind, box, backward, _), members in groups.items():
+        first = next((n for n in members if n.op is not None), members[0])
+        if kind == "layer":
+            result.append((members, box[:-1], backward, "layer", box[-1]))
+        else:
+            names = [n.op.name for n in members if n.op is not None]
+            title = " > ".join(names if len(names) <= 3 else [*names[:2], f"... {len(names)} ops"])
+            result.append((members, scope[first.id], first.is_gradient, "ops", title))
+    return result
+
+
+def _units(
+    order: list[Node], scope: dict[int, tuple[str, ...]], depth: int
+) -> tuple[dict[int, _Unit], _UnionFind]:
+    """Node id -> the unit it joins (constants: none), and the runs of ops, grown
+    greedily in program order wherever joining cannot draw a cycle."""
     unit: dict[int, _Unit] = {}
     index = {n.id: i for i, n in enumerate(order)}
     runs = _UnionFind()
@@ -192,29 +215,21 @@ def _collapse(order: list[Node], scope: dict[int, tuple[str, ...]], depth: int) 
                     others = [i for i in node.inputs if i.id not in run]
                     if not any(_reaches(other, run, index) for other in others):
                         runs.union(inp.id, node.id)
-    while True:  # a cycle through several runs that the test above let through: split
+    return unit, runs
+
+
+def _split_cycles(order: list[Node], unit: dict[int, _Unit], runs: _UnionFind) -> dict[int, _Unit]:
+    """Node id -> its unit with runs merged, after splitting every run on a cycle
+    through several runs (which the test in `_units` cannot see) back into its ops."""
+    while True:
         key = {
             i: ("ops", (), False, runs.find(u[3])) if u[0] == "ops" else u for i, u in unit.items()
         }
         split = {k[3] for k in _on_cycles(order, key) if k[0] == "ops" and runs.size(k[3]) > 1}
         if not split:
-            break
+            return key
         for root in split:
             runs.isolate(root)
-    groups: dict[_Unit, list[Node]] = {}
-    for node in order:
-        if node.id in key:
-            groups.setdefault(key[node.id], []).append(node)
-    result: list[_Group] = []
-    for (kind, box, backward, _), members in groups.items():
-        first = next((n for n in members if n.op is not None), members[0])
-        if kind == "layer":
-            result.append((members, box[:-1], backward, "layer", box[-1]))
-        else:
-            names = [n.op.name for n in members if n.op is not None]
-            title = " > ".join(names if len(names) <= 3 else [*names[:2], f"... {len(names)} ops"])
-            result.append((members, scope[first.id], first.is_gradient, "ops", title))
-    return result
 
 
 def _reaches(node: Node, run: set[int], index: dict[int, int]) -> bool:

@@ -40,38 +40,15 @@ def emit(
     """The `graphviz.Digraph` of ``drawing``; ``large`` caps dot's effort."""
     beside = _parameter_rows(drawing)
     mirrors = _mirrors(drawing, beside)
-    attributes = {}
-    for item in drawing.items:
-        mirrored = mirrors[item][0] if item in mirrors else None
-        attributes[id(item)] = item_attributes(item, drawing, sharing, mirrored)
-        if item.computed and not item.backward:  # dot keeps a group's edges straight
-            attributes[id(item)]["group"] = "forward"
     body = Body()
-    _place(body, drawing.items, attributes, clusters)
+    _place(body, drawing.items, _attributes(drawing, sharing, mirrors), clusters)
     for tail, head in drawing.edges:
         body.edge(*_edge(tail, head, beside))
     forward = [i for i in drawing.items if i.computed and not i.backward]
     for upper, lower in itertools.pairwise(forward):
         body.edge(upper.key, lower.key, {"style": "invis", "weight": "20"})
-    for item, (twin, reads) in mirrors.items():
-        if reads:  # on the row of the forward node it reads, to its right
-            body.open()
-            body.attr("rank", "same")
-            body.edge(twin.key, item.key, {"style": "invis"})
-            body.close()
-        else:  # no higher than its layer's first row
-            body.edge(twin.key, item.key, {"style": "invis", "minlen": "0", "weight": "8"})
-    rows: dict[Item, list[Item]] = {}
-    for param, user in beside.items():
-        rows.setdefault(user, []).append(param)
-    for user, params in rows.items():
-        body.open()
-        body.attr("rank", "same")
-        for member in (user, *params):
-            body.node(member.key)
-        for left, right in itertools.pairwise(params):  # in creation order
-            body.edge(left.key, right.key, {"style": "invis"})
-        body.close()
+    _tie_mirrors(body, mirrors)
+    _share_rows(body, beside)
     _gradients_point_back(body, drawing)
     graph = {"rankdir": "TB", "newrank": "true", "fontname": "Helvetica"}
     if large:  # cap dot's slowest phase, placing nodes across
@@ -83,6 +60,46 @@ def emit(
         edge_attr={"arrowsize": "0.7"},
         body=body.lines,
     )
+
+
+def _attributes(
+    drawing: Drawing, sharing: dict[int, str], mirrors: dict[Item, tuple[Item, bool]]
+) -> dict[int, dict[str, str]]:
+    """id(item) -> its DOT node attributes."""
+    attributes = {}
+    for item in drawing.items:
+        mirrored = mirrors[item][0] if item in mirrors else None
+        attributes[id(item)] = item_attributes(item, drawing, sharing, mirrored)
+        if item.computed and not item.backward:  # dot keeps a group's edges straight
+            attributes[id(item)]["group"] = "forward"
+    return attributes
+
+
+def _tie_mirrors(body: Body, mirrors: dict[Item, tuple[Item, bool]]) -> None:
+    """Pull each gradient item onto the row of the forward item it mirrors."""
+    for item, (twin, reads) in mirrors.items():
+        if reads:  # on the row of the forward node it reads, to its right
+            body.open()
+            body.attr("rank", "same")
+            body.edge(twin.key, item.key, {"style": "invis"})
+            body.close()
+        else:  # no higher than its layer's first row
+            body.edge(twin.key, item.key, {"style": "invis", "minlen": "0", "weight": "8"})
+
+
+def _share_rows(body: Body, beside: dict[Item, Item]) -> None:
+    """Put each parameter on the row of its first user, in creation order to its right."""
+    rows: dict[Item, list[Item]] = {}
+    for param, user in beside.items():
+        rows.setdefault(user, []).append(param)
+    for user, params in rows.items():
+        body.open()
+        body.attr("rank", "same")
+        for member in (user, *params):
+            body.node(member.key)
+        for left, right in itertools.pairwise(params):  # in creation order
+            body.edge(left.key, right.key, {"style": "invis"})
+        body.close()
 
 
 def _place(
