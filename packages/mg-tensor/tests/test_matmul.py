@@ -59,6 +59,8 @@ CASES = [
     ((2, 1, 3, 4), (5, 4, 2)),
     ((4,), (2, 4, 3)),
     ((2, 3, 4), (4,)),
+    ((2, 3, 4), (4, 5)),
+    ((2, 0, 4), (4, 5)),
     ((1, 3), (2, 3, 5)),
     ((2, 0), (0, 3)),
     ((0, 3), (3, 2)),
@@ -91,6 +93,32 @@ def test_matmul_gradients_equal_the_textbook_formulas() -> None:
     gv, gm = grad((tv @ tm).sum(), [tv, tm])
     np.testing.assert_allclose(gv.data, m.sum(axis=1), rtol=1e-12)
     np.testing.assert_allclose(gm.data, np.outer(v, np.ones(4)), rtol=1e-12)
+
+
+def test_batched_times_matrix_runs_as_one_gemm_into_any_buffer() -> None:
+    """(batch, length, features) @ matrix: one 2-d GEMM, also into an out= buffer or a
+    frozen graph's buffer; strided operands and buffers fall back to np.matmul."""
+    from mg_tensor.oplib import matmul_kernel
+
+    rng = np.random.default_rng(2)
+    a, b = rng.standard_normal((3, 4, 5)), rng.standard_normal((5, 6))
+    expected = np.matmul(a, b)
+    np.testing.assert_allclose(matmul_kernel(a, b), expected, rtol=1e-12)
+    out = np.empty((3, 4, 6))
+    assert matmul_kernel(a, b, out) is out
+    np.testing.assert_allclose(out, expected, rtol=1e-12)
+    strided = np.empty((3, 4, 12))[..., ::2]
+    np.testing.assert_allclose(matmul_kernel(a, b, strided), expected, rtol=1e-12)
+    a_t = rng.standard_normal((4, 3, 5)).transpose(1, 0, 2)
+    np.testing.assert_allclose(matmul_kernel(a_t, b), np.matmul(a_t, b), rtol=1e-12)
+    compiled = mt.compute_graph(lambda x, y: x @ y)
+    np.testing.assert_allclose(compiled(a, b).data, expected, rtol=1e-12)
+
+    def second_order(x: Tensor, y: Tensor) -> Tensor:
+        gx, gy = grad(((x @ y) ** 2).sum(), [x, y])
+        return (gx * gx).sum() + (gy * gy).sum()
+
+    assert gradcheck(second_order, a[:2, :2, :3], b[:3, :2])
 
 
 @GRAD_SETTINGS

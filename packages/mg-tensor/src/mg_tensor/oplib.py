@@ -37,6 +37,7 @@ from mg_tensor.ops.base import (
     write_out,
 )
 from mg_tensor.ops.core import apply, lift
+from mg_tensor.ops.linalg import matmul_kernel
 from mg_tensor.tensor import Tensor
 
 Array = NDArray[Any]  # what kernels take and return
@@ -54,6 +55,7 @@ __all__ = [
     "float_dtype",
     "is_float",
     "lift",
+    "matmul_kernel",
     "normalize_axis",
     "probe_dtype",
     "shape_error",

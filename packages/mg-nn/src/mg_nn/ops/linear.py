@@ -7,7 +7,17 @@ from typing import ClassVar
 
 import numpy as np
 
-from mg_tensor.oplib import Array, Grads, Node, Spec, Tensor, TensorOp, float_dtype, shape_error
+from mg_tensor.oplib import (
+    Array,
+    Grads,
+    Node,
+    Spec,
+    Tensor,
+    TensorOp,
+    float_dtype,
+    matmul_kernel,
+    shape_error,
+)
 
 
 @dataclass(frozen=True)
@@ -41,7 +51,7 @@ class Linear(TensorOp):
 
     def forward(self, *arrays: Array, out: Array | None = None) -> Array:
         x, w, *b = arrays
-        result: Array = np.matmul(x, w.T, out=out)
+        result = matmul_kernel(x, w.T, out)  # N-d inputs: one 2-d GEMM
         if b:
             np.add(result, b[0], out=result)
         return result
