@@ -194,3 +194,15 @@ def test_each_thread_has_its_own_schedule(graph: Graph) -> None:
     assert mine is not None and seen[0] is None
     assert seen[1] is not None and seen[1] is not mine  # replays never share buffers
     assert eager.scheduled(graph) is mine
+
+
+def test_a_schedule_over_integer_indices_checks_them_with_real_values(graph: Graph) -> None:
+    table = Tensor(np.arange(12.0).reshape(6, 2), requires_grad=True)
+    rng = np.random.default_rng(0)
+    for _ in range(3):  # the second step builds the schedule, the third replays it
+        idx = rng.integers(0, 6, size=4)
+        (table[Tensor(idx)] * 2).sum().backprop()
+        expected = np.zeros((6, 2))
+        np.add.at(expected, idx, 2.0)
+        np.testing.assert_array_equal(table.grad.data, expected)  # type: ignore[union-attr]
+    assert eager.scheduled(graph) is not None

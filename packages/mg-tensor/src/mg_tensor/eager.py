@@ -28,7 +28,6 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-import numpy as np
 from numpy.typing import NDArray
 
 from mg_graph import Graph, Node, Role, topo_order
@@ -77,7 +76,8 @@ class Program:
                         mirror[node.id] = node
                         continue
                     assert node.value is not None
-                    leaf = graph.leaf(np.empty_like(node.value), Role.INPUT, node.name)
+                    # its current value, not an empty array: ops may check values (indices)
+                    leaf = graph.leaf(node.value.copy(), Role.INPUT, node.name)
                     mirror[node.id] = leaf
                     self.inputs.append((k, leaf))
                     continue
