@@ -181,9 +181,16 @@ def _check_twins(node: Node, twin: Node) -> None:
             raise _mismatch(node, f"the parameters of {node.op.label()} depend on the batch size")
 
 
-def _value_info(name: str, node: Node, twin: Node) -> onnx.ValueInfoProto:
+def _value_info(
+    name: str, node: Node, twin: Node, batch: tuple[int, int]
+) -> onnx.ValueInfoProto:
+    """Name, type and shape; an axis as long as the inputs' batch in both traces is the
+    symbolic ``batch``, another varying one (a merged batch) is left unnamed."""
     varying = set(batch_axes(node, twin))
-    dims: list[int | str] = [BATCH if a in varying else n for a, n in enumerate(node.shape)]
+    dims: list[int | str | None] = [
+        (BATCH if (n, twin.shape[a]) == batch else None) if a in varying else n
+        for a, n in enumerate(node.shape)
+    ]
     return helper.make_tensor_value_info(name, elem_type(node.dtype), dims)
 
 
@@ -218,9 +225,10 @@ def _build(
     twins.update({n.id: t for n, t in zip(first.inputs, second.inputs, strict=True)})
     names: dict[int, str] = {}
     inputs = []
+    batch = (first.inputs[0].shape[:1] + second.inputs[0].shape[:1]) if first.inputs else ()
     for node, name in zip(first.inputs, input_names, strict=True):
         names[node.id] = name
-        inputs.append(_value_info(name, node, twins[node.id]))
+        inputs.append(_value_info(name, node, twins[node.id], batch))
     for node in first.nodes:
         twin = twins[node.id]
         _check_twins(node, twin)
@@ -237,7 +245,7 @@ def _build(
     outputs = []
     for node, name in zip(first.outputs, output_names, strict=True):
         builder.node("Identity", [names[node.id]], "", output=name)
-        outputs.append(_value_info(name, node, twins[node.id]))
+        outputs.append(_value_info(name, node, twins[node.id], batch))
     graph = helper.make_graph(builder.nodes, title, inputs, outputs, builder.initializers)
     return helper.make_model(
         graph,

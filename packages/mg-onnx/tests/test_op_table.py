@@ -1,0 +1,185 @@
+"""Every op class is either exported (and checked against onnxruntime) or listed as not
+exportable with its reason. A new op (in a new file too) that is in neither table fails
+`test_every_op_class_is_in_a_table` by name; an exporter without a sample here fails
+`test_every_exporter_has_a_sample`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pytest
+from onnx_support import assert_close, run
+
+from mg_graph import Alias
+from mg_nn import Dropout, F, Linear, Model
+from mg_nn import ops as nn
+from mg_onnx import EXPORTERS, NOT_EXPORTABLE, export, load, op_classes
+from mg_tensor import Tensor, compute_graph
+from mg_tensor import ops as t
+from mg_tensor.ops import binary as b
+from mg_tensor.ops import index as ix
+from mg_tensor.ops import reduce as r
+from mg_tensor.ops import select as s
+from mg_tensor.ops import shape as sh
+from mg_tensor.ops import unary as u
+from mg_tensor.ops.core import apply
+from mg_tensor.ops.linalg import MatMul
+from mg_tensor.ops.softmax import LogSoftmax, Softmax
+
+rng = np.random.default_rng(0)
+X = rng.standard_normal((4, 6)).astype(np.float32)
+Y = rng.standard_normal((4, 6)).astype(np.float32)
+X3 = rng.standard_normal((4, 2, 6)).astype(np.float32)
+ROW = rng.standard_normal((1, 6)).astype(np.float32)
+IMAGES = rng.standard_normal((4, 2, 6, 6)).astype(np.float32)
+W = rng.standard_normal((6, 5)).astype(np.float32)
+LABELS = np.array([0, 3, 5, 1])
+IDS = np.array([[1, 0, 3], [2, 2, 4], [0, 1, 1], [4, 3, 2]])
+
+
+@dataclass
+class Sample:
+    op: type
+    fn: Callable[..., Any]
+    inputs: tuple[Any, ...]
+    label: str = ""
+
+
+class _Dropped(Model):
+    def __init__(self) -> None:
+        super().__init__()
+        self.linear = Linear(6, 6, generator=0)
+        self.drop = Dropout(0.5, generator=0)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.drop(self.linear(x))
+
+
+def _weights() -> Tensor:
+    return Tensor(rng.standard_normal((5, 3)).astype(np.float32), requires_grad=True, name="table")
+
+
+TABLE = _weights()
+
+SAMPLES = [
+    Sample(Alias, lambda x: (x.exp(), x.exp()), (X,), "duplicate outputs"),
+    Sample(b.Add, lambda x: x + ROW, (X,)),
+    Sample(b.Subtract, lambda x, y: x - y, (X, Y)),
+    Sample(b.Multiply, lambda x: x * 3, (X,)),
+    Sample(b.Divide, lambda x, y: x / (y * y + 1), (X, Y)),
+    Sample(b.Divide, lambda i: i / 2, (IDS,), "int / int is float"),
+    Sample(b.Power, lambda x: (x * x + 0.5) ** ROW, (X,)),
+    Sample(b.Maximum, lambda x, y: t.maximum(x, y), (X, Y)),
+    Sample(b.Minimum, lambda x: t.minimum(x, 0.25), (X,)),
+    Sample(b.Less, lambda x, y: x < y, (X, Y)),
+    Sample(b.LessEqual, lambda x: x <= 0.1, (X,)),
+    Sample(b.Greater, lambda x, y: x > y, (X, Y)),
+    Sample(b.GreaterEqual, lambda i: i >= 2, (IDS,)),
+    Sample(b.Equal, lambda i: t.equal(i, 2), (IDS,)),
+    Sample(b.NotEqual, lambda i: t.not_equal(i, 2), (IDS,)),
+    Sample(b.LogicalAnd, lambda x, y: apply(b.LogicalAnd(), x > 0, y > 0), (X, Y)),
+    Sample(u.Negative, lambda x: -x, (X,)),
+    Sample(u.Exp, lambda x: x.exp(), (X,)),
+    Sample(u.Log, lambda x: (x * x + 1).log(), (X,)),
+    Sample(u.Sqrt, lambda x: (x * x).sqrt(), (X,)),
+    Sample(u.Sign, lambda x: apply(u.Sign(), x), (X,)),
+    Sample(u.Absolute, lambda x: t.absolute(x), (X,)),
+    Sample(u.Tanh, lambda x: x.tanh(), (X,)),
+    Sample(u.Sigmoid, lambda x: x.sigmoid(), (X,)),
+    Sample(u.Relu, lambda x: x.relu(), (X,)),
+    Sample(u.AsType, lambda x: (x * 4).astype(np.int32), (X,)),
+    Sample(u.AsType, lambda i: i.astype(np.float32) * 0.5, (IDS,), "int to float"),
+    Sample(u.StopGradient, lambda x: t.stop_gradient(x) * 2, (X,)),
+    Sample(s.Clip, lambda x: t.clip(x, -0.5, 0.5), (X,)),
+    Sample(s.Clip, lambda x: t.clip(x, None, 0.2), (X,), "upper bound only"),
+    Sample(s.Where, lambda x, y: t.where(x > 0, x, y), (X, Y)),
+    Sample(r.Sum, lambda x: x.sum(axis=1), (X,)),
+    Sample(r.Sum, lambda i: i.sum(axis=1, keepdims=True), (IDS,), "ints, keepdims"),
+    Sample(r.Mean, lambda x: x.mean(axis=1, keepdims=True), (X,)),
+    Sample(r.Max, lambda x: x.max(axis=1), (X,)),
+    Sample(r.Min, lambda x: t.min(x, axis=1, keepdims=True), (X,)),
+    Sample(r.ArgMax, lambda x: t.argmax(x, axis=1), (X,)),
+    Sample(r.ArgMin, lambda x: t.argmin(x, axis=1, keepdims=True), (X,)),
+    Sample(sh.Reshape, lambda x: x.reshape((x.shape[0], 2, 3)), (X,)),
+    Sample(sh.Reshape, lambda x: x.reshape((-1,)), (X,), "batch merged"),
+    Sample(sh.Transpose, lambda x: x.reshape((x.shape[0], 2, 3)).transpose((0, 2, 1)), (X,)),
+    Sample(sh.BroadcastTo, lambda x: t.broadcast_to(x[:, None, :], (x.shape[0], 3, 6)), (X,)),
+    Sample(sh.Concatenate, lambda x, y: t.concatenate([x, y], axis=1), (X, Y)),
+    Sample(ix.Index, lambda x: x[:, 1:5:2], (X,)),
+    Sample(ix.Index, lambda x: x[:, -1], (X,), "int index"),
+    Sample(ix.Index, lambda x: x[..., None, ::-1], (X,), "None and reversed"),
+    Sample(ix.Gather, lambda x: x[:, np.array([4, 0, 4])], (X,), "constant indices"),
+    Sample(ix.Gather, lambda i: F.embedding(i, TABLE), (IDS,), "embedding"),
+    Sample(ix.Gather, lambda x: x[np.array([0, 0]), np.array([1, 5])], (X,), "pairs"),
+    Sample(MatMul, lambda x: x @ W, (X,)),
+    Sample(Softmax, lambda x: t.softmax(x, axis=1), (X,)),
+    Sample(Softmax, lambda x: x.exp() / x.exp().sum(axis=1, keepdims=True), (X,), "naive"),
+    Sample(LogSoftmax, lambda x: t.log_softmax(x, axis=1), (X,)),
+    Sample(LogSoftmax, lambda x: (x.exp() / x.exp().sum(1, keepdims=True)).log(), (X,), "naive"),
+    Sample(nn.Linear, Linear(6, 3, generator=0), (X,)),
+    Sample(nn.Linear, Linear(6, 3, generator=0), (X3,), "3-d input"),
+    Sample(nn.Conv2d, lambda x: F.conv2d(x, W.reshape(3, 2, 5, 1)[:, :, :3], None, 2, 1), (IMAGES,)),
+    Sample(nn.MaxPool2d, lambda x: F.max_pool2d(x, 2), (IMAGES,)),
+    Sample(nn.MaxPool2d, lambda x: F.max_pool2d(x[:, 0], (3, 2), 1), (IMAGES,), "3-d"),
+    Sample(nn.AvgPool2d, lambda x: F.avg_pool2d(x, 3, 2), (IMAGES,)),
+    Sample(nn.DropoutMask, _Dropped(), (X,), "the identity in evaluation mode"),
+    Sample(nn.CrossEntropy, lambda x, y: F.cross_entropy(x, y), (X, LABELS), "class indices"),
+    Sample(nn.CrossEntropy, lambda x, y: F.cross_entropy(x, t.softmax(y, 1), "none"), (X, Y), "p"),
+    Sample(nn.Softplus, lambda x: F.softplus(x * 10), (X,)),
+]
+
+
+def _ops_in(fn: Callable[..., Any], inputs: tuple[Any, ...]) -> set[type]:
+    traced = compute_graph(fn)
+    traced(*inputs)
+    return {type(n.op) for n in traced.graph.nodes if n.op is not None}
+
+
+def _values(result: Any) -> list[Any]:
+    items = result if isinstance(result, tuple | list) else (result,)
+    return [item.data for item in items]
+
+
+def _with_batch(arrays: tuple[Any, ...], n: int) -> tuple[Any, ...]:
+    return tuple(np.resize(a, (n, *a.shape[1:])) for a in arrays)
+
+
+def test_every_op_class_is_in_a_table() -> None:
+    missing = [
+        f"{cls.__module__}.{cls.__name__}"
+        for cls in op_classes()
+        if cls not in EXPORTERS and cls not in NOT_EXPORTABLE
+    ]
+    assert not missing, f"add these ops to mg_onnx.exporters (EXPORTERS or NOT_EXPORTABLE): {missing}"
+
+
+def test_not_exportable_ops_say_why() -> None:
+    assert all(reason.strip() for reason in NOT_EXPORTABLE.values())
+    assert not set(EXPORTERS) & set(NOT_EXPORTABLE)
+
+
+def test_every_exporter_has_a_sample() -> None:
+    sampled = {sample.op for sample in SAMPLES}
+    missing = [cls.__name__ for cls in EXPORTERS if cls not in sampled]
+    assert not missing, f"add a sample to SAMPLES for: {missing}"
+
+
+@pytest.mark.parametrize(
+    "sample", SAMPLES, ids=[f"{s.op.__name__}-{s.label or 'basic'}" for s in SAMPLES]
+)
+def test_exporter_matches_onnxruntime(sample: Sample) -> None:
+    assert sample.op in _ops_in(sample.fn, sample.inputs), "the sample does not use its op"
+    proto = export(sample.fn, sample.inputs)
+    for n in (sample.inputs[0].shape[0], 1, 7):
+        inputs = _with_batch(sample.inputs, n)
+        if isinstance(sample.fn, Model):
+            sample.fn.eval()
+        expected = _values(compute_graph(sample.fn)(*inputs))
+        actual = run(proto, *inputs)
+        for got, want in zip(actual, expected, strict=True):
+            assert_close(got, want)
+        for got, want in zip(_values(load(proto)(*inputs)), expected, strict=True):
+            assert_close(got, want)
