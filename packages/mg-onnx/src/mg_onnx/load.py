@@ -81,8 +81,11 @@ class OnnxModel(Model):
         super().__init__()
         graph = proto.graph
         missing = sorted(
-            {_op_name(n) for n in graph.node if n.domain not in DEFAULT_DOMAINS}
-            | {n.op_type for n in graph.node if n.op_type not in IMPORTERS}
+            {
+                _op_name(n)
+                for n in graph.node
+                if n.domain not in DEFAULT_DOMAINS or n.op_type not in IMPORTERS
+            }
         )
         if missing:
             raise UnsupportedOpsError(missing)
