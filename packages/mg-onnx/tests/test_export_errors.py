@@ -55,7 +55,7 @@ def test_a_constant_that_depends_on_the_batch_size_is_refused() -> None:
     def weighted(x: Tensor) -> Tensor:
         return x * np.arange(x.shape[0], dtype=np.float32)[:, None]
 
-    with pytest.raises(ExportError, match="constant of shape .* depends on the batch size"):
+    with pytest.raises(ExportError, match=r"constant of shape .* depends on the batch size"):
         export(weighted, X)
     proto = export(weighted, X, dynamic_batch=False)  # a fixed batch is fine
     assert proto.graph.input[0].type.tensor_type.shape.dim[0].dim_value == 4

@@ -34,9 +34,14 @@ def conv_net(opset: int = 17) -> onnx.ModelProto:
     """Conv (pads) -> BatchNormalization -> Relu -> MaxPool -> Reshape fed by
     Shape/Gather/Unsqueeze/Concat -> Flatten -> Gemm (transB) -> Softmax."""
     nodes = [
-        helper.make_node("Conv", ["x", "conv.W", "conv.B"], ["c"], pads=[1, 1, 1, 1], name="/conv/Conv"),
         helper.make_node(
-            "BatchNormalization", ["c", "bn.scale", "bn.bias", "bn.mean", "bn.var"], ["n"], epsilon=1e-3
+            "Conv", ["x", "conv.W", "conv.B"], ["c"], pads=[1, 1, 1, 1], name="/conv/Conv"
+        ),
+        helper.make_node(
+            "BatchNormalization",
+            ["c", "bn.scale", "bn.bias", "bn.mean", "bn.var"],
+            ["n"],
+            epsilon=1e-3,
         ),
         helper.make_node("Relu", ["n"], ["r"]),
         helper.make_node("MaxPool", ["r"], ["p"], kernel_shape=[2, 2], strides=[2, 2]),
@@ -192,7 +197,9 @@ def test_unsupported_forms_of_supported_ops_name_the_node() -> None:
 
 
 def test_inputs_of_the_wrong_shape_are_named() -> None:
-    with pytest.raises(ShapeError, match=r"input 'x' has shape \(2, 3, 9, 8\).*\('batch', 3, 8, 8\)"):
+    with pytest.raises(
+        ShapeError, match=r"input 'x' has shape \(2, 3, 9, 8\).*\('batch', 3, 8, 8\)"
+    ):
         load(conv_net())(_floats(2, 3, 9, 8))
 
 
@@ -202,7 +209,9 @@ def test_load_reads_paths_bytes_and_protos(tmp_path: Any) -> None:
     path = tmp_path / "mlp.onnx"
     onnx.save(proto, str(path))
     x = rng.random((3, 784), dtype=np.float32)
-    outputs = [load(source)(x).data for source in (str(path), path, proto.SerializeToString(), proto)]
+    outputs = [
+        load(source)(x).data for source in (str(path), path, proto.SerializeToString(), proto)
+    ]
     for out in outputs[1:]:
         assert_close(out, outputs[0])
     assert isinstance(load(path), OnnxModel)

@@ -30,12 +30,16 @@ def model(request: pytest.FixtureRequest) -> Model:
     return MLP() if request.param == "mlp" else CNN()
 
 
-def test_exported_at_batch_64_runs_in_onnxruntime_at_every_batch(model: Model, tmp_path: Path) -> None:
+def test_exported_at_batch_64_runs_in_onnxruntime_at_every_batch(
+    model: Model, tmp_path: Path
+) -> None:
     path = tmp_path / "model.onnx"
     export(model, images(64), path)
     proto = onnx.load(str(path))
     onnx.checker.check_model(proto, full_check=True)
-    assert [d.dim_param or d.dim_value for d in proto.graph.input[0].type.tensor_type.shape.dim] == [
+    assert [
+        d.dim_param or d.dim_value for d in proto.graph.input[0].type.tensor_type.shape.dim
+    ] == [
         "batch",
         784,
     ]

@@ -121,7 +121,9 @@ SAMPLES = [
     Sample(LogSoftmax, lambda x: (x.exp() / x.exp().sum(1, keepdims=True)).log(), (X,), "naive"),
     Sample(nn.Linear, Linear(6, 3, generator=0), (X,)),
     Sample(nn.Linear, Linear(6, 3, generator=0), (X3,), "3-d input"),
-    Sample(nn.Conv2d, lambda x: F.conv2d(x, W.reshape(3, 2, 5, 1)[:, :, :3], None, 2, 1), (IMAGES,)),
+    Sample(
+        nn.Conv2d, lambda x: F.conv2d(x, W.reshape(3, 2, 5, 1)[:, :, :3], None, 2, 1), (IMAGES,)
+    ),
     Sample(nn.MaxPool2d, lambda x: F.max_pool2d(x, 2), (IMAGES,)),
     Sample(nn.MaxPool2d, lambda x: F.max_pool2d(x[:, 0], (3, 2), 1), (IMAGES,), "3-d"),
     Sample(nn.AvgPool2d, lambda x: F.avg_pool2d(x, 3, 2), (IMAGES,)),
@@ -153,7 +155,9 @@ def test_every_op_class_is_in_a_table() -> None:
         for cls in op_classes()
         if cls not in EXPORTERS and cls not in NOT_EXPORTABLE
     ]
-    assert not missing, f"add these ops to mg_onnx.exporters (EXPORTERS or NOT_EXPORTABLE): {missing}"
+    assert not missing, (
+        f"add these ops to mg_onnx.exporters (EXPORTERS or NOT_EXPORTABLE): {missing}"
+    )
 
 
 def test_not_exportable_ops_say_why() -> None:

@@ -53,7 +53,12 @@ class Builder:
         return name
 
     def node(
-        self, op_type: str, inputs: Sequence[str], scope: str, output: str | None = None, **attrs: Any
+        self,
+        op_type: str,
+        inputs: Sequence[str],
+        scope: str,
+        output: str | None = None,
+        **attrs: Any,
     ) -> str:
         """Add one single-output node; returns the output's name."""
         name = self.fresh(f"{scope}/{op_type}")
@@ -114,7 +119,12 @@ class Call:
     def target_shape(self) -> list[int]:
         """The node's shape for a Reshape of its first input: the batch axis becomes -1
         (or 0, ONNX's "copy the input's length", where it stays at the input's position)."""
-        node, twin, source, source_twin = self.node, self.twin, self.node.inputs[0], self.twin.inputs[0]
+        node, twin, source, source_twin = (
+            self.node,
+            self.twin,
+            self.node.inputs[0],
+            self.twin.inputs[0],
+        )
         shape = list(node.shape)
         varying = batch_axes(node, twin)
         if len(varying) <= 1:
@@ -122,7 +132,8 @@ class Call:
         copied = {
             a
             for a in batch_axes(source, source_twin)
-            if a < node.ndim and (source.shape[a], source_twin.shape[a]) == (node.shape[a], twin.shape[a])
+            if a < node.ndim
+            and (source.shape[a], source_twin.shape[a]) == (node.shape[a], twin.shape[a])
         }
         free = [a for a in varying if a not in copied]
         if len(free) > 1 or (varying and 0 in node.shape):

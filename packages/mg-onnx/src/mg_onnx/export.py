@@ -25,7 +25,7 @@ from mg_nn import Model
 from mg_onnx.emitter import Builder, Call, batch_axes, elem_type
 from mg_onnx.errors import ExportError
 from mg_onnx.exporters import EXPORTERS, NOT_EXPORTABLE
-from mg_tensor import CompiledFunction, Tensor, compute_graph
+from mg_tensor import CompiledFunction, Tensor
 
 OPSET = 18
 IR_VERSION = 10  # what onnxruntime 1.20 and newer read
@@ -58,10 +58,12 @@ def export(
     'batch'
     """
     arrays = [np.asarray(a.data if isinstance(a, Tensor) else a) for a in _as_tuple(example)]
-    fn, optimize = (model.fn, model.optimize) if isinstance(model, CompiledFunction) else (model, True)
+    fn, optimize = (
+        (model.fn, model.optimize) if isinstance(model, CompiledFunction) else (model, True)
+    )
     names = list(input_names or _input_names(fn, len(arrays)))
     with _evaluation_mode(model):
-        traced = compute_graph(fn, optimize=optimize)
+        traced: CompiledFunction[..., Any] = CompiledFunction(fn, optimize=optimize)
         result = traced(*arrays)
         first = _trace_nodes(traced, result)
         if dynamic_batch:
@@ -181,9 +183,7 @@ def _check_twins(node: Node, twin: Node) -> None:
             raise _mismatch(node, f"the parameters of {node.op.label()} depend on the batch size")
 
 
-def _value_info(
-    name: str, node: Node, twin: Node, batch: tuple[int, int]
-) -> onnx.ValueInfoProto:
+def _value_info(name: str, node: Node, twin: Node, batch: tuple[int, int]) -> onnx.ValueInfoProto:
     """Name, type and shape; an axis as long as the inputs' batch in both traces is the
     symbolic ``batch``, another varying one (a merged batch) is left unnamed."""
     varying = set(batch_axes(node, twin))
@@ -212,6 +212,11 @@ def _emit(builder: Builder, node: Node, twin: Node, names: dict[int, str]) -> st
     return exporter(call)
 
 
+def _leading(inputs: list[Node]) -> int:
+    """The first input's batch size (-1 when it has none)."""
+    return inputs[0].shape[0] if inputs and inputs[0].ndim else -1
+
+
 def _build(
     first: _Trace, second: _Trace, input_names: list[str], output_names: list[str], title: str
 ) -> onnx.ModelProto:
@@ -225,7 +230,7 @@ def _build(
     twins.update({n.id: t for n, t in zip(first.inputs, second.inputs, strict=True)})
     names: dict[int, str] = {}
     inputs = []
-    batch = (first.inputs[0].shape[:1] + second.inputs[0].shape[:1]) if first.inputs else ()
+    batch = (_leading(first.inputs), _leading(second.inputs))
     for node, name in zip(first.inputs, input_names, strict=True):
         names[node.id] = name
         inputs.append(_value_info(name, node, twins[node.id], batch))

@@ -173,10 +173,7 @@ def _index(c: Call) -> str:
     """Basic indexing: one Slice, a Squeeze for int indices, an Unsqueeze for None."""
     x, x_twin = c.node.inputs[0], c.twin.inputs[0]
     batch = set(batch_axes(x, x_twin))
-    starts: list[int] = []
-    ends: list[int] = []
-    axes: list[int] = []
-    steps: list[int] = []
+    cuts: list[tuple[int, int, int, int]] = []  # (start, end, axis, step) of the Slice
     squeeze: list[int] = []
     unsqueeze: list[int] = []
     axis = position = 0
@@ -185,8 +182,7 @@ def _index(c: Call) -> str:
             unsqueeze.append(position)
             position += 1
         elif item[0] == "int":
-            i = item[1]
-            starts, ends, axes, steps = starts + [i], ends + [i + 1 or INT64_MAX], axes + [axis], steps + [1]
+            cuts.append((item[1], item[1] + 1 or INT64_MAX, axis, 1))  # -1 ends at the end
             squeeze.append(axis)
             axis += 1
         else:
@@ -196,12 +192,12 @@ def _index(c: Call) -> str:
                 start, stop, step = slice(*item[1:]).indices(x.shape[axis])
                 if step < 0 and stop < 0:  # before the first element: ONNX clamps this one
                     stop = INT64_MIN
-                starts, ends, axes, steps = starts + [start], ends + [stop], axes + [axis], steps + [step]
+                cuts.append((start, stop, axis, step))
             axis += 1
             position += 1
     out = c.args[0]
-    if axes:
-        out = c.emit("Slice", [out, c.ints(starts), c.ints(ends), c.ints(axes), c.ints(steps)])
+    if cuts:
+        out = c.emit("Slice", [out, *(c.ints(column) for column in zip(*cuts, strict=True))])
     if squeeze:
         out = c.emit("Squeeze", [out, c.ints(squeeze)])
     if unsqueeze:
@@ -263,9 +259,8 @@ def _dropout_mask(c: Call) -> str:
 
 
 def _cross_entropy(c: Call) -> str:
-    x, target = c.node.inputs
     reduction = c.op.reduction
-    if target.dtype.kind in "iu":
+    if c.node.inputs[1].dtype.kind in "iu":
         return c.emit(
             "SoftmaxCrossEntropyLoss", [c.arg(0), c.arg(1, np.int64)], reduction=reduction
         )
@@ -348,6 +343,7 @@ NOT_EXPORTABLE: dict[type[Op], str] = {
     nn.AvgPool2dGrad: GRADIENT_ONLY,
     nn.CrossEntropyGrad: GRADIENT_ONLY,
 }
+
 
 def op_classes() -> list[type[TensorOp]]:
     """Every concrete op class of mg_tensor and mg_nn (one that names itself), after

@@ -122,7 +122,7 @@ def _same(name: str, fn: Callable[..., Value]) -> None:
 
 
 # ------------------------------------------------------------------ elementwise
-for _name, _fn in {
+_SAME: dict[str, Callable[..., Value]] = {
     "Add": t.add,
     "Sub": t.subtract,
     "Mul": t.multiply,
@@ -142,7 +142,8 @@ for _name, _fn in {
     "Softplus": F.softplus,
     "MatMul": t.matmul,
     "Where": t.where,
-}.items():
+}
+for _name, _fn in _SAME.items():
     _same(_name, _fn)
 
 
@@ -280,7 +281,7 @@ def _expand(s: Site) -> Value:
 def _concat(s: Site) -> Value:
     parts = [s.x(i) for i in range(len(s.args))]
     if all(isinstance(p, np.ndarray) for p in parts):
-        return np.concatenate(parts, axis=s.attr("axis"))  # type: ignore[arg-type]
+        return np.concatenate(parts, axis=s.attr("axis"))
     return t.concatenate(parts, axis=s.attr("axis"))
 
 

@@ -24,6 +24,8 @@ from mg_graph import Graph, ShapeError, describe, named_scope, user_location
 from mg_nn import Model
 from mg_onnx.errors import LoadError, UnsupportedOpsError
 from mg_onnx.importers import IMPORTERS, Site, Value
+
+__all__ = ["IMPORTERS", "OnnxModel", "load"]
 from mg_tensor.tensor import Tensor
 
 DEFAULT_DOMAINS = ("", "ai.onnx")
@@ -89,9 +91,7 @@ class OnnxModel(Model):
         )
         if missing:
             raise UnsupportedOpsError(missing)
-        opset = next(
-            (o.version for o in proto.opset_import if o.domain in DEFAULT_DOMAINS), 1
-        )
+        opset = next((o.version for o in proto.opset_import if o.domain in DEFAULT_DOMAINS), 1)
         arrays = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
         roles = _roles(graph, arrays)
         statics = {name: a for name, a in arrays.items() if roles.get(name, "static") == "static"}
@@ -188,6 +188,7 @@ def _scopes(node_name: str) -> Iterator[None]:
 def _run(node: onnx.NodeProto, env: dict[str, Value | None], opset: int) -> None:
     args = [env[name] if name else None for name in node.input]
     build = IMPORTERS[node.op_type].build
+    outs: list[Value]
     if all(a is None or isinstance(a, np.ndarray) for a in args):
         # static inputs only (shapes, constants): compute now, in a scratch graph
         with Graph("onnx-static").as_default():
