@@ -65,14 +65,13 @@ def export(
     with _evaluation_mode(model):
         traced: CompiledFunction[..., Any] = CompiledFunction(fn, optimize=optimize)
         result = traced(*arrays)
-        first = _trace_nodes(traced, result)
+        first = _trace_nodes(traced)
         if dynamic_batch:
-            result_twin = traced(*(_one_more(a, k) for k, a in enumerate(arrays)))
-            second = _trace_nodes(traced, result_twin)
+            traced(*(_one_more(a, k) for k, a in enumerate(arrays)))
+            second = _trace_nodes(traced)
         else:
             second = first
-    outputs = _outputs(result)
-    out_names = list(output_names or _output_names(result, len(outputs)))
+    out_names = list(output_names or _output_names(result, len(first.outputs)))
     proto = _build(first, second, names, out_names, traced.__name__)
     onnx.checker.check_model(proto, full_check=True)
     if path is not None:
@@ -122,19 +121,11 @@ class _Trace:
         self.nodes = topo_order(outputs)
 
 
-def _trace_nodes(traced: CompiledFunction[..., Any], result: Any) -> _Trace:
+def _trace_nodes(traced: CompiledFunction[..., Any]) -> _Trace:
+    """The latest variant: its input buffers and outputs (the returned tensors, in order,
+    each once: freezing made equal results distinct nodes)."""
     variant = next(reversed(traced.variants.values()))
-    return _Trace(list(variant.inputs), [t.node for t in _outputs(result)])
-
-
-def _outputs(result: Any) -> list[Tensor]:
-    if isinstance(result, Tensor):
-        return [result]
-    if isinstance(result, list | tuple):
-        return [t for v in result for t in _outputs(v)]
-    if isinstance(result, dict):
-        return [t for v in result.values() for t in _outputs(v)]
-    return []
+    return _Trace(list(variant.inputs), list(variant.graph.outputs))
 
 
 def _input_names(fn: Callable[..., Any], count: int) -> list[str]:
