@@ -12,7 +12,7 @@ from onnx_support import assert_close, run
 from mg_graph import Node
 from mg_nn import ops as nn
 from mg_onnx import ExportError, export
-from mg_tensor import Tensor
+from mg_tensor import Tensor, compute_graph
 from mg_tensor.ops.base import TensorOp
 from mg_tensor.ops.core import apply
 
@@ -98,3 +98,16 @@ def test_inputs_and_outputs_are_named() -> None:
     proto = export(two, (X, X), input_names=["left", "right"], output_names=["s", "p"])
     assert [i.name for i in proto.graph.input] == ["left", "right"]
     assert [o.name for o in proto.graph.output] == ["s", "p"]
+
+
+def test_a_compiled_function_exports_with_its_parameter_names() -> None:
+    @compute_graph
+    def scaled(images: Tensor) -> Tensor:
+        return images * 2 + 1
+
+    scaled(X)
+    proto = export(scaled, X)
+    assert [i.name for i in proto.graph.input] == ["images"]
+    assert len(scaled.variants) == 1  # the user's function keeps its own variants
+    (out,) = run(proto, X[:1])
+    assert_close(out, X[:1] * 2 + 1)
