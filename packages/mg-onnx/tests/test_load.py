@@ -215,3 +215,12 @@ def test_load_reads_paths_bytes_and_protos(tmp_path: Any) -> None:
     for out in outputs[1:]:
         assert_close(out, outputs[0])
     assert isinstance(load(path), OnnxModel)
+
+
+def test_a_file_that_is_not_onnx_is_a_load_error(tmp_path: Any) -> None:
+    path = tmp_path / "weights.onnx"
+    path.write_bytes(b"certainly not protobuf \xff\xff\xff")
+    with pytest.raises(LoadError, match="is not an ONNX model"):
+        load(path)
+    with pytest.raises(FileNotFoundError):
+        load(tmp_path / "missing.onnx")

@@ -69,9 +69,17 @@ def load(source: str | os.PathLike[str] | bytes | onnx.ModelProto) -> OnnxModel:
     """
     if isinstance(source, onnx.ModelProto):
         return OnnxModel(source)
-    if isinstance(source, bytes):
-        return OnnxModel(onnx.load_from_string(source))
-    return OnnxModel(onnx.load(os.fspath(source)))
+    try:
+        if isinstance(source, bytes):
+            proto = onnx.load_from_string(source)
+        else:
+            proto = onnx.load(os.fspath(source))
+    except OSError:
+        raise
+    except Exception as error:  # protobuf's DecodeError: these bytes are no ONNX model
+        what = "the bytes" if isinstance(source, bytes) else repr(os.fspath(source))
+        raise LoadError(f"load: {what} is not an ONNX model ({error})") from None
+    return OnnxModel(proto)
 
 
 class OnnxModel(Model):
