@@ -105,6 +105,12 @@ SAMPLES = [
     Sample(r.ArgMin, lambda x: t.argmin(x, axis=1, keepdims=True), (X,)),
     Sample(sh.Reshape, lambda x: x.reshape((x.shape[0], 2, 3)), (X,)),
     Sample(sh.Reshape, lambda x: x.reshape((-1,)), (X,), "batch merged"),
+    Sample(
+        sh.Reshape,
+        lambda x: (x[:, None, :] * x[None, :, :]).reshape((x.shape[0], -1)),
+        (X,),
+        "batch in two axes",
+    ),
     Sample(sh.Transpose, lambda x: x.reshape((x.shape[0], 2, 3)).transpose((0, 2, 1)), (X,)),
     Sample(sh.BroadcastTo, lambda x: t.broadcast_to(x[:, None, :], (x.shape[0], 3, 6)), (X,)),
     Sample(sh.Concatenate, lambda x, y: t.concatenate([x, y], axis=1), (X, Y)),
