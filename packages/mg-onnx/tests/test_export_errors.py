@@ -98,6 +98,8 @@ def test_inputs_and_outputs_are_named() -> None:
     proto = export(two, (X, X), input_names=["left", "right"], output_names=["s", "p"])
     assert [i.name for i in proto.graph.input] == ["left", "right"]
     assert [o.name for o in proto.graph.output] == ["s", "p"]
+    with pytest.raises(ValueError, match="1 output names for 2 outputs"):
+        export(two, (X, X), output_names=["s"])
 
 
 def test_a_compiled_function_exports_with_its_parameter_names() -> None:

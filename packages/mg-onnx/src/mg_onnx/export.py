@@ -72,6 +72,19 @@ def export(
         else:
             second = first
     out_names = list(output_names or _output_names(result, len(first.outputs)))
+    for what, given, count in (
+        ("input", names, len(arrays)),
+        ("output", out_names, len(first.outputs)),
+    ):
+        if len(given) != count:
+            raise ValueError(
+                describe(
+                    "export",
+                    f"{len(given)} {what} names for {count} {what}s",
+                    user_location(),
+                    f"pass one name per {what}",
+                )
+            )
     proto = _build(first, second, names, out_names, traced.__name__)
     onnx.checker.check_model(proto, full_check=True)
     if path is not None:
