@@ -58,12 +58,13 @@ def export(
     'batch'
     """
     arrays = [np.asarray(a.data if isinstance(a, Tensor) else a) for a in _as_tuple(example)]
-    fn, optimize = (
-        (model.fn, model.optimize) if isinstance(model, CompiledFunction) else (model, True)
-    )
+    if isinstance(model, CompiledFunction):  # a fresh one: the user's keeps its variants
+        fn, optimize, passes = model.fn, model.optimize, model.passes
+    else:
+        fn, optimize, passes = model, True, None
     names = list(input_names or _input_names(fn, len(arrays)))
     with _evaluation_mode(model):
-        traced: CompiledFunction[..., Any] = CompiledFunction(fn, optimize=optimize)
+        traced: CompiledFunction[..., Any] = CompiledFunction(fn, optimize=optimize, passes=passes)
         result = traced(*arrays)
         first = _trace_nodes(traced)
         if dynamic_batch:
@@ -137,7 +138,7 @@ class _Trace:
 def _trace_nodes(traced: CompiledFunction[..., Any]) -> _Trace:
     """The latest variant: its input buffers and outputs (the returned tensors, in order,
     each once: freezing made equal results distinct nodes)."""
-    variant = next(reversed(traced.variants.values()))
+    variant = traced.variants[-1]
     return _Trace(list(variant.inputs), list(variant.graph.outputs))
 
 

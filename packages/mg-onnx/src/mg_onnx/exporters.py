@@ -33,6 +33,7 @@ from mg_tensor.ops import unary as u
 from mg_tensor.ops.base import TensorOp
 from mg_tensor.ops.linalg import MatMul
 from mg_tensor.ops.softmax import LogSoftmax, Softmax
+from mg_tensor.random import Random
 
 Exporter = Callable[[Call], str]
 
@@ -335,6 +336,8 @@ EXPORTERS: dict[type[Op], Exporter] = {
 }
 
 NOT_EXPORTABLE: dict[type[Op], str] = {
+    Random: "a random draw: the inference graph is deterministic (dropout is not traced in "
+    "evaluation mode); draw the values outside and pass them as an input",
     ix.ScatterAdd: GRADIENT_ONLY,
     nn.Conv2dInputGrad: GRADIENT_ONLY,
     nn.Conv2dWeightGrad: GRADIENT_ONLY,
