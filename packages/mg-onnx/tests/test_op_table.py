@@ -21,13 +21,24 @@ from mg_tensor import Tensor, compute_graph
 from mg_tensor import ops as t
 from mg_tensor.ops import binary as b
 from mg_tensor.ops import index as ix
+from mg_tensor.ops import logical as lg
+from mg_tensor.ops import rearrange as re
 from mg_tensor.ops import reduce as r
+from mg_tensor.ops import rounding as rd
+from mg_tensor.ops import scan as sc
 from mg_tensor.ops import select as s
 from mg_tensor.ops import shape as sh
+from mg_tensor.ops import special as sp
+from mg_tensor.ops import stats as st
+from mg_tensor.ops import trig as tr
 from mg_tensor.ops import unary as u
 from mg_tensor.ops.core import apply
+from mg_tensor.ops.einsum import Einsum
+from mg_tensor.ops.gather import OneHot, ScatterAddAlongAxis, TakeAlongAxis
 from mg_tensor.ops.linalg import MatMul
+from mg_tensor.ops.pad import Pad
 from mg_tensor.ops.softmax import LogSoftmax, Softmax
+from mg_tensor.ops.sort import Argsort
 
 rng = np.random.default_rng(0)
 X = rng.standard_normal((4, 6)).astype(np.float32)
@@ -127,6 +138,58 @@ SAMPLES = [
     Sample(Softmax, lambda x: x.exp() / x.exp().sum(axis=1, keepdims=True), (X,), "naive"),
     Sample(LogSoftmax, lambda x: t.log_softmax(x, axis=1), (X,)),
     Sample(LogSoftmax, lambda x: (x.exp() / x.exp().sum(1, keepdims=True)).log(), (X,), "naive"),
+    Sample(tr.Sin, lambda x: t.sin(x), (X,)),
+    Sample(tr.Cos, lambda x: t.cos(x), (X,)),
+    Sample(tr.Tan, lambda x: t.tan(x * 0.5), (X,)),
+    Sample(sp.Erf, lambda x: t.erf(x), (X,)),
+    Sample(sp.Expm1, lambda x: t.expm1(x), (X,)),
+    Sample(sp.Log1p, lambda x: t.log1p(x * x), (X,)),
+    Sample(sp.Log2, lambda x: t.log2(x * x + 0.5), (X,)),
+    Sample(sp.Log10, lambda x: t.log10(x * x + 0.5), (X,)),
+    Sample(sp.Reciprocal, lambda x: t.reciprocal(x * x + 0.5), (X,)),
+    Sample(sp.Rsqrt, lambda x: t.rsqrt(x * x + 0.5), (X,)),
+    Sample(sp.Square, lambda x: t.square(x), (X,)),
+    Sample(rd.Ceil, lambda x: t.ceil(x * 3), (X,)),
+    Sample(rd.Floor, lambda x: t.floor(x * 3), (X,)),
+    Sample(rd.Round, lambda x: t.round(x * 3), (X,)),
+    Sample(rd.Round, lambda x: t.round(x, 2), (X,), "decimals"),
+    Sample(rd.FloorDivide, lambda x, y: t.floor_divide(x, y * y + 0.5), (X, Y)),
+    Sample(rd.FloorDivide, lambda i: t.floor_divide(i - 2, 3), (IDS,), "ints"),
+    Sample(rd.Remainder, lambda x: t.remainder(x * 3, 0.7), (X,)),
+    Sample(rd.Remainder, lambda i: t.remainder(i - 2, 3), (IDS,), "ints"),
+    Sample(lg.BitwiseAnd, lambda i: t.bitwise_and(i, 6), (IDS,)),
+    Sample(lg.BitwiseOr, lambda i: t.bitwise_or(i, 8), (IDS,)),
+    Sample(lg.BitwiseXor, lambda x, y: t.bitwise_xor(x > 0, y > 0), (X, Y), "bools"),
+    Sample(lg.Invert, lambda i: t.invert(i), (IDS,)),
+    Sample(lg.Invert, lambda x: t.invert(x > 0), (X,), "bools"),
+    Sample(lg.IsFinite, lambda x: t.isfinite(t.log(x)), (X,)),
+    Sample(lg.IsInf, lambda x: t.isinf(1 / (x * 0)), (X,)),
+    Sample(lg.IsNan, lambda x: t.isnan(t.sqrt(x)), (X,)),
+    Sample(lg.LogicalNot, lambda x: t.logical_not(x > 0), (X,)),
+    Sample(lg.LogicalOr, lambda x, y: t.logical_or(x > 0, y), (X, Y)),
+    Sample(lg.LogicalXor, lambda x, y: t.logical_xor(x > 0, y > 0), (X, Y)),
+    Sample(st.Prod, lambda x: t.prod(x, axis=1), (X,)),
+    Sample(st.LogSumExp, lambda x: t.logsumexp(x * 10, axis=1, keepdims=True), (X,)),
+    Sample(st.AnyOf, lambda x: t.any(x > 1, axis=1), (X,)),
+    Sample(st.AllOf, lambda x: t.all(x > -1, axis=(0, 1)), (X,)),
+    Sample(st.Var, lambda x: t.var(x, axis=1, correction=1), (X,)),
+    Sample(st.Var, lambda x: t.var(x, axis=0, keepdims=True), (X,), "over the batch"),
+    Sample(st.VectorNorm, lambda x: t.norm(x, axis=1), (X,)),
+    Sample(st.VectorNorm, lambda x: t.norm(x, 1, axis=1), (X,), "p=1"),
+    Sample(st.VectorNorm, lambda x: t.norm(x, np.inf, axis=1), (X,), "p=inf"),
+    Sample(st.VectorNorm, lambda x: t.norm(x, 3, axis=1, keepdims=True), (X,), "p=3"),
+    Sample(st.VectorNorm, lambda x: t.norm(t.relu(x), 0, axis=1), (X,), "p=0"),
+    Sample(sc.Cumsum, lambda x: t.cumsum(x, 1), (X,)),
+    Sample(Argsort, lambda x: t.argsort(x, 1), (X,)),
+    Sample(Argsort, lambda x: t.argsort(x, 0, descending=True), (X,), "descending, batch axis"),
+    Sample(TakeAlongAxis, lambda x: t.take_along_axis(x, t.argsort(x, 1), 1), (X,)),
+    Sample(ScatterAddAlongAxis, lambda x, i: t.scatter_add(x, 1, i % 6, x[:, :3]), (X, IDS)),
+    Sample(OneHot, lambda i: t.one_hot(i, 6), (IDS,)),
+    Sample(Pad, lambda x: t.pad(x, ((0, 0), (2, 1)), constant_values=0.5), (X,)),
+    Sample(re.Flip, lambda x: t.flip(x, 1), (X,)),
+    Sample(re.Roll, lambda x: t.roll(x, 2, 1), (X,)),
+    Sample(re.Copy, lambda x: t.copy(x) * 2, (X,)),
+    Sample(Einsum, lambda x, y: t.einsum("bi,bj->bij", x, y), (X, Y)),
     Sample(nn.Linear, Linear(6, 3, generator=0), (X,)),
     Sample(nn.Linear, Linear(6, 3, generator=0), (X3,), "3-d input"),
     Sample(

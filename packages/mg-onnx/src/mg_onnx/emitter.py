@@ -66,6 +66,15 @@ class Builder:
         self.nodes.append(helper.make_node(op_type, list(inputs), [out], name=name, **attrs))
         return out
 
+    def multi(
+        self, op_type: str, inputs: Sequence[str], count: int, scope: str, **attrs: Any
+    ) -> list[str]:
+        """Add one node with ``count`` outputs; returns their names."""
+        name = self.fresh(f"{scope}/{op_type}")
+        outs = [self.fresh(f"{name}_output_{k}") for k in range(count)]
+        self.nodes.append(helper.make_node(op_type, list(inputs), outs, name=name, **attrs))
+        return outs
+
     def constant(self, value: Any, scope: str, dtype: Any = None) -> str:
         array = np.asarray(value, dtype=dtype)
         return self.node("Constant", [], scope, value=numpy_helper.from_array(array))

@@ -26,13 +26,24 @@ from mg_nn import ops as nn
 from mg_onnx.emitter import INT64_MAX, INT64_MIN, Call, batch_axes, elem_type
 from mg_tensor.ops import binary as b
 from mg_tensor.ops import index as ix
+from mg_tensor.ops import logical as lg
+from mg_tensor.ops import rearrange as re
 from mg_tensor.ops import reduce as r
+from mg_tensor.ops import rounding as rd
+from mg_tensor.ops import scan as sc
 from mg_tensor.ops import select as s
 from mg_tensor.ops import shape as sh
+from mg_tensor.ops import special as sp
+from mg_tensor.ops import stats as st
+from mg_tensor.ops import trig as tr
 from mg_tensor.ops import unary as u
 from mg_tensor.ops.base import TensorOp
+from mg_tensor.ops.einsum import Einsum
+from mg_tensor.ops.gather import OneHot, ScatterAddAlongAxis, TakeAlongAxis
 from mg_tensor.ops.linalg import MatMul
+from mg_tensor.ops.pad import Pad
 from mg_tensor.ops.softmax import LogSoftmax, Softmax
+from mg_tensor.ops.sort import Argsort
 from mg_tensor.random import Random
 
 Exporter = Callable[[Call], str]
@@ -80,6 +91,55 @@ def arg_reduce(op_type: str) -> Exporter:
         flat = c.emit("Reshape", [x, c.ints([-1])])
         index = c.emit(op_type, [flat], axis=0, keepdims=0)
         return c.emit("Reshape", [index, c.ints(c.node.shape)])
+
+    return emit
+
+
+def chain(*steps: str | tuple[str, float]) -> Exporter:
+    """Unary ops in turn on the input (cast to the node's dtype); a ``(op, k)`` step
+    applies a binary op with the constant ``k``: ``log10`` is ``("Log", ("Div", ln 10))``."""
+
+    def emit(c: Call) -> str:
+        out = c.arg(0)
+        for step in steps:
+            if isinstance(step, tuple):
+                out = c.emit(step[0], [out, c.const(step[1], c.node.dtype)])
+            else:
+                out = c.emit(step, [out])
+        return out
+
+    return emit
+
+
+def logical(op_type: str) -> Exporter:
+    """A logical op on inputs cast to bool."""
+
+    def emit(c: Call) -> str:
+        return c.emit(op_type, [c.arg(i, np.bool_) for i in range(len(c.args))])
+
+    return emit
+
+
+def bitwise(op_type: str, on_bools: str) -> Exporter:
+    """A bitwise op (``on_bools`` for booleans, which ONNX's Bitwise ops do not take)."""
+
+    def emit(c: Call) -> str:
+        kind = on_bools if c.node.dtype == np.bool_ else op_type
+        return c.emit(kind, [c.arg(i) for i in range(len(c.args))])
+
+    return emit
+
+
+def _reduce_bools(op_type: str) -> Exporter:
+    """any/all: a max/min over the input as int32 (ONNX reduces booleans only from
+    opset 20), cast back to bool."""
+
+    def emit(c: Call) -> str:
+        as_int = c.arg(0, np.int32)
+        if not c.op.axes:
+            return c.emit("Cast", [as_int], to=elem_type(c.node.dtype))
+        out = c.emit(op_type, [as_int, c.ints(c.op.axes)], keepdims=int(c.op.keepdims))
+        return c.emit("Cast", [out], to=elem_type(c.node.dtype))
 
     return emit
 
@@ -273,6 +333,147 @@ def _cross_entropy(c: Call) -> str:
     return c.emit("ReduceMean" if reduction == "mean" else "ReduceSum", [loss], keepdims=0)
 
 
+def _round(c: Call) -> str:
+    if not c.op.decimals:
+        return c.emit("Round", [c.arg(0)])
+    scale = c.const(10.0**c.op.decimals, c.node.dtype)
+    scaled = c.emit("Round", [c.emit("Mul", [c.arg(0), scale])])
+    return c.emit("Div", [scaled, scale])
+
+
+def _floor_divide(c: Call) -> str:
+    if c.node.dtype.kind == "f":
+        return c.emit("Floor", [c.emit("Div", [c.arg(0), c.arg(1)])])
+    # integers: numpy floors, ONNX's Div truncates; float64 is exact for these quotients
+    wide = [c.arg(i, np.float64) for i in range(2)]
+    floor = c.emit("Floor", [c.emit("Div", wide)])
+    return c.emit("Cast", [floor], to=elem_type(c.node.dtype))
+
+
+def _remainder(c: Call) -> str:
+    a, d = c.arg(0), c.arg(1)
+    if c.node.dtype.kind != "f":
+        return c.emit("Mod", [a, d])  # fmod=0: the sign of the divisor, as numpy
+    quotient = c.emit("Floor", [c.emit("Div", [a, d])])
+    return c.emit("Sub", [a, c.emit("Mul", [quotient, d])])
+
+
+def _invert(c: Call) -> str:
+    return c.emit("Not" if c.node.dtype == np.bool_ else "BitwiseNot", [c.arg(0)])
+
+
+def _isfinite(c: Call) -> str:
+    x = c.arg(0, c.node.inputs[0].dtype)
+    bad = c.emit("Or", [c.emit("IsNaN", [x]), c.emit("IsInf", [x])])
+    return c.emit("Not", [bad])
+
+
+def _on_input(op_type: str) -> Exporter:
+    def emit(c: Call) -> str:
+        return c.emit(op_type, [c.arg(0, c.node.inputs[0].dtype)])
+
+    return emit
+
+
+def _pad(c: Call) -> str:
+    begins, ends = zip(*c.op.widths, strict=True) if c.op.widths else ((), ())
+    value = c.const(np.array(c.op.value, c.node.dtype))
+    return c.emit("Pad", [c.args[0], c.ints([*begins, *ends]), value], mode="constant")
+
+
+def _flip(c: Call) -> str:
+    n = len(c.op.axes)
+    starts, ends = c.ints([-1] * n), c.ints([INT64_MIN] * n)
+    return c.emit("Slice", [c.args[0], starts, ends, c.ints(c.op.axes), c.ints([-1] * n)])
+
+
+def _roll(c: Call) -> str:
+    out = c.args[0]
+    batch = set(batch_axes(c.node, c.twin))
+    for shift, axis in zip(c.op.shifts, c.op.axes, strict=True):
+        if axis in batch:
+            raise c.error("it rolls the batch axis", "export with dynamic_batch=False")
+        cut = c.node.shape[axis] - shift % max(c.node.shape[axis], 1)
+        parts = [
+            c.emit("Slice", [out, c.ints([start]), c.ints([stop]), c.ints([axis])])
+            for start, stop in ((cut, INT64_MAX), (0, cut))
+        ]
+        out = c.emit("Concat", parts, axis=axis)
+    return out if out != c.args[0] else c.emit("Identity", [out])
+
+
+def _cumsum(c: Call) -> str:
+    return c.emit("CumSum", [c.arg(0), c.const(np.array(c.op.axis, np.int64))])
+
+
+def _argsort(c: Call) -> str:
+    x, axis = c.arg(0, c.node.inputs[0].dtype), c.op.axis
+    if axis in batch_axes(c.node, c.twin):  # k is the batch size: read it from the shape
+        k = c.emit("Shape", [x], start=axis, end=axis + 1)
+    else:
+        k = c.ints([c.node.shape[axis]])
+    # TopK orders equal values by index, as the stable sort; descending is its reverse
+    _, order = c.builder.multi("TopK", [x, k], 2, c.scope, axis=axis, largest=0, sorted=1)
+    if not c.op.descending:
+        return order
+    flip = [c.ints([v]) for v in (-1, INT64_MIN, axis, -1)]
+    return c.emit("Slice", [order, *flip])
+
+
+def _var(c: Call) -> str:
+    x, axes = c.arg(0), list(c.op.axes)
+    if set(axes) & set(batch_axes(c.node.inputs[0], c.twin.inputs[0])) and c.op.correction:
+        raise c.error("a corrected variance over the batch axis", "use correction=0")
+    count = int(np.prod([c.node.inputs[0].shape[a] for a in axes], dtype=np.int64))
+    centred = c.emit("Sub", [x, c.emit("ReduceMean", [x, c.ints(axes)], keepdims=1)])
+    squares = c.emit("Mul", [centred, centred])
+    mean = c.emit("ReduceMean", [squares, c.ints(axes)], keepdims=int(c.op.keepdims))
+    if not c.op.correction:
+        return mean
+    return c.emit("Mul", [mean, c.const(count / (count - c.op.correction), c.node.dtype)])
+
+
+def _norm(c: Call) -> str:
+    x, p = c.arg(0), c.op.p
+    axes, keep = c.ints(c.op.axes), int(c.op.keepdims)
+    if p == 2:
+        return c.emit("ReduceL2", [x, axes], keepdims=keep)
+    if p == 1:
+        return c.emit("ReduceL1", [x, axes], keepdims=keep)
+    magnitude = c.emit("Abs", [x])
+    if p in (np.inf, -np.inf):
+        return c.emit("ReduceMax" if p > 0 else "ReduceMin", [magnitude, axes], keepdims=keep)
+    if p == 0:
+        nonzero = c.emit(
+            "Cast",
+            [c.emit("Not", [c.emit("Equal", [magnitude, c.const(0, c.node.dtype)])])],
+            to=elem_type(c.node.dtype),
+        )
+        return c.emit("ReduceSum", [nonzero, axes], keepdims=keep)
+    powered = c.emit("Pow", [magnitude, c.const(p, c.node.dtype)])
+    total = c.emit("ReduceSum", [powered, axes], keepdims=keep)
+    return c.emit("Pow", [total, c.const(1 / p, c.node.dtype)])
+
+
+def _einsum(c: Call) -> str:
+    return c.emit("Einsum", [c.arg(i) for i in range(len(c.args))], equation=c.op.equation)
+
+
+def _one_hot(c: Call) -> str:
+    depth = c.ints([c.op.num_classes])
+    values = c.const(np.array([0, 1], c.node.dtype))
+    return c.emit("OneHot", [c.arg(0, np.int64), depth, values], axis=-1)
+
+
+def _take_along_axis(c: Call) -> str:
+    return c.emit("GatherElements", [c.args[0], c.arg(1, np.int64)], axis=c.op.axis)
+
+
+def _scatter_add(c: Call) -> str:
+    base, index, src = c.arg(0), c.arg(1, np.int64), c.arg(2)
+    return c.emit("ScatterElements", [base, index, src], axis=c.op.axis, reduction="add")
+
+
 GRADIENT_ONLY = "gradient-only: export writes the inference (forward) graph"
 
 # ------------------------------------------------------------------ the table
@@ -325,6 +526,50 @@ EXPORTERS: dict[type[Op], Exporter] = {
     MatMul: elementwise("MatMul"),
     Softmax: _along_axis("Softmax"),
     LogSoftmax: _along_axis("LogSoftmax"),
+    # mg_tensor.ops: trig, special, rounding, logical
+    tr.Sin: elementwise("Sin"),
+    tr.Cos: elementwise("Cos"),
+    tr.Tan: elementwise("Tan"),
+    sp.Erf: elementwise("Erf"),
+    sp.Expm1: chain("Exp", ("Sub", 1.0)),
+    sp.Log1p: chain(("Add", 1.0), "Log"),
+    sp.Log2: chain("Log", ("Div", float(np.log(2.0)))),
+    sp.Log10: chain("Log", ("Div", float(np.log(10.0)))),
+    sp.Reciprocal: elementwise("Reciprocal"),
+    sp.Rsqrt: chain("Sqrt", "Reciprocal"),
+    sp.Square: chain(("Pow", 2.0)),
+    rd.Ceil: elementwise("Ceil"),
+    rd.Floor: elementwise("Floor"),
+    rd.Round: _round,
+    rd.FloorDivide: _floor_divide,
+    rd.Remainder: _remainder,
+    lg.BitwiseAnd: bitwise("BitwiseAnd", "And"),
+    lg.BitwiseOr: bitwise("BitwiseOr", "Or"),
+    lg.BitwiseXor: bitwise("BitwiseXor", "Xor"),
+    lg.Invert: _invert,
+    lg.IsFinite: _isfinite,
+    lg.IsInf: _on_input("IsInf"),
+    lg.IsNan: _on_input("IsNaN"),
+    lg.LogicalNot: logical("Not"),
+    lg.LogicalOr: logical("Or"),
+    lg.LogicalXor: logical("Xor"),
+    # mg_tensor.ops: stats, scan, sort, gather, pad, rearrange, einsum
+    st.Prod: reduce("ReduceProd"),
+    st.LogSumExp: reduce("ReduceLogSumExp"),
+    st.AnyOf: _reduce_bools("ReduceMax"),
+    st.AllOf: _reduce_bools("ReduceMin"),
+    st.Var: _var,
+    st.VectorNorm: _norm,
+    sc.Cumsum: _cumsum,
+    Argsort: _argsort,
+    TakeAlongAxis: _take_along_axis,
+    ScatterAddAlongAxis: _scatter_add,
+    OneHot: _one_hot,
+    Pad: _pad,
+    re.Flip: _flip,
+    re.Roll: _roll,
+    re.Copy: _identity,
+    Einsum: _einsum,
     # mg_nn.ops
     nn.Linear: _linear,
     nn.Conv2d: _conv2d,
@@ -336,6 +581,8 @@ EXPORTERS: dict[type[Op], Exporter] = {
 }
 
 NOT_EXPORTABLE: dict[type[Op], str] = {
+    sc.Cumprod: "no ONNX operator computes a running product (exp(cumsum(log)) fails at "
+    "zeros and negative values)",
     Random: "a random draw: the inference graph is deterministic (dropout is not traced in "
     "evaluation mode); draw the values outside and pass them as an input",
     ix.ScatterAdd: GRADIENT_ONLY,

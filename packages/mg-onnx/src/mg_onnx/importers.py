@@ -142,6 +142,21 @@ _SAME: dict[str, Callable[..., Value]] = {
     "Softplus": F.softplus,
     "MatMul": t.matmul,
     "Where": t.where,
+    "Sin": t.sin,
+    "Cos": t.cos,
+    "Tan": t.tan,
+    "Erf": t.erf,
+    "Reciprocal": t.reciprocal,
+    "Ceil": t.ceil,
+    "Floor": t.floor,
+    "Round": t.round,
+    "Or": t.logical_or,
+    "Xor": t.logical_xor,
+    "BitwiseAnd": t.bitwise_and,
+    "BitwiseOr": t.bitwise_or,
+    "BitwiseXor": t.bitwise_xor,
+    "BitwiseNot": t.invert,
+    "IsNaN": t.isnan,
 }
 for _name, _fn in _SAME.items():
     _same(_name, _fn)
@@ -330,6 +345,10 @@ for _name, _fn in {
     "ReduceMean": t.mean,
     "ReduceMax": t.max,
     "ReduceMin": t.min,
+    "ReduceProd": t.prod,
+    "ReduceLogSumExp": t.logsumexp,
+    "ReduceL1": lambda x, axes, keepdims: t.norm(x, 1, axes, keepdims),
+    "ReduceL2": lambda x, axes, keepdims: t.norm(x, 2, axes, keepdims),
 }.items():
 
     def _reduce(s: Site, fn: Any = _fn) -> Value:
@@ -421,3 +440,70 @@ def _softmax_cross_entropy(s: Site) -> Value | list[Value]:
     x, target = s.x(0), s.x(1)
     loss = F.cross_entropy(x, target, s.attr("reduction", "mean"))
     return [loss, t.log_softmax(x, 1)] if len(s.node.output) > 1 else loss
+
+
+# ------------------------------------------------------------------ the breadth ops
+@rule("IsInf")
+def _isinf(s: Site) -> Value:
+    s.refuse("detect_negative", 1)
+    s.refuse("detect_positive", 1)
+    return t.isinf(s.x(0))
+
+
+@rule("Mod")
+def _mod(s: Site) -> Value:
+    s.refuse("fmod", 0)  # numpy's remainder: the sign of the divisor
+    return t.remainder(s.x(0), s.x(1))
+
+
+@rule("CumSum", static=(1,))
+def _cumsum(s: Site) -> Value:
+    s.refuse("exclusive", 0)
+    s.refuse("reverse", 0)
+    return t.cumsum(s.x(0), int(s.static(1)))
+
+
+@rule("Pad", static=(1, 2, 3))
+def _pad(s: Site) -> Value:
+    s.refuse("mode", "constant")
+    x = s.x(0)
+    pads = s.ints(1, "pads") or []
+    axes = s.ints(3, "axes") or list(range(x.ndim))
+    widths = [(0, 0)] * x.ndim
+    for k, axis in enumerate(axes):
+        widths[axis % x.ndim] = (pads[k], pads[k + len(axes)])
+    value = s.static(2).item() if s.given(2) else s.attr("value", 0.0)
+    return t.pad(x, widths, constant_values=value)
+
+
+@rule("OneHot", static=(1, 2))
+def _one_hot(s: Site) -> Value:
+    s.refuse("axis", -1)
+    off, on = s.static(2).reshape(-1)
+    hot = t.equal(t.one_hot(s.x(0), int(s.static(1).reshape(-1)[0])), 1)
+    return t.where(hot, on, off)
+
+
+@rule("GatherElements")
+def _gather_elements(s: Site) -> Value:
+    return t.take_along_axis(s.x(0), s.x(1), s.attr("axis", 0))
+
+
+@rule("ScatterElements")
+def _scatter_elements(s: Site) -> Value:
+    s.refuse("reduction", "add")
+    return t.scatter_add(s.x(0), s.attr("axis", 0), s.x(1), s.x(2))
+
+
+@rule("TopK", static=(1,))
+def _top_k(s: Site) -> list[Value]:
+    x, k = s.x(0), int(s.static(1).reshape(-1)[0])
+    axis = s.attr("axis", -1) % x.ndim
+    order = t.argsort(x, axis, descending=bool(s.attr("largest", 1)))
+    indices = t.getitem(order, (slice(None),) * axis + (slice(0, k),))
+    return [t.take_along_axis(x, indices, axis), indices.astype(np.int64)]
+
+
+@rule("Einsum")
+def _einsum(s: Site) -> Value:
+    return t.einsum(s.attr("equation"), *(s.x(i) for i in range(len(s.args))))
