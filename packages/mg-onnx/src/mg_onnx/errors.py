@@ -13,8 +13,8 @@ class ExportError(GraphError, ValueError):
 class UnsupportedOpsError(GraphError, ValueError):
     """An ONNX model uses op types outside Macrograd's set; ``missing`` lists them.
 
-    >>> str(UnsupportedOpsError(["Erf", "LSTM"]))
-    'load: the ONNX model uses op types Macrograd does not have: Erf, LSTM'
+    >>> str(UnsupportedOpsError(["Atan", "LSTM"]))
+    'load: the ONNX model uses op types Macrograd does not have: Atan, LSTM'
     """
 
     def __init__(self, missing: list[str]) -> None:
