@@ -200,8 +200,14 @@ SAMPLES = [
     Sample(nn.AvgPool2d, lambda x: F.avg_pool2d(x, 3, 2), (IMAGES,)),
     Sample(nn.DropoutMask, _Dropped(), (X,), "the identity in evaluation mode"),
     Sample(nn.CrossEntropy, lambda x, y: F.cross_entropy(x, y), (X, LABELS), "class indices"),
-    Sample(nn.CrossEntropy, lambda x, y: F.cross_entropy(x, t.softmax(y, 1), "none"), (X, Y), "p"),
-    Sample(nn.Softplus, lambda x: F.softplus(x * 10), (X,)),
+    Sample(
+        nn.CrossEntropy,
+        lambda x, y: F.cross_entropy(x, t.softmax(y, 1), reduction="none"),
+        (X, Y),
+        "p",
+    ),
+    Sample(u.Softplus, lambda x: F.softplus(x * 10), (X,)),
+    Sample(nn.ClampedLog, lambda x: apply(nn.ClampedLog(-5.0), t.relu(x)), (X,)),
 ]
 
 

@@ -474,6 +474,11 @@ def _scatter_add(c: Call) -> str:
     return c.emit("ScatterElements", [base, index, src], axis=c.op.axis, reduction="add")
 
 
+def _clamped_log(c: Call) -> str:
+    log = c.emit("Log", [c.arg(0)])
+    return c.emit("Max", [log, c.const(c.op.floor, c.node.dtype)])
+
+
 GRADIENT_ONLY = "gradient-only: export writes the inference (forward) graph"
 
 # ------------------------------------------------------------------ the table
@@ -577,10 +582,13 @@ EXPORTERS: dict[type[Op], Exporter] = {
     nn.AvgPool2d: pool("AveragePool"),
     nn.DropoutMask: _dropout_mask,
     nn.CrossEntropy: _cross_entropy,
-    nn.Softplus: elementwise("Softplus"),
+    nn.ClampedLog: _clamped_log,
+    u.Softplus: elementwise("Softplus"),
 }
 
 NOT_EXPORTABLE: dict[type[Op], str] = {
+    nn.RunningStats: "a training-mode side effect (BatchNorm's running statistics): export "
+    "in evaluation mode, where BatchNorm normalises with its buffers",
     sc.Cumprod: "no ONNX operator computes a running product (exp(cumsum(log)) fails at "
     "zeros and negative values)",
     Random: "a random draw: the inference graph is deterministic (dropout is not traced in "

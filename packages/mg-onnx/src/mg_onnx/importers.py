@@ -438,7 +438,7 @@ def _softmax_cross_entropy(s: Site) -> Value | list[Value]:
     if s.given(2) or s.attr("ignore_index") is not None:
         raise s.error("class weights and ignore_index are not supported")
     x, target = s.x(0), s.x(1)
-    loss = F.cross_entropy(x, target, s.attr("reduction", "mean"))
+    loss = F.cross_entropy(x, target, reduction=s.attr("reduction", "mean"))
     return [loss, t.log_softmax(x, 1)] if len(s.node.output) > 1 else loss
 
 

@@ -84,8 +84,8 @@ def load(source: str | os.PathLike[str] | bytes | onnx.ModelProto) -> OnnxModel:
 
 class OnnxModel(Model):
     """A Model built from an ONNX graph; ``named_parameters()`` gives the initializers'
-    names, ``named_buffers()`` the statistics. Call it on arrays or tensors (one per
-    ONNX input); it returns one tensor, or a tuple for several outputs."""
+    names, ``named_buffers()`` the statistics (registered buffers). Call it on arrays or
+    tensors (one per ONNX input); it returns one tensor, or a tuple for several outputs."""
 
     def __init__(self, proto: onnx.ModelProto) -> None:
         super().__init__()
@@ -104,7 +104,9 @@ class OnnxModel(Model):
         roles = _roles(graph, arrays)
         statics = {name: a for name, a in arrays.items() if roles.get(name, "static") == "static"}
         buffers = {
-            name: Tensor(a, name=name) for name, a in arrays.items() if roles.get(name) == "buffer"
+            name: self.register_buffer(name, a)
+            for name, a in arrays.items()
+            if roles.get(name) == "buffer"
         }
         for name, array in arrays.items():
             if roles.get(name) == "parameter":
@@ -116,10 +118,6 @@ class OnnxModel(Model):
         inputs = [_input_spec(v) for v in graph.input if v.name not in arrays]
         outputs = [v.name for v in graph.output]
         self.program = _Program(list(graph.node), inputs, outputs, opset, statics, buffers)
-
-    def named_buffers(self) -> list[tuple[str, Tensor]]:
-        """(name, tensor) of the non-trainable state, e.g. BatchNormalization's statistics."""
-        return list(self.program.buffers.items())
 
     def forward(self, *inputs: Any) -> Any:
         program = self.program
