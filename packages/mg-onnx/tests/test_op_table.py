@@ -195,7 +195,30 @@ SAMPLES = [
     Sample(
         nn.Conv2d, lambda x: F.conv2d(x, W.reshape(3, 2, 5, 1)[:, :, :3], None, 2, 1), (IMAGES,)
     ),
+    Sample(
+        nn.Conv2d,
+        lambda x: F.conv2d(x, W.reshape(3, 2, 5, 1)[:2, :1, :3], None, 1, "same", 2, 2),
+        (IMAGES,),
+        "same padding, dilation, groups",
+    ),
+    Sample(
+        nn.ConvTranspose2d,
+        lambda x: F.conv_transpose2d(x, W.reshape(2, 3, 5, 1)[:, :, :3], None, 2, 1, 1),
+        (IMAGES,),
+    ),
     Sample(nn.MaxPool2d, lambda x: F.max_pool2d(x, 2), (IMAGES,)),
+    Sample(
+        nn.MaxPool2d,
+        lambda x: F.max_pool2d(x, 3, 2, padding=1, ceil_mode=True),
+        (IMAGES,),
+        "padding, ceil_mode",
+    ),
+    Sample(
+        nn.AvgPool2d,
+        lambda x: F.avg_pool2d(x, 3, 2, padding=1, count_include_pad=False),
+        (IMAGES,),
+        "padding",
+    ),
     Sample(nn.MaxPool2d, lambda x: F.max_pool2d(x[:, 0], (3, 2), 1), (IMAGES,), "3-d"),
     Sample(nn.AvgPool2d, lambda x: F.avg_pool2d(x, 3, 2), (IMAGES,)),
     Sample(nn.DropoutMask, _Dropped(), (X,), "the identity in evaluation mode"),

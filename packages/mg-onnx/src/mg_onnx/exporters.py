@@ -149,7 +149,15 @@ def pool(op_type: str) -> Exporter:
 
     def emit(c: Call) -> str:
         x = c.arg(0)
-        attrs = {"kernel_shape": list(c.op.window), "strides": list(c.op.stride)}
+        ph, pw = c.op.padding
+        attrs: dict[str, Any] = {
+            "kernel_shape": list(c.op.window),
+            "strides": list(c.op.stride),
+            "pads": [ph, pw, ph, pw],
+            "ceil_mode": int(c.op.ceil_mode),
+        }
+        if op_type == "AveragePool":
+            attrs["count_include_pad"] = int(getattr(c.op, "count_include_pad", True))
         if c.node.inputs[0].ndim == 4:
             return c.emit(op_type, [x], **attrs)
         h, w = c.node.inputs[0].shape[-2:]
@@ -300,15 +308,27 @@ def _linear(c: Call) -> str:
     return c.emit("Add", [out, *bias]) if bias else out
 
 
+def _conv_attributes(c: Call) -> dict[str, Any]:
+    """Conv/ConvTranspose attributes of a convolution op (ONNX's pads: all begins, then
+    all ends)."""
+    (top, bottom), (left, right) = c.op.padding
+    return {
+        "kernel_shape": list(c.node.inputs[1].shape[2:]),
+        "strides": list(c.op.stride),
+        "pads": [top, left, bottom, right],
+        "dilations": list(c.op.dilation),
+        "group": c.op.groups,
+    }
+
+
 def _conv2d(c: Call) -> str:
-    (ph, pw), w = c.op.padding, c.node.inputs[1]
-    return c.emit(
-        "Conv",
-        [c.arg(i) for i in range(len(c.args))],
-        kernel_shape=list(w.shape[2:]),
-        strides=list(c.op.stride),
-        pads=[ph, pw, ph, pw],
-    )
+    return c.emit("Conv", [c.arg(i) for i in range(len(c.args))], **_conv_attributes(c))
+
+
+def _conv_transpose2d(c: Call) -> str:
+    attrs = _conv_attributes(c)
+    attrs["output_shape"] = list(c.op.size)  # with output_padding's rows no window reaches
+    return c.emit("ConvTranspose", [c.arg(i) for i in range(len(c.args))], **attrs)
 
 
 def _dropout_mask(c: Call) -> str:
@@ -578,6 +598,7 @@ EXPORTERS: dict[type[Op], Exporter] = {
     # mg_nn.ops
     nn.Linear: _linear,
     nn.Conv2d: _conv2d,
+    nn.ConvTranspose2d: _conv_transpose2d,
     nn.MaxPool2d: pool("MaxPool"),
     nn.AvgPool2d: pool("AveragePool"),
     nn.DropoutMask: _dropout_mask,

@@ -394,34 +394,61 @@ def _gemm(s: Site) -> Value:
 def _symmetric(s: Site, rank: int) -> tuple[int, int]:
     if s.attr("auto_pad", "NOTSET") not in ("NOTSET", "VALID"):
         raise s.error(f"auto_pad={s.attr('auto_pad')!r} is not supported", "give explicit pads")
-    s.refuse("dilations", [1] * rank)
     pads = s.attr("pads", [0] * 2 * rank)
     if list(pads[:rank]) != list(pads[rank:]):
         raise s.error(f"asymmetric pads {list(pads)} are not supported", "pad the input first")
     return int(pads[0]), int(pads[1])
 
 
-@rule("Conv")
-def _conv(s: Site) -> Value:
-    s.refuse("group", 1)
+def _conv_settings(s: Site) -> dict[str, Any]:
     x = s.x(0)
     if x.ndim != 4:
         raise s.error(f"only 2-d convolutions (4-d input) are supported, got {x.ndim}-d")
-    stride = tuple(s.attr("strides", [1, 1]))
-    return F.conv2d(x, s.x(1), s.x(2) if s.given(2) else None, stride, _symmetric(s, 2))
+    return {
+        "stride": tuple(s.attr("strides", [1, 1])),
+        "padding": _symmetric(s, 2),
+        "dilation": tuple(s.attr("dilations", [1, 1])),
+        "groups": int(s.attr("group", 1)),
+    }
+
+
+@rule("Conv")
+def _conv(s: Site) -> Value:
+    return F.conv2d(s.x(0), s.x(1), s.x(2) if s.given(2) else None, **_conv_settings(s))
+
+
+@rule("ConvTranspose")
+def _conv_transpose(s: Site) -> Value:
+    settings = _conv_settings(s)
+    x, w = s.x(0), s.x(1)
+    extra = list(s.attr("output_padding", [0, 0]))
+    shape = s.attr("output_shape")
+    if shape is not None:  # the rows no window reaches, as output_padding
+        for i in range(2):
+            stride, pad, spread = (
+                settings["stride"][i],
+                settings["padding"][i],
+                settings["dilation"][i],
+            )
+            reach = (x.shape[2 + i] - 1) * stride - 2 * pad + spread * (w.shape[2 + i] - 1) + 1
+            extra[i] = int(shape[-2 + i]) - reach
+    return F.conv_transpose2d(
+        x, w, s.x(2) if s.given(2) else None, output_padding=tuple(extra), **settings
+    )
 
 
 @rule("MaxPool", "AveragePool")
 def _pool(s: Site) -> Value:
     if len(s.node.output) > 1 and s.node.output[1]:
         raise s.error("the Indices output is not supported")
-    s.refuse("ceil_mode", 0)
-    if _symmetric(s, 2) != (0, 0):
-        raise s.error("padded pooling is not supported", "pad the input first")
+    s.refuse("dilations", [1, 1])
     kernel = tuple(s.attr("kernel_shape"))
     stride = tuple(s.attr("strides", [1, 1]))
-    fn = F.max_pool2d if s.node.op_type == "MaxPool" else F.avg_pool2d
-    return fn(s.x(0), kernel, stride)
+    padding, ceil = _symmetric(s, 2), bool(s.attr("ceil_mode", 0))
+    if s.node.op_type == "MaxPool":
+        return F.max_pool2d(s.x(0), kernel, stride, padding, ceil_mode=ceil)
+    include = bool(s.attr("count_include_pad", 0))  # ONNX's default is 0, PyTorch's 1
+    return F.avg_pool2d(s.x(0), kernel, stride, padding, ceil, count_include_pad=include)
 
 
 @rule("BatchNormalization", buffers=(3, 4))
