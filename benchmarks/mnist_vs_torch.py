@@ -208,6 +208,31 @@ def median(runs: list[dict[str, Any]], key: str) -> float | None:
     return statistics.median(values) if values else None
 
 
+def summarize(runs: dict[str, list[dict[str, Any]]], floors: list[float | None]) -> dict[str, Any]:
+    """Medians of each implementation's runs, the ratios and the matmul floor."""
+    summary: dict[str, Any] = {
+        impl: {
+            key: median(rs, key)
+            for key in ("epoch_seconds", "samples_per_second", "test_accuracy", "peak_memory_mb")
+        }
+        | {"runs": rs}
+        for impl, rs in runs.items()
+        if rs
+    }
+    ours = summary["macrograd"]["epoch_seconds"]
+    for impl in ("numpy", "torch"):
+        if impl in summary:
+            summary[f"ratio_to_{impl}"] = round(ours / summary[impl]["epoch_seconds"], 3)
+    measured = [f for f in floors if f is not None]
+    if measured:  # the fastest the matmuls alone ran: a lower bound for any loop
+        floor = min(measured)
+        summary["matmul_floor_seconds"] = floor
+        if "torch" in summary:
+            torch_s = summary["torch"]["epoch_seconds"]
+            summary["matmul_floor_ratio_to_torch"] = round(floor / torch_s, 3)
+    return summary
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--batch-sizes", type=int, nargs="+", default=[64])
@@ -250,31 +275,7 @@ def main() -> None:
                     ),
                     flush=True,
                 )
-            summary: dict[str, Any] = {
-                impl: {
-                    key: median(rs, key)
-                    for key in (
-                        "epoch_seconds",
-                        "samples_per_second",
-                        "test_accuracy",
-                        "peak_memory_mb",
-                    )
-                }
-                | {"runs": rs}
-                for impl, rs in runs.items()
-                if rs
-            }
-            ours = summary["macrograd"]["epoch_seconds"]
-            for impl in ("numpy", "torch"):
-                if impl in summary:
-                    summary[f"ratio_to_{impl}"] = round(ours / summary[impl]["epoch_seconds"], 3)
-            measured = [f for f in floors if f is not None]
-            if measured:  # the fastest the matmuls alone ran: a lower bound for any loop
-                floor = min(measured)
-                summary["matmul_floor_seconds"] = floor
-                if "torch" in summary:
-                    torch_s = summary["torch"]["epoch_seconds"]
-                    summary["matmul_floor_ratio_to_torch"] = round(floor / torch_s, 3)
+            summary = summarize(runs, floors)
             if have_torch:
                 summary["interop"] = same_predictions(args, batch, tmp, env)
             results["batches"][str(batch)] = summary
