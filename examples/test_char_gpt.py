@@ -77,3 +77,18 @@ def test_main_runs(capsys: pytest.CaptureFixture[str]) -> None:
     example.main(["--steps", "2", "--sample", "10"])
     out = capsys.readouterr().out
     assert "bigram baseline" in out and "GPT: validation loss" in out
+
+
+@pytest.mark.parametrize("batch", [1, 7, 64])
+def test_the_model_exports_to_onnx_and_runs_equal_in_onnxruntime(batch: int) -> None:
+    ort = pytest.importorskip("onnxruntime", reason="onnxruntime: uv sync (dev group)")
+    from macrograd.onnx import export
+
+    example.manual_seed(0)
+    model = example.CharGPT(40, 16, 32).eval()
+    rng = np.random.default_rng(0)
+    proto = export(model, rng.integers(0, 40, size=(64, 16)))  # one export, at batch 64
+    session = ort.InferenceSession(proto.SerializeToString())
+    tokens = rng.integers(0, 40, size=(batch, 16))
+    (theirs,) = session.run(None, {session.get_inputs()[0].name: tokens.astype(np.int64)})
+    np.testing.assert_allclose(model(tokens).data, theirs, rtol=1e-5, atol=1e-6)
