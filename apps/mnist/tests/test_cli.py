@@ -33,7 +33,9 @@ def test_default_run_reaches_97_percent_in_one_epoch(
 ) -> None:
     graph = tmp_path / "graph.dot"
     weights = tmp_path / "weights.safetensors"
-    code = main(["--json", "--no-progress", "--graph", str(graph), "--save", str(weights)])
+    model = tmp_path / "model.onnx"
+    args = ["--graph", str(graph), "--save", str(weights), "--export", str(model)]
+    code = main(["--json", "--no-progress", *args])
     assert code == 0
     summary = last_json(capsys.readouterr().out)
     assert summary["test_accuracy"] >= 0.97, summary
@@ -44,6 +46,58 @@ def test_default_run_reaches_97_percent_in_one_epoch(
     assert main(["eval", "--weights", str(weights), "--json", "--no-progress"]) == 0
     evaluated = last_json(capsys.readouterr().out)
     assert evaluated["test_accuracy"] == summary["test_accuracy"]
+    assert main(["eval", "--weights", str(model), "--json", "--no-progress"]) == 0
+    assert last_json(capsys.readouterr().out)["test_accuracy"] == summary["test_accuracy"]
+
+
+def test_export_writes_onnx_that_eval_scores_like_the_weights(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import onnx
+
+    weights, model = tmp_path / "w.safetensors", tmp_path / "m.onnx"
+    assert main([*QUICK, "--json", "--save", str(weights), "--export", str(model)]) == 0
+    trained = last_json(capsys.readouterr().out)["test_accuracy"]
+    proto = onnx.load(str(model))
+    assert [i.name for i in proto.graph.initializer][:2] == [
+        "input_layer.weight",
+        "input_layer.bias",
+    ]
+    scores = {}
+    for path in (weights, model):
+        assert (
+            main(["eval", "--weights", str(path), "--subset", "128", "--json", "--no-progress"])
+            == 0
+        )
+        scores[path.suffix] = last_json(capsys.readouterr().out)
+    assert scores[".onnx"]["test_accuracy"] == scores[".safetensors"]["test_accuracy"] == trained
+    assert scores[".onnx"]["model"] == "onnx"
+
+
+def test_eval_of_a_damaged_onnx_file_is_one_line(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    path = tmp_path / "model.onnx"
+    path.write_bytes(b"not a model")
+    assert main(["eval", "--weights", str(path)]) == 2
+    line = one_line(capsys.readouterr().err)
+    assert line.startswith("mnist: cannot load") and "not an ONNX model" in line
+
+
+def test_eval_of_a_missing_onnx_file_names_export(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    assert main(["eval", "--weights", str(tmp_path / "none.onnx")]) == 2
+    assert "mnist --export" in one_line(capsys.readouterr().err)
+
+
+def test_eval_of_an_onnx_file_refuses_model(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    path = tmp_path / "model.onnx"
+    path.write_bytes(b"")
+    assert main(["eval", "--weights", str(path), "--model", "cnn"]) == 2
+    assert "leave --model out" in one_line(capsys.readouterr().err)
 
 
 @needs_dot
@@ -127,6 +181,7 @@ def test_help_lists_the_options(capsys: pytest.CaptureFixture[str]) -> None:
         "--data-dir",
         "--threads",
         "--save",
+        "--export",
         "--graph",
         "--plot",
         "--json",

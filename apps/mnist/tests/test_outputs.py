@@ -34,7 +34,7 @@ def _refused(args: list[str], capsys: pytest.CaptureFixture[str]) -> str:
 
 
 @pytest.mark.usefixtures("no_training")
-@pytest.mark.parametrize("flag", ["--save", "--save-initial", "--graph", "--plot"])
+@pytest.mark.parametrize("flag", ["--save", "--save-initial", "--export", "--graph", "--plot"])
 def test_a_missing_folder_is_refused_before_training(
     flag: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -45,7 +45,7 @@ def test_a_missing_folder_is_refused_before_training(
         "find_spec",
         lambda name: object() if name == "matplotlib" else real_find_spec(name),
     )
-    extension = {"--graph": ".svg", "--plot": ".png"}.get(flag, ".safetensors")
+    extension = {"--graph": ".svg", "--plot": ".png", "--export": ".onnx"}.get(flag, ".safetensors")
     target = tmp_path / "no" / f"out{extension}"
     line = _refused([flag, str(target)], capsys)
     assert flag in line and "no folder" in line and str(tmp_path / "no") in line
@@ -150,6 +150,30 @@ def test_a_failed_output_spares_the_others_and_the_summary(
     assert json.loads(captured.out.splitlines()[-1])["test_accuracy"] is not None
     assert (tmp_path / "g.dot").exists() and (tmp_path / "ck" / "checkpoint.safetensors").exists()
     assert sorted(os.listdir(tmp_path)) == ["ck", "g.dot"]  # no partial weights file
+
+
+def test_a_failed_export_spares_the_weights(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def unexportable(model: Any, example: Any) -> Any:
+        raise ValueError("export: no mapping for op Foo")
+
+    monkeypatch.setattr(cli, "export", unexportable)
+    weights, model = tmp_path / "w.safetensors", tmp_path / "m.onnx"
+    code = cli.main([*QUICK, "--json", "--save", str(weights), "--export", str(model)])
+    assert code == 4
+    captured = capsys.readouterr()
+    assert "mnist: --export" in captured.err and "no mapping for op Foo" in captured.err
+    assert json.loads(captured.out.splitlines()[-1])["test_accuracy"] is not None
+    assert sorted(os.listdir(tmp_path)) == ["w.safetensors"]  # no partial ONNX file
+
+
+@pytest.mark.usefixtures("no_training")
+def test_export_needs_an_onnx_name(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        cli.main(["--export", str(tmp_path / "model.safetensors")])
+    assert info.value.code == 2
+    assert ".onnx" in one_line(capsys.readouterr().err)
 
 
 def test_temporaries_are_unique_and_orphans_are_cleaned(mnist: Mnist, tmp_path: Path) -> None:

@@ -31,7 +31,7 @@ def strict_json(line: str) -> dict:  # type: ignore[type-arg]
 def test_divergence_stops_at_the_step_and_keeps_json_but_not_weights(
     mnist: Mnist, tmp_path: Path
 ) -> None:
-    result = mnist(*QUICK, "--lr", "1e6", "--json", "--save", "w.safetensors")
+    result = mnist(*QUICK, "--lr", "1e6", "--json", "--save", "w.safetensors", "--export", "m.onnx")
     assert result.returncode == 3
     line = one_line(result.stderr)
     assert "diverged" in line and "step" in line and "lower --lr" in line
@@ -39,7 +39,7 @@ def test_divergence_stops_at_the_step_and_keeps_json_but_not_weights(
     step = summary["diverged_at_step"]
     assert isinstance(step, int) and f"step {step}" in line
     assert summary["test_accuracy"] is None and summary["train_loss"] is None
-    assert not (tmp_path / "w.safetensors").exists()
+    assert not (tmp_path / "w.safetensors").exists() and not (tmp_path / "m.onnx").exists()
 
 
 def test_divergence_still_draws_the_plot(

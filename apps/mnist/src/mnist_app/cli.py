@@ -3,6 +3,7 @@
 uv run mnist
 uv run mnist --model cnn --optimizer adam --lr 0.001 --epochs 3
 uv run mnist eval --weights weights.safetensors
+uv run mnist --export model.onnx && uv run mnist eval --weights model.onnx
 
 Under ``mpiexec -n N`` the N processes train together (``--batch-size`` is the global
 batch); only rank 0 shows progress, prints and writes files.
@@ -28,6 +29,7 @@ from macrograd import distributed as dist
 from macrograd.checkpoint import CheckpointError
 from macrograd.data import DatasetError
 from macrograd.nn import Model
+from macrograd.onnx import export
 from mnist_app import options, ranks
 from mnist_app.data import Arrays, load
 from mnist_app.models import build
@@ -43,7 +45,7 @@ from mnist_app.train import (
     saved_config,
     train,
 )
-from mnist_app.weights import load_weights, weights_bytes
+from mnist_app.weights import load_onnx, load_weights, weights_bytes
 
 DEFAULTS = Config()
 ADAM_LR = 0.001  # Adam's usual step size: SGD's 0.1 would diverge
@@ -89,7 +91,8 @@ def train_parser() -> argparse.ArgumentParser:
         description="Train the original Macrograd README's MLP (or a small CNN) on MNIST "
         "and report test accuracy. `mnist eval --weights FILE` evaluates saved weights.",
         epilog="Exit status: 0 ok, 2 a mistake in the command line or its inputs, "
-        "3 training diverged (--plot and --json are still written, --save is not), "
+        "3 training diverged (--plot and --json are still written, --save and --export are "
+        "not), "
         "4 an output could not be written (the others still are), 130 interrupted.",
     )
     _common(parser)
@@ -149,8 +152,9 @@ def eval_parser() -> argparse.ArgumentParser:
         "--weights",
         metavar="FILE",
         required=True,
-        help="a .safetensors file written by `mnist --save`; weights of another dtype than "
-        "the model's (float32) or with nan/inf values are refused, not cast",
+        help="a .safetensors file written by `mnist --save` (weights of another dtype than "
+        "the model's, float32, or with nan/inf values are refused, not cast), or an .onnx "
+        "file written by `mnist --export`",
     )
     _common(parser)
     return parser
@@ -268,12 +272,27 @@ def run_train(args: argparse.Namespace) -> int:
             else None
         )
         model, summary = train(config, arrays, draw, save_initial, run=run, on_epoch_end=checkpoint)
-    return finish(args, writer, model, summary)
+    return finish(args, writer, model, summary, arrays.x_test[: config.batch_size])
 
 
-def finish(args: argparse.Namespace, writer: Writer, model: Model, summary: Summary) -> int:
-    """Write the final outputs (not --save after a divergence), report, pick the status.
-    Under mpiexec rank 0 does; the other ranks, which diverge alike, only return."""
+def write_model(args: argparse.Namespace, writer: Writer, model: Model, example: Any) -> None:
+    """Write --save (safetensors) and --export (ONNX, traced on ``example``, a test batch)."""
+    if args.save:
+        writer.write("--save", args.save, lambda out: out.write(weights_bytes(model)))
+    if args.export:
+        writer.write(
+            "--export",
+            args.export,
+            lambda out: out.write(export(model, example).SerializeToString()),
+        )
+
+
+def finish(
+    args: argparse.Namespace, writer: Writer, model: Model, summary: Summary, example: Any
+) -> int:
+    """Write the final outputs (not --save nor --export after a divergence), report, pick
+    the status. Under mpiexec rank 0 does; the other ranks, which diverge alike, only
+    return."""
     step = summary.diverged_at_step
     if dist.rank() > 0:
         return OK if step is None else DIVERGED
@@ -282,8 +301,8 @@ def finish(args: argparse.Namespace, writer: Writer, model: Model, summary: Summ
             f"training diverged: the loss is {summary.losses[-1]} at step {step}; "
             f"try a lower --lr (this run used {summary.config['lr']})"
         )
-    elif args.save:
-        writer.write("--save", args.save, lambda out: out.write(weights_bytes(model)))
+    else:
+        write_model(args, writer, model, example)
     if args.plot:
         from mnist_app.plot import plot_curves
 
@@ -296,10 +315,23 @@ def finish(args: argparse.Namespace, writer: Writer, model: Model, summary: Summ
     return OUTPUT_FAILED if writer.failures else OK
 
 
+def eval_model(args: argparse.Namespace) -> tuple[Model, str]:
+    """The model to evaluate and its name: an .onnx file holds its own, a safetensors file
+    goes into ``--model``."""
+    if not args.weights.lower().endswith(".onnx"):
+        name = args.model or DEFAULTS.model
+        model = build(name)
+        load_weights(model, args.weights)
+        return model, name
+    if args.model is not None:
+        raise UsageError(
+            f"--model {args.model}: an .onnx file holds its own model; leave --model out"
+        )
+    return load_onnx(args.weights), "onnx"
+
+
 def run_eval(args: argparse.Namespace) -> int:
-    name = args.model or DEFAULTS.model
-    model = build(name)
-    load_weights(model, args.weights)
+    model, name = eval_model(args)
     arrays = load(args.data_dir, progress=not args.no_progress, subset=args.subset)
     with blas_threads(args.threads):
         accuracy = evaluate(model, arrays.x_test, arrays.labels_test)

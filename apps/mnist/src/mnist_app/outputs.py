@@ -70,6 +70,12 @@ OUTPUTS: tuple[Output, ...] = (
         WEIGHTS,
     ),
     Output(
+        "--export",
+        "FILE",
+        "write the trained model as ONNX (onnxruntime runs it; `mnist eval --weights` reads it)",
+        (".onnx",),
+    ),
+    Output(
         "--graph",
         "FILE",
         "draw the training graph (.svg, .png and .pdf need graphviz's dot; .dot does not)",

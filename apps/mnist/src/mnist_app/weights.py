@@ -1,5 +1,5 @@
 """Weights files: written as safetensors bytes (PyTorch's names and layouts), read back
-with every check a hand-edited or hostile file needs."""
+with every check a hand-edited or hostile file needs; ONNX files opened as models."""
 
 from __future__ import annotations
 
@@ -27,20 +27,25 @@ def weights_bytes(model: Model) -> bytes:
     return save(state, metadata={"format": "pt"})
 
 
-def _read(path: str) -> dict[str, NDArray[Any]]:
-    from safetensors import SafetensorError
-    from safetensors.numpy import load_file
-
+def _check_file(path: str, flag: str, kind: str) -> None:
+    """A UsageError unless ``path`` is a regular file (``flag`` writes one, of ``kind``)."""
     try:
         mode = os.stat(path).st_mode
     except FileNotFoundError:
         raise UsageError(
-            f"no weights file {path!r}: train with `mnist --save FILE` first"
+            f"no weights file {path!r}: train with `mnist {flag} FILE` first"
         ) from None
     except OSError as err:
         raise UsageError(f"cannot open the weights {path!r}: {err.strerror or err}") from None
     if not stat.S_ISREG(mode):  # a FIFO would block, a device would never end
-        raise UsageError(f"{path!r} is not a regular file: give a .safetensors file")
+        raise UsageError(f"{path!r} is not a regular file: give a {kind} file")
+
+
+def _read(path: str) -> dict[str, NDArray[Any]]:
+    from safetensors import SafetensorError
+    from safetensors.numpy import load_file
+
+    _check_file(path, "--save", ".safetensors")
     try:
         return load_file(path)
     except (SafetensorError, OSError, ValueError) as err:
@@ -66,3 +71,16 @@ def load_weights(model: Model, path: str) -> None:
         model.load_state_dict(state)
     except ValueError as err:
         raise UsageError(f"cannot load {path!r} into this model: {err}") from None
+
+
+def load_onnx(path: str) -> Model:
+    """The model in the ONNX file ``path`` (written by `mnist --export`). Refused
+    (UsageError): not a regular file, not an ONNX model, or ops Macrograd lacks."""
+    from macrograd.onnx import load
+
+    path = expand(path)
+    _check_file(path, "--export", ".onnx")
+    try:
+        return load(path)
+    except (ValueError, OSError) as err:
+        raise UsageError(f"cannot load {path!r}: {err}") from None
