@@ -34,7 +34,7 @@ print("not reached", flush=True)
     assert seconds < 30
     assert "not reached" not in out
     message = "parameter 'fc2.weight' is (5, 4) float32 on rank 0 but (6, 4) float32 on rank 1"
-    assert out.count(message) == 1, out
+    assert out.count(message) == 1, f"exit {code} after {seconds:.1f} s:\n{out}"
 
 
 def test_a_rank_that_raises_ends_every_rank_quickly() -> None:
@@ -58,5 +58,7 @@ print("not reached", flush=True)
     assert code != 0
     assert seconds < 20
     assert "not reached" not in out
-    assert out.count("ValueError: boom on rank 1") == 1, out
+    assert out.count("ValueError: boom on rank 1") == 1, (
+        f"exit {code} after {seconds:.1f} s:\n{out}"
+    )
     assert "[rank 1] Traceback" in out

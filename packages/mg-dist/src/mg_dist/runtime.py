@@ -148,7 +148,8 @@ def _abort_on_exception(
 
     Without it the other ranks would wait forever in their next collective. An error
     that every rank raises identically (`CollectiveError`) is printed by rank 0 only;
-    the others give it a moment to do so before aborting themselves.
+    the others give it a moment to do so before aborting themselves, and the
+    printing rank gives the launcher a moment to forward the text.
     """
     c = _state["comm"]
     me = int(c.Get_rank())
@@ -157,6 +158,9 @@ def _abort_on_exception(
         text = "".join(traceback.format_exception(kind, error, tb))
         sys.stderr.write(f"[rank {me}] {text}")
         sys.stderr.flush()
+        # MPI_Abort tears the launcher down at once: output still in its pipes (ours
+        # included) is lost on a loaded machine unless it has a moment to forward it
+        time.sleep(1.0)
     else:
-        time.sleep(2.0)
+        time.sleep(3.0)
     c.Abort(1)
