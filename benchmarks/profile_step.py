@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from macrograd.nn import manual_seed
+from mnist_app.cli import use_threads
 from mnist_app.models import build
 from mnist_app.train import Config, make_optimizer, training_forward
 
@@ -49,7 +50,13 @@ def main() -> None:
         help="process CPU time instead, each kernel timed where it runs in real steps "
         "(steadier than wall time on a shared machine); ops named with their shapes",
     )
+    p.add_argument("--threads", type=int, default=None, help="as mnist --threads")
     args = p.parse_args()
+    with use_threads(args.threads, args.model):  # the threads mnist itself would use
+        profile(args)
+
+
+def profile(args: argparse.Namespace) -> None:
     manual_seed(0)
     model = build(args.model)
     params = model.parameters()
@@ -87,17 +94,16 @@ def main() -> None:
         updates.append(t2 - t1)
 
     plan = forward.graph.executor.plan
-    nodes = {n.id: n for n in plan.order}
     per_kind: dict[str, float] = defaultdict(float)
     per_op: dict[str, float] = defaultdict(float)
     repeats = 20
-    for node_id, kernel in plan.steps:
+    for node, kernel in plan.steps:
         t0 = time.perf_counter()
         with np.errstate(all="ignore"):  # replaying in-place kernels alone overflows
             for _ in range(repeats):
                 kernel()
         dt = (time.perf_counter() - t0) / repeats
-        op = nodes[node_id].op
+        op = node.op
         name = op.name if op is not None else "leaf"
         per_op[name] += dt
         per_kind[_kind(name)] += dt
@@ -142,8 +148,7 @@ def main() -> None:
 
 def cpu_profile(forward: Any, step: Callable[[], None], steps: int) -> None:
     """Print the process CPU time of a step and of each kernel as it runs in the steps."""
-    executor = forward.graph.executor
-    nodes = {n.id: n for n in executor.plan.order}
+    plan = forward.graph.executor.plan
     spent: dict[str, float] = defaultdict(float)
 
     def timed(kernel: Callable[[], Any], name: str) -> Callable[[], Any]:
@@ -155,11 +160,10 @@ def cpu_profile(forward: Any, step: Callable[[], None], steps: int) -> None:
 
         return run
 
-    for i, (node_id, kernel) in enumerate(executor.plan.steps):
-        node = nodes[node_id]
+    for i, (node, kernel) in enumerate(plan.steps):
         name = f"{node.op.name if node.op is not None else 'leaf'} {node.shape}"
-        executor.plan.steps[i] = (node_id, timed(kernel, name))
-    executor._runs.clear()  # recompile the replay lists from the timed steps
+        plan.steps[i] = (node, timed(kernel, name))
+    plan.calls[:] = [kernel for _, kernel in plan.steps]  # what a call replays
     t0 = time.process_time()
     for _ in range(steps):
         step()

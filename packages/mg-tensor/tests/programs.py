@@ -136,6 +136,16 @@ CASES: list[OpCase] = [
         AXIS,
     ),
     OpCase(
+        "relu_then_max",
+        1,
+        # shifted: a relu of its own, which no other entry's relu is merged with
+        lambda x, axis: (x - 0.25).relu().max(axis=axis, keepdims=True).expand((N, N)),
+        lambda x, axis: np.broadcast_to(
+            np.maximum(x - 0.25, 0).max(axis, keepdims=True), (N, N)
+        ).copy(),
+        AXIS,
+    ),
+    OpCase(
         "constant_arithmetic",
         1,
         lambda x, c: x * (Tensor(np.float64(c)) * Tensor(np.float64(2.0)) + 1.0),

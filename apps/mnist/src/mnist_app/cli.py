@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+import macrograd as mg
 from macrograd import distributed as dist
 from macrograd.checkpoint import CheckpointError
 from macrograd.data import DatasetError
@@ -76,7 +77,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="use only the first N training and N test images (quick trials)",
     )
-    parser.add_argument("--threads", type=options.threads, help="BLAS threads (default: all cores)")
+    parser.add_argument("--threads", type=options.threads, help="threads (default: all cores)")
     parser.add_argument(
         "--json",
         action="store_true",
@@ -161,14 +162,23 @@ def eval_parser() -> argparse.ArgumentParser:
 
 
 @contextlib.contextmanager
-def blas_threads(threads: int | None) -> Iterator[None]:
-    if threads is None:
-        yield
-        return
+def use_threads(threads: int | None, model: str | None) -> Iterator[None]:
+    """``threads`` threads (default: all cores) for Macrograd's batch kernels and BLAS.
+
+    The CNN's GEMMs all run inside batch kernels (convolutions split their images over
+    the threads, each GEMM on one): BLAS stays on one thread, whose idle threads would
+    otherwise spin after each small threaded GEMM and take the cores from the kernels.
+    """
     from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
-    with threadpool_limits(limits=threads):
-        yield
+    before = mg.get_num_threads()
+    count = threads or before
+    mg.set_num_threads(count)
+    try:
+        with threadpool_limits(limits=1 if model == "cnn" else count):
+            yield
+    finally:
+        mg.set_num_threads(before)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -265,7 +275,7 @@ def run_train(args: argparse.Namespace) -> int:
             writer.attempt("--checkpoint", args.checkpoint, lambda: save_run(run, args.checkpoint))
 
     # a diverging run overflows: reported once below, not as numpy warnings
-    with blas_threads(args.threads), np.errstate(over="ignore", invalid="ignore"):
+    with use_threads(args.threads, config.model), np.errstate(over="ignore", invalid="ignore"):
         run = (
             resume(args.resume, arrays, args.epochs, progress=not args.no_progress)
             if args.resume
@@ -333,7 +343,7 @@ def eval_model(args: argparse.Namespace) -> tuple[Model, str]:
 def run_eval(args: argparse.Namespace) -> int:
     model, name = eval_model(args)
     arrays = load(args.data_dir, progress=not args.no_progress, subset=args.subset)
-    with blas_threads(args.threads):
+    with use_threads(args.threads, name):
         accuracy = evaluate(model, arrays.x_test, arrays.labels_test)
     report(
         {"test_accuracy": round(accuracy, 4), "weights": args.weights, "model": name},

@@ -20,6 +20,7 @@ from mg_tensor.autodiff import backprop, grad  # noqa: E402
 from mg_tensor.function import CompiledFunction, compute_graph  # noqa: E402
 from mg_tensor.grad_mode import is_grad_enabled, no_grad  # noqa: E402
 from mg_tensor.ops import *  # noqa: E402, F403  (the op library, named by its __all__)
+from mg_tensor.parallel import get_num_threads, set_num_threads  # noqa: E402
 from mg_tensor.random import (  # noqa: E402
     bernoulli,
     bernoulli_like,
@@ -50,6 +51,7 @@ __all__ = [
     "bernoulli_like",
     "compute_graph",
     "get_default_graph",
+    "get_num_threads",
     "get_rng_state",
     "grad",
     "gradients",
@@ -66,6 +68,7 @@ __all__ = [
     "randn",
     "randn_like",
     "realize",
+    "set_num_threads",
     "set_rng_state",
     "uniform",
     "uniform_like",

@@ -57,6 +57,40 @@ def cblas(name: str, argtypes: list[Any]) -> Any:
 
 
 @functools.cache
+def _thread_calls() -> tuple[Any, Any] | None:
+    lib = numpy_openblas()
+    get = getattr(lib, "scipy_openblas_get_num_threads64_", None)
+    put = getattr(lib, "scipy_openblas_set_num_threads64_", None)
+    if get is None or put is None:
+        return None
+    get.restype, get.argtypes = ctypes.c_int, []
+    put.restype, put.argtypes = None, [ctypes.c_int]
+    return get, put
+
+
+def threads() -> int:
+    """How many threads numpy's OpenBLAS uses now (1 when it is not numpy's OpenBLAS).
+
+    >>> threads() >= 1
+    True
+    """
+    calls = _thread_calls()
+    return 1 if calls is None else max(1, int(calls[0]()))
+
+
+def set_threads(n: int) -> None:
+    """Let numpy's OpenBLAS use ``n`` threads (nothing when it is not numpy's OpenBLAS).
+
+    >>> before = threads(); set_threads(1); threads()
+    1
+    >>> set_threads(before)
+    """
+    calls = _thread_calls()
+    if calls is not None:
+        calls[1](int(n))
+
+
+@functools.cache
 def gemm_kernel(char: str) -> Any:
     """cblas_sgemm / cblas_dgemm for dtype.char "f" / "d"; None if unavailable."""
     letter, real = {"f": ("s", ctypes.c_float), "d": ("d", ctypes.c_double)}.get(char, ("", None))

@@ -8,8 +8,12 @@ exists, so the gradients are built from the stable forms too:
 * ``log(softmax(x))`` becomes ``log_softmax(x)``, whose gradient never divides by a
   probability that underflowed to 0.
 
+One rewrite for speed runs with them: ``max_pool(relu(x))`` becomes
+``relu(max_pool(x))`` (`relu_after_max`), the same values and gradients with the
+ReLU and its gradient on the pooled, smaller array.
+
 >>> [stage.name for stage in DEFAULT_PASSES]
-['fold_constants', 'cse', 'stabilize_softmax', 'dce']
+['fold_constants', 'cse', 'stabilize_softmax', 'relu_after_max', 'dce']
 """
 
 from __future__ import annotations
@@ -17,11 +21,12 @@ from __future__ import annotations
 from mg_graph import Node, Rewrite, Stage, Sweep
 from mg_graph.passes import CSE, DCE, FOLD
 from mg_graph.rewrite import FREEZE
+from mg_tensor.ops.base import TensorOp
 from mg_tensor.ops.binary import Divide
 from mg_tensor.ops.reduce import Sum
 from mg_tensor.ops.shape import BroadcastTo, Reshape
 from mg_tensor.ops.softmax import LogSoftmax, Softmax
-from mg_tensor.ops.unary import Exp, Log
+from mg_tensor.ops.unary import Exp, Log, Relu
 
 
 def _through_views(node: Node) -> Node:
@@ -73,5 +78,30 @@ def stable_log_softmax(node: Node, sweep: Sweep) -> Rewrite | None:
     return Rewrite(LogSoftmax(softmax.op.axis), softmax.inputs)
 
 
+def relu_after_max(node: Node, sweep: Sweep) -> Rewrite | None:
+    """``m(relu(x))`` becomes ``relu(m(x))`` for an op ``m`` that picks the largest element
+    of each window (`TensorOp.selects_max`: max pooling, ``max``) and shrinks its input.
+
+    The values agree since relu is non-decreasing. So do the gradients: where a window's
+    maximum is positive, both forms route the gradient to its first maximum, and
+    elsewhere relu's gradient (0 at and below 0) stops it in both. Only a relu that
+    nothing else reads is moved (otherwise it would still run on the large array).
+
+    >>> import numpy as np
+    >>> from mg_tensor import compute_graph
+    >>> f = compute_graph(lambda x: x.relu().max(axis=1))
+    >>> f(np.array([[-1.0, 2.0], [-3.0, -4.0]])).data, f.graph.rewrites
+    (array([2., 0.]), {'relu_after_max': 1, 'dce': 1})
+    """
+    op, inputs = node.op, node.inputs
+    if not (isinstance(op, TensorOp) and op.selects_max and len(inputs) == 1):
+        return None
+    inner = inputs[0]
+    if not isinstance(inner.op, Relu) or sweep.uses(inner) != 1 or node.size >= inner.size:
+        return None
+    return Rewrite(inner.op, (sweep.graph.apply(op, inner.inputs[0]),))
+
+
 STABILIZE = Stage("stabilize_softmax", (stable_softmax, stable_log_softmax), frozenset({FREEZE}))
-DEFAULT_PASSES = (FOLD, CSE, STABILIZE, DCE)
+RELU_AFTER_MAX = Stage("relu_after_max", (relu_after_max,), frozenset({FREEZE}))
+DEFAULT_PASSES = (FOLD, CSE, STABILIZE, RELU_AFTER_MAX, DCE)

@@ -32,7 +32,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from mg_nn.ops.windows import Pads, Pair, out_size
-from mg_tensor import blas
+from mg_tensor import blas, parallel
 from mg_tensor.oplib import (
     Array,
     Grads,
@@ -124,13 +124,11 @@ class _Grid:
             return np.ascontiguousarray(view).reshape(groups, -1, m * self.length)
         return np.ascontiguousarray(view).reshape(m, groups, -1, self.length)
 
-    def chunks(self, rows: int, itemsize: int) -> Iterator[slice]:
-        """Slices of the images whose column matrices (``rows`` each) fill about 1 MB:
-        each chunk's columns are made, multiplied and consumed while in cache, instead
-        of writing and reading back a column matrix of the whole batch."""
-        step = max(1, (1 << 20) // (rows * self.length * itemsize))
-        for start in range(0, self.n, step):
-            yield slice(start, min(start + step, self.n))
+    def chunks(self, part: slice, rows: int, itemsize: int) -> Iterator[slice]:
+        """Slices of the images ``part`` whose column matrices (``rows`` each) fill about
+        1 MB: each chunk's columns are made, multiplied and consumed while in cache,
+        instead of writing and reading back a column matrix of the whole batch."""
+        return parallel.chunks(part, (1 << 20) // (rows * self.length * itemsize))
 
     def spread(self, g: Array, groups: int) -> Array:
         """``g`` (m, O, Ho, Wo) laid out as the columns are (see `columns`), zero in
@@ -318,22 +316,27 @@ class Conv2d(_ConvOp):
         dtype = np.result_type(x.dtype, w.dtype, *(v.dtype for v in b))
         direct = out is not None and out.flags.c_contiguous and out.dtype == dtype
         y = out if direct and out is not None else np.empty((n, o, *grid.out), dtype)
-        images, weights = grid.pad(x), self.weights(w)
+        weights = self.weights(w)
         bias = b[0].reshape(o, 1, 1) if b else None
-        for part in grid.chunks(c * w.shape[2] * w.shape[3], x.itemsize):
-            cols = grid.columns(images[part], self.groups)
-            m = part.stop - part.start
-            if grid.wide:
-                result = grid.crop(np.matmul(weights, cols), m)
-                if bias is None:
-                    y[part] = result
-                else:  # the bias is added by the copy that crops
-                    np.add(result, bias, out=y[part])
-            else:  # exact rows: the matmul writes the output in place
-                target = y[part].reshape(m, self.groups, -1, grid.length)
-                np.matmul(weights, cols, out=target)
-                if bias is not None:  # while the chunk is in cache
-                    y[part] += bias
+        rows = c * w.shape[2] * w.shape[3]
+
+        def images(part: slice) -> None:
+            padded = grid.pad(x[part])
+            for chunk in grid.chunks(slice(0, part.stop - part.start), rows, x.itemsize):
+                cols = grid.columns(padded[chunk], self.groups)
+                m, target = chunk.stop - chunk.start, y[part][chunk]
+                if grid.wide:
+                    result = grid.crop(np.matmul(weights, cols), m)
+                    if bias is None:
+                        target[...] = result
+                    else:  # the bias is added by the copy that crops
+                        np.add(result, bias, out=target)
+                else:  # exact rows: the matmul writes the output in place
+                    np.matmul(weights, cols, out=target.reshape(m, self.groups, -1, grid.length))
+                    if bias is not None:  # while the chunk is in cache
+                        target += bias
+
+        parallel.batch_map(images, n, x.nbytes + y.nbytes)
         return y if y is out else _into(out, y)
 
     def vjp(self, g: Tensor, out: Tensor, *inputs: Tensor, needed: tuple[bool, ...]) -> Grads:
@@ -374,17 +377,28 @@ class Conv2dInputGrad(_ConvOp):
 
     def forward(self, *arrays: Array, out: Array | None = None) -> Array:
         g, w = arrays
-        if self.stride == (1, 1) and g.dtype == w.dtype and blas.gemm_kernel(g.dtype.char):
-            return _into(out, self._by_shifts(g, w))
-        o, c = w.shape[0], w.shape[1] * self.groups
+        n, o, c = g.shape[0], w.shape[0], w.shape[1] * self.groups
+        dtype = np.result_type(g.dtype, w.dtype)
+        direct = out is not None and out.dtype == dtype
+        dx = out if direct and out is not None else np.empty((n, c, *self.size), dtype)
+        shifts = self.stride == (1, 1) and g.dtype == w.dtype and blas.gemm_kernel(g.dtype.char)
         kernel = (w.shape[2], w.shape[3])
-        grid = self.grid(g.shape[0], self.size, kernel, g.shape[2:], channels=(c, o))
-        buffer = grid.zeros(g.shape[0], c, np.result_type(g.dtype, w.dtype))
+        grid = self.grid(n, self.size, kernel, g.shape[2:], channels=(c, o))
         transposed = self.weights(w).transpose(0, 2, 1)
-        for part in grid.chunks(c * kernel[0] * kernel[1], buffer.itemsize):
-            cols = np.matmul(transposed, grid.spread(g[part], self.groups))
-            grid.fold(cols, buffer[part])
-        return _into(out, grid.interior(buffer))
+
+        def images(part: slice) -> None:
+            if shifts:
+                np.copyto(dx[part], self._by_shifts(g[part], w))
+                return
+            buffer = grid.zeros(part.stop - part.start, c, dtype)
+            rows = c * kernel[0] * kernel[1]
+            for chunk in grid.chunks(slice(0, buffer.shape[0]), rows, buffer.itemsize):
+                cols = np.matmul(transposed, grid.spread(g[part][chunk], self.groups))
+                grid.fold(cols, buffer[chunk])
+            np.copyto(dx[part], grid.interior(buffer))
+
+        parallel.batch_map(images, n, g.nbytes + dx.nbytes)
+        return dx if dx is out else _into(out, dx)
 
     def _by_shifts(self, g: Array, w: Array) -> Array:
         """Stride 1 with BLAS: no column matrix and no col2im. Channel-major, every image
@@ -447,19 +461,24 @@ class Conv2dWeightGrad(_ConvOp):
         c, o = x.shape[1], g.shape[1]
         size = (x.shape[2], x.shape[3])
         grid = self.grid(x.shape[0], size, self.window, g.shape[2:], channels=(c, o))
-        images, total = grid.pad(x), None
-        for part in grid.chunks(c * self.window[0] * self.window[1], x.itemsize):
-            cols, spread = (
-                grid.columns(images[part], self.groups),
-                grid.spread(g[part], self.groups),
-            )
-            # cols @ spread.T, transposed below: OpenBLAS runs (K, L) @ (L, O) several
-            # times faster than (O, L) @ (L, K) for small K
-            block = np.matmul(cols, np.swapaxes(spread, -1, -2))
-            if block.ndim == 4:  # exact rows: one product per image (see `columns`)
-                block = block.sum(axis=0)
-            total = block if total is None else np.add(total, block, out=total)
-        assert total is not None
+        rows = c * self.window[0] * self.window[1]
+
+        def images(part: slice) -> Array:
+            padded, total = grid.pad(x[part]), np.zeros(0)
+            for chunk in grid.chunks(slice(0, padded.shape[0]), rows, x.itemsize):
+                cols = grid.columns(padded[chunk], self.groups)
+                spread = grid.spread(g[part][chunk], self.groups)
+                # cols @ spread.T, transposed below: OpenBLAS runs (K, L) @ (L, O) several
+                # times faster than (O, L) @ (L, K) for small K
+                block = np.matmul(cols, np.swapaxes(spread, -1, -2))
+                if block.ndim == 4:  # exact rows: one product per image (see `columns`)
+                    block = block.sum(axis=0)
+                total = block if not total.size else np.add(total, block, out=total)
+            return total
+
+        total, *others = parallel.batch_map(images, x.shape[0], x.nbytes + g.nbytes)
+        for other in others:
+            total += other
         dw = total.transpose(0, 2, 1).reshape(o, c // self.groups, *self.window)
         return _into(out, dw)
 

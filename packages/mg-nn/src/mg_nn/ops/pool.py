@@ -21,6 +21,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from mg_nn.ops.windows import Pads, Pair, out_size, positions
+from mg_tensor import parallel
 from mg_tensor.oplib import (
     Array,
     Grads,
@@ -73,9 +74,9 @@ class _PoolOp(TensorOp):
 
     def crop(self, padded: Array, hw: tuple[int, ...], out: Array | None) -> Array:
         """The unpadded part of a padded gradient, written into ``out``."""
-        (t, _), (left, _) = self.pads(hw)
+        (t, b), (left, r) = self.pads(hw)
         h, w = hw[-2:]
-        part = padded[..., t : t + h, left : left + w]
+        part = padded[..., t : t + h, left : left + w] if t or b or left or r else padded
         if out is None:
             return part if part is padded else np.ascontiguousarray(part)
         if part is not out:
@@ -139,21 +140,33 @@ class _Pool2d(_PoolOp):
         return out
 
     def _tiled(self, x: Array, hw: Pair, out: Array | None) -> Array:
-        """Windows that tile the input: combine whole rows first (contiguous, SIMD-friendly
-        passes over half the data for 2x2), then the columns of the smaller result."""
+        """Windows that tile the input, in cache-sized chunks of its planes shared out
+        between the cores."""
+        whole = out is not None and out.flags.c_contiguous
+        y = out if whole and out is not None else np.empty((*x.shape[:-2], *hw), x.dtype)
+        xs, ys = _planes(x), _planes(y)
+
+        def run(part: slice) -> None:
+            self._combine_tiles(xs[part], hw, ys[part])
+
+        parallel.chunked(run, xs.shape[0], xs[0].nbytes)
+        if out is None or y is out:
+            return y
+        np.copyto(out, y)
+        return out
+
+    def _combine_tiles(self, x: Array, hw: Pair, out: Array) -> None:
+        """Combine whole rows first (contiguous, SIMD-friendly passes over half the data
+        for 2x2), then the columns of the smaller result."""
         rows = _rows(x, self.window, hw)  # (..., Ho, kh, Wo * kw)
         combine = type(self).combine
         half = rows[..., 0, :] if self.window[0] == 1 else combine(rows[..., 0, :], rows[..., 1, :])
         for i in range(2, self.window[0]):
             combine(half, rows[..., i, :], out=half)
         cells = half.reshape(*half.shape[:-1], hw[1], self.window[1])
-        if out is None:
-            out = cells[..., 0].copy()
-        else:
-            np.copyto(out, cells[..., 0])
+        np.copyto(out, cells[..., 0])
         for j in range(1, self.window[1]):
             combine(out, cells[..., j], out=out)
-        return out
 
 
 @dataclass(frozen=True)
@@ -169,6 +182,7 @@ class MaxPool2d(_Pool2d):
     """
 
     name: ClassVar[str] = "max_pool2d"
+    selects_max = True
     combine = np.maximum
     fill = -np.inf
 
@@ -185,6 +199,11 @@ def _first_max(x: Array, y: Array, kernel: Pair, stride: Pair) -> Iterator[tuple
         np.greater(hit, taken, out=hit)  # hit and not yet taken
         taken |= hit
         yield spot, hit
+
+
+def _planes(a: Array) -> Array:
+    """``a`` (..., H, W) as a stack of planes (P, H, W): a view when ``a`` is contiguous."""
+    return a.reshape(-1, *a.shape[-2:])
 
 
 def _rows(x: Array, window: Pair, hw: Pair) -> Array:
@@ -253,7 +272,12 @@ class MaxPool2dGrad(_PoolOp):
         dx = np.empty(xp.shape, dtype) if out is None or xp is not x else out
         exact = xp.shape[-2:] == (y.shape[-2] * self.window[0], y.shape[-1] * self.window[1])
         if self.tiles() and exact and dx.flags.c_contiguous:
-            _route_tiled(xp, y, g, dx, self.window)  # writes every element of dx
+            xs, ys, gs, dxs = (_planes(a) for a in (xp, y, g, dx))
+
+            def run(part: slice) -> None:  # writes every element of dx
+                _route_tiled(xs[part], ys[part], gs[part], dxs[part], self.window)
+
+            parallel.chunked(run, xs.shape[0], xs[0].nbytes)
             return self.crop(dx, x.shape, out)
         dx.fill(0)
         disjoint = all(s >= k for s, k in zip(self.stride, self.window, strict=True))

@@ -26,6 +26,9 @@ class TensorOp(Op):
     differentiable: ClassVar[bool] = True
     # comparisons take Python ints outside the tensor's range (uint8 < -1), as numpy 2 does
     exact_scalars: ClassVar[bool] = False
+    # each output element is one of the input's, picked as the largest of its window
+    # (max pooling): a non-decreasing elementwise op such as relu commutes with it
+    selects_max: ClassVar[bool] = False
 
     def vjp(self, g: Tensor, out: Tensor, *inputs: Tensor, needed: tuple[bool, ...]) -> Grads:
         """Vector-Jacobian product: the gradient of each input given ``g`` for the output.

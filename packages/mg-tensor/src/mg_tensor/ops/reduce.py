@@ -97,6 +97,7 @@ class Extremum(Reduce):
 @dataclass(frozen=True)
 class Max(Extremum):
     name: ClassVar[str] = "max"
+    selects_max = True
     function = np.max
 
 
