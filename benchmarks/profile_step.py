@@ -50,6 +50,12 @@ def main() -> None:
         help="process CPU time instead, each kernel timed where it runs in real steps "
         "(steadier than wall time on a shared machine); ops named with their shapes",
     )
+    p.add_argument(
+        "--in-steps",
+        action="store_true",
+        help="wall time of each kernel timed where it runs in real steps (with --cpu: "
+        "process CPU time, all threads together)",
+    )
     p.add_argument("--threads", type=int, default=None, help="as mnist --threads")
     args = p.parse_args()
     with use_threads(args.threads, args.model):  # the threads mnist itself would use
@@ -78,8 +84,8 @@ def profile(args: argparse.Namespace) -> None:
 
     for _ in range(10):
         step()
-    if args.cpu:
-        cpu_profile(forward, step, args.steps)
+    if args.cpu or args.in_steps:
+        in_steps(forward, step, args.steps, time.process_time if args.cpu else time.perf_counter)
         return
     totals, updates = [], []
     for _ in range(args.steps):
@@ -146,16 +152,18 @@ def profile(args: argparse.Namespace) -> None:
         print(f"    {name:20s} {ms:7.3f} ms")
 
 
-def cpu_profile(forward: Any, step: Callable[[], None], steps: int) -> None:
-    """Print the process CPU time of a step and of each kernel as it runs in the steps."""
+def in_steps(
+    forward: Any, step: Callable[[], None], steps: int, clock: Callable[[], float]
+) -> None:
+    """Print the time (by ``clock``) of a step and of each kernel as it runs in the steps."""
     plan = forward.graph.executor.plan
     spent: dict[str, float] = defaultdict(float)
 
     def timed(kernel: Callable[[], Any], name: str) -> Callable[[], Any]:
         def run() -> Any:
-            t0 = time.process_time()
+            t0 = clock()
             result = kernel()
-            spent[name] += time.process_time() - t0
+            spent[name] += clock() - t0
             return result
 
         return run
@@ -164,12 +172,13 @@ def cpu_profile(forward: Any, step: Callable[[], None], steps: int) -> None:
         name = f"{node.op.name if node.op is not None else 'leaf'} {node.shape}"
         plan.steps[i] = (node, timed(kernel, name))
     plan.calls[:] = [kernel for _, kernel in plan.steps]  # what a call replays
-    t0 = time.process_time()
+    t0 = clock()
     for _ in range(steps):
         step()
-    total = (time.process_time() - t0) / steps * 1e3
+    total = (clock() - t0) / steps * 1e3
     kernels = sum(spent.values()) / steps * 1e3
-    print(f"CPU per step {total:.2f} ms, kernels {kernels:.2f} ms (mean of {steps} steps)")
+    kind = "CPU" if clock is time.process_time else "wall"
+    print(f"{kind} per step {total:.2f} ms, kernels {kernels:.2f} ms (mean of {steps} steps)")
     for name, seconds in sorted(spent.items(), key=lambda kv: -kv[1]):
         print(f"  {name:40s} {seconds / steps * 1e3:7.3f} ms")
 

@@ -24,12 +24,14 @@ def _random_batch(rng: np.random.Generator) -> tuple[NDArray[np.float32], NDArra
     return images, np.eye(10, dtype=np.float32)[rng.integers(0, 10, BATCH)]
 
 
-def _training_step() -> tuple[Callable[[], None], CompiledFunction[Any, Any]]:
+def _training_step(
+    name: str = "mlp", optimizer_name: str = "sgd"
+) -> tuple[Callable[[], None], CompiledFunction[Any, Any]]:
     """The app's step (forward, backprop, optimiser) and its compiled forward."""
     manual_seed(0)
-    model = build("mlp")
+    model = build(name)
     parameters = model.parameters()
-    optimizer = make_optimizer(Config(), parameters)  # the app's SGD with momentum
+    optimizer = make_optimizer(Config(optimizer=optimizer_name), parameters)
     x, y = _random_batch(np.random.default_rng(0))
     forward = training_forward(model)
 
@@ -50,6 +52,15 @@ def test_only_the_needed_matmuls_run() -> None:
     assert kinds["linear"] == 4
     assert kinds["matmul"] == 4 + 3
     assert not [node.shape for node in ran if node.shape == (BATCH, 784)]
+
+
+def test_the_cnn_runs_its_relus_on_pooled_arrays() -> None:
+    step, forward = _training_step("cnn", "adam")
+    step()
+    assert forward.graph.rewrites["relu_after_max"] == 2  # both conv blocks
+    ran = [node for node, _ in forward.graph.executor.plan.steps]
+    relus = sorted(node.shape for node in ran if node.op is not None and node.op.name == "relu")
+    assert relus == [(BATCH, 32, 14, 14), (BATCH, 64, 7, 7), (BATCH, 128)]
 
 
 def test_a_step_allocates_no_large_arrays_after_warm_up() -> None:

@@ -73,6 +73,7 @@ def test_step_allocates_almost_nothing(name: str, mode: str) -> None:
                 base = tracemalloc.get_traced_memory()[0]
                 action()
                 peak = tracemalloc.get_traced_memory()[1] - base
-                assert peak < 4 * 1024, f"{name} ({mode}) allocated {peak} bytes"
+                # a few KB of Python objects: handing the update's ranges to the threads
+                assert peak < 16 * 1024, f"{name} ({mode}) allocated {peak} bytes"
     finally:
         tracemalloc.stop()

@@ -33,6 +33,7 @@ class Adam(Optimizer):
 
     hyperparameters: ClassVar[tuple[str, ...]] = ("lr", "betas", "eps", "weight_decay")
     state_names: ClassVar[tuple[str, ...]] = ("exp_avg", "exp_avg_sq")
+    elementwise = True
     decoupled: ClassVar[bool] = False
 
     def __init__(

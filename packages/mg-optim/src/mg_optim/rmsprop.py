@@ -33,6 +33,7 @@ class RMSprop(Optimizer):
 
     hyperparameters: ClassVar[tuple[str, ...]] = ("lr", "alpha", "eps", "momentum", "weight_decay")
     state_names: ClassVar[tuple[str, ...]] = ("square_avg", "momentum_buffer")
+    elementwise = True
 
     def __init__(
         self,

@@ -40,6 +40,7 @@ class SGD(Optimizer):
         "nesterov",
     )
     state_names: ClassVar[tuple[str, ...]] = ("momentum_buffer",)
+    elementwise = True
 
     def __init__(
         self,
