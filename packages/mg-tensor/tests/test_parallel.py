@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import threading
 from collections.abc import Iterator
 
@@ -105,3 +107,16 @@ def test_chunked_covers_every_item_once(two_threads: None) -> None:
 def test_set_num_threads_refuses_a_negative_count() -> None:
     with pytest.raises(ValueError, match="set_num_threads"):
         parallel.set_num_threads(-1)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
+def test_a_forked_child_gets_pools_of_its_own(two_threads: None) -> None:
+    assert parallel.batch_map(lambda p: p.stop, 4, BIG) == [2, 4]  # the parent's pool exists
+    context = multiprocessing.get_context("fork")
+    with context.Pool(1) as pool:
+        result = pool.apply_async(_split_in_child)
+        assert result.get(timeout=30) == [2, 4]  # a hang here: the child used dead threads
+
+
+def _split_in_child() -> list[int]:
+    return parallel.batch_map(lambda p: p.stop, 4, BIG)

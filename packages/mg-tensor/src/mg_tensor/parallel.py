@@ -98,6 +98,19 @@ def _single_threaded_blas() -> Iterator[None]:
                 blas.set_threads(_state["saved"])
 
 
+def _after_fork() -> None:
+    """In a forked child the pools' threads do not exist (and the lock may have been
+    held by one of them): start afresh, or the first batch kernel would wait forever."""
+    global _lock
+    _lock = threading.Lock()
+    _pools.clear()
+    _state["inside"] = 0
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork)
+
+
 def _in_worker(fn: Callable[[slice], T], part: slice) -> T:
     """``fn(part)``, marked as running inside a batch kernel (no nested pools)."""
     _local.worker = True
