@@ -341,11 +341,14 @@ def first_max_grad_ref(x: Any, g: Any, k: Any, s: Any) -> Any:
 @pytest.mark.parametrize(
     ("shape", "kernel"), [((2, 3, 8, 6), (2, 2)), ((1, 2, 9, 8), (3, 2)), ((2, 2, 7, 9), (2, 3))]
 )
-def test_tiled_max_pool_routes_ties_to_the_first_maximum(shape: Any, kernel: Any) -> None:
-    x = rng.integers(0, 3, shape).astype(np.float64)  # many ties, as after a ReLU
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])  # float32: bitwise repeats
+def test_tiled_max_pool_routes_ties_to_the_first_maximum(
+    shape: Any, kernel: Any, dtype: Any
+) -> None:
+    x = rng.integers(0, 3, shape).astype(dtype)  # many ties, as after a ReLU
     t = Tensor(x, requires_grad=True)
     y = F.max_pool2d(t, kernel)
-    g = rng.standard_normal(y.shape)
+    g = rng.standard_normal(y.shape).astype(dtype)
     (gx,) = grad((y * Tensor(g)).sum(), [t])
     np.testing.assert_array_equal(gx.data, first_max_grad_ref(x, g, kernel, kernel))
 
