@@ -24,6 +24,7 @@ padded buffer (`Conv2dInputGrad._by_shifts`).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypedDict
@@ -50,7 +51,6 @@ from mg_tensor.oplib import (
 class _Grid:
     """Where the windows of one convolution lie in its padded buffer (N, C, flat)."""
 
-    n: int
     size: Pair  # the input's (H, W)
     window: Pair  # the kernel's (kh, kw)
     out: Pair  # (Ho, Wo)
@@ -210,7 +210,6 @@ class _ConvOp(TensorOp):
 
     def grid(
         self,
-        n: int,
         size: Pair,
         kernel: Pair,
         out: tuple[int, ...] = (),
@@ -228,7 +227,7 @@ class _ConvOp(TensorOp):
         ]
         ho, wo = (out[0], out[1]) if out else (full[0], full[1])
         wide = self.stride == (1, 1) and channels[0] * kernel[0] * kernel[1] > channels[1]
-        return _Grid(n, size, kernel, (ho, wo), self.stride, self.padding, self.dilation, wide)
+        return _Grid(size, kernel, (ho, wo), self.stride, self.padding, self.dilation, wide)
 
     def check_grad(
         self, inputs: tuple[Node, ...], x: tuple[int, ...], w: tuple[int, ...], g: Node
@@ -237,7 +236,7 @@ class _ConvOp(TensorOp):
         ``g`` (N, O, Ho, Wo) of at most the convolution's output size."""
         ok = len(x) == len(w) == g.ndim == 4 and x[0] == g.shape[0] and w[0] == g.shape[1]
         if ok and x[1] == w[1] * self.groups and w[0] % self.groups == 0:
-            full = self.grid(x[0], (x[2], x[3]), (w[2], w[3])).out
+            full = self.grid((x[2], x[3]), (w[2], w[3])).out
             if 1 <= g.shape[2] <= full[0] and 1 <= g.shape[3] <= full[1]:
                 return
         raise shape_error(
@@ -266,7 +265,7 @@ class _ConvOp(TensorOp):
                 f"{w.shape[1]} x {self.groups} groups (and out channels divisible by groups)",
                 "make in_channels match the input's channel axis (axis 1, NCHW)",
             )
-        grid = self.grid(x.shape[0], (x.shape[2], x.shape[3]), (w.shape[2], w.shape[3]))
+        grid = self.grid((x.shape[2], x.shape[3]), (w.shape[2], w.shape[3]))
         if min(grid.out) < 1:
             raise shape_error(
                 self.name,
@@ -312,7 +311,7 @@ class Conv2d(_ConvOp):
         x, w, *b = arrays
         n, c, h, wd = x.shape
         o = w.shape[0]
-        grid = self.grid(n, (h, wd), (w.shape[2], w.shape[3]), channels=(c, o))
+        grid = self.grid((h, wd), (w.shape[2], w.shape[3]), channels=(c, o))
         dtype = np.result_type(x.dtype, w.dtype, *(v.dtype for v in b))
         direct = out is not None and out.flags.c_contiguous and out.dtype == dtype
         y = out if direct and out is not None else np.empty((n, o, *grid.out), dtype)
@@ -383,7 +382,7 @@ class Conv2dInputGrad(_ConvOp):
         dx = out if direct and out is not None else np.empty((n, c, *self.size), dtype)
         shifts = self.stride == (1, 1) and g.dtype == w.dtype and blas.gemm_kernel(g.dtype.char)
         kernel = (w.shape[2], w.shape[3])
-        grid = self.grid(n, self.size, kernel, g.shape[2:], channels=(c, o))
+        grid = self.grid(self.size, kernel, g.shape[2:], channels=(c, o))
         transposed = self.weights(w).transpose(0, 2, 1)
 
         def images(part: slice) -> None:
@@ -460,25 +459,25 @@ class Conv2dWeightGrad(_ConvOp):
         x, g = arrays
         c, o = x.shape[1], g.shape[1]
         size = (x.shape[2], x.shape[3])
-        grid = self.grid(x.shape[0], size, self.window, g.shape[2:], channels=(c, o))
+        grid = self.grid(size, self.window, g.shape[2:], channels=(c, o))
         rows = c * self.window[0] * self.window[1]
 
-        def images(part: slice) -> Array:
-            padded, total = grid.pad(x[part]), np.zeros(0)
-            for chunk in grid.chunks(slice(0, padded.shape[0]), rows, x.itemsize):
-                cols = grid.columns(padded[chunk], self.groups)
-                spread = grid.spread(g[part][chunk], self.groups)
-                # cols @ spread.T, transposed below: OpenBLAS runs (K, L) @ (L, O) several
-                # times faster than (O, L) @ (L, K) for small K
-                block = np.matmul(cols, np.swapaxes(spread, -1, -2))
-                if block.ndim == 4:  # exact rows: one product per image (see `columns`)
-                    block = block.sum(axis=0)
-                total = block if not total.size else np.add(total, block, out=total)
-            return total
+        def block(images: Array, grads: Array) -> Array:
+            cols, spread = grid.columns(images, self.groups), grid.spread(grads, self.groups)
+            # cols @ spread.T, transposed below: OpenBLAS runs (K, L) @ (L, O) several
+            # times faster than (O, L) @ (L, K) for small K
+            product: Array = np.matmul(cols, np.swapaxes(spread, -1, -2))
+            # exact rows: one product per image (see `columns`)
+            return product.sum(axis=0) if product.ndim == 4 else product
 
-        total, *others = parallel.batch_map(images, x.shape[0], x.nbytes + g.nbytes)
-        for other in others:
-            total += other
+        def images(part: slice) -> Array:
+            padded, grads = grid.pad(x[part]), g[part]
+            chunks = grid.chunks(slice(0, padded.shape[0]), rows, x.itemsize)
+            return functools.reduce(np.add, (block(padded[c], grads[c]) for c in chunks))
+
+        total = functools.reduce(
+            np.add, parallel.batch_map(images, x.shape[0], x.nbytes + g.nbytes)
+        )
         dw = total.transpose(0, 2, 1).reshape(o, c // self.groups, *self.window)
         return _into(out, dw)
 
