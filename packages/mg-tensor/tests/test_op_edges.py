@@ -88,6 +88,53 @@ def test_cumprod_gradient_matches_differences_away_from_zero() -> None:
     assert gradcheck(lambda t: mt.cumsum(t, axis=0), x)
 
 
+def _cumprod_grad_ref(x: np.ndarray, g: np.ndarray) -> np.ndarray:
+    """The product rule written out along the last axis: d/dx_k of sum_j g_j * prod_{i<=j}
+    x_i is sum_{j>=k} g_j * prod_{i<=j, i != k} x_i."""
+    n = x.shape[-1]
+    dx = np.zeros_like(x)
+    for k in range(n):
+        for j in range(k, n):
+            others = np.prod(np.delete(x[..., : j + 1], k, axis=-1), axis=-1)
+            dx[..., k] += g[..., j] * others
+    return dx
+
+
+ZEROS = np.array(
+    [
+        [0.0, 1.5, 2.0, -0.5, 0.8],  # a zero first
+        [1.2, 0.0, -0.9, 0.0, 1.1],  # two zeros
+        [0.7, 1.1, -1.3, 2.0, 0.0],  # a zero last
+        [1.3, -0.8, 0.6, 0.9, 1.4],  # none
+        [0.0, 0.0, 0.0, 0.0, 0.0],  # only zeros
+    ]
+)
+
+
+@pytest.mark.parametrize("axis", [0, 1])
+def test_cumprod_gradient_is_exact_at_zeros(axis: int) -> None:
+    """PyTorch's gradient, not the NaN/inf of dividing by the input."""
+    x = ZEROS if axis == 1 else ZEROS.T.copy()
+    g = np.cos(np.arange(x.size)).reshape(x.shape)
+    t = Tensor(x, requires_grad=True)
+    (dx,) = grad((mt.cumprod(t, axis=axis) * Tensor(g)).sum(), [t])
+    want = _cumprod_grad_ref(x, g) if axis == 1 else _cumprod_grad_ref(x.T, g.T).T
+    np.testing.assert_allclose(dx.data, want, rtol=1e-12, atol=1e-12)
+    assert gradcheck(lambda u: mt.cumprod(u, axis=axis), x)
+
+
+def test_cumprod_second_derivative_where_exact() -> None:
+    """Exact for lines with no zero or a last zero (see `Cumprod`'s documented limit)."""
+    x = ZEROS[2:4]
+    g = np.sin(np.arange(x.size)).reshape(x.shape)
+
+    def first(u: Tensor) -> Tensor:
+        (d,) = grad((mt.cumprod(u, axis=1) * g).sum(), [u])
+        return d
+
+    assert gradcheck(first, x)
+
+
 def test_var_of_too_few_elements_is_nan_or_inf_as_numpy() -> None:
     with quiet():
         expect(mt.var(Tensor(np.array([1.0])), correction=1), np.var(np.array([1.0]), ddof=1))
