@@ -52,12 +52,11 @@ class Cumprod(Scan):
     ``d out_j / d x_k`` is the product of ``x_0..x_j`` without ``x_k``. Before the first
     zero of a line that is ``out_j / x_k``; at the first zero it is the product before
     it times ``x_{k+1}..x_j``, i.e. the running product with that zero read as 1; after
-    it, every such product holds the zero. All three in O(n), in Tensor ops (so the
-    gradient has gradients too), with no division by a zero. One limit of those second
-    derivatives: the gradient at places after a line's first zero is built as the
-    constant 0, so its derivative with respect to that zero (which is not 0 up to the
-    line's second zero) is missing; lines without zeros, or whose only zero is last,
-    are exact to every order.
+    it, every such product holds the zero, so it is that zero times the same gradient
+    one level down (the first zero read as 1, the second zero as the new first). All in
+    O(n), in Tensor ops, with no division by a zero. Values are exact, and so are second
+    derivatives; third derivatives of a line with two or more zeros are not (the next
+    level down is cut to 0).
 
     >>> from mg_tensor import Tensor, grad
     >>> x = Tensor([2.0, 0.0, 3.0], requires_grad=True)
@@ -74,11 +73,20 @@ class Cumprod(Scan):
         x, axis = inputs[0], self.axis
         zero = x == 0
         seen = cumsum(zero.astype(g.dtype), axis)  # zeros up to and including each place
-        before, first = seen == 0, zero & (seen == 1)
-        divided = _reverse_cumsum(g * out, axis) / where(before, x, 1.0)
-        past = cumprod(where(first, 1.0, x), axis)  # the first zero read as 1
-        at_first = _reverse_cumsum(where(seen >= 1, g * past, 0.0), axis)
-        return [where(before, divided, where(first, at_first, 0.0))]
+
+        def level(n: int, product: Tensor, after: Tensor | float) -> Tensor:
+            """The gradient with a line's first ``n - 1`` zeros read as 1 (``product`` is
+            the running product so read), up to and at its n-th zero; ``after`` it."""
+            before = (seen == n - 1) & (x != 0)
+            divided = _reverse_cumsum(g * product, axis) / where(before, x, 1.0)
+            past = cumprod(where(zero & (seen <= n), 1.0, x), axis)  # the n-th read as 1
+            at_nth = _reverse_cumsum(where(seen >= n, g * past, 0.0), axis)
+            return where(before, divided, where(zero & (seen == n), at_nth, after))
+
+        first = zero & (seen == 1)
+        value = where(first, x, 0.0).sum(axis, keepdims=True)  # the first zero, for its gradient
+        read_as_one = cumprod(where(first, 1.0, x), axis)
+        return [level(1, out, value * level(2, read_as_one, 0.0))]
 
 
 def _scan(cls: type[Scan], x: Any, axis: int | None) -> Tensor:
