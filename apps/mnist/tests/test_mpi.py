@@ -105,3 +105,29 @@ def test_a_mistake_on_one_rank_ends_every_rank(tmp_path: Path) -> None:
     assert done.returncode == 2, done.stderr
     assert "nowhere" in one_line(done.stderr)
     assert done.stdout == ""
+
+
+def test_eval_on_two_processes_scores_shares_and_reports_once(tmp_path: Path) -> None:
+    summary_of(mpiexec(tmp_path, "--subset", "1001", "--json", "--save", "w.safetensors"))
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "HOME": str(tmp_path)}
+    options = ["eval", "--weights", "w.safetensors", "--subset", "1001", "--json"]
+    options += ["--no-progress", "--threads", "1"]
+
+    def run(*launcher: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*launcher, *ENTRY, *options],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+
+    two, one = run(MPIEXEC, "-n", "2"), run()
+    assert two.returncode == 0 and one.returncode == 0, two.stderr + one.stderr
+    lines = two.stdout.strip().splitlines()
+    assert len(lines) == 2, two.stdout  # rank 0's line and its JSON only
+    shared, alone = json.loads(lines[1]), json.loads(one.stdout.strip().splitlines()[-1])
+    assert shared["processes"] == 2 and "processes" not in alone
+    assert shared["test_accuracy"] == alone["test_accuracy"]  # 1001 images: 500 + 501

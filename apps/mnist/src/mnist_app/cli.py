@@ -341,14 +341,22 @@ def eval_model(args: argparse.Namespace) -> tuple[Model, str]:
 
 
 def run_eval(args: argparse.Namespace) -> int:
+    """Score weights on the test set; under mpiexec each rank scores its share and
+    rank 0 alone reports."""
     model, name = eval_model(args)
-    arrays = load(args.data_dir, progress=not args.no_progress, subset=args.subset)
-    with use_threads(args.threads, name):
-        accuracy = evaluate(model, arrays.x_test, arrays.labels_test)
-    report(
-        {"test_accuracy": round(accuracy, 4), "weights": args.weights, "model": name},
-        args.json,
-    )
+    lead = dist.rank() == 0
+    arrays = load(args.data_dir, progress=not args.no_progress and lead, subset=args.subset)
+    n, rank, size = len(arrays.x_test), dist.rank(), dist.world_size()
+    share = slice(n * rank // size, n * (rank + 1) // size)
+    hits = 0.0
+    if share.stop > share.start:
+        with use_threads(args.threads, name):
+            part = evaluate(model, arrays.x_test[share], arrays.labels_test[share])
+        hits = round(part * (share.stop - share.start))
+    accuracy = dist.all_sum(hits) / n
+    if lead:
+        summary = {"test_accuracy": round(accuracy, 4), "weights": args.weights, "model": name}
+        report(summary | ({"processes": size} if size > 1 else {}), args.json)
     return OK
 
 

@@ -12,11 +12,20 @@ over the ranks before every optimiser step, so all ranks hold the same weights.
 
 from mg_dist.optimizer import DistributedOptimizer
 from mg_dist.params import broadcast_parameters, check_same_parameters
-from mg_dist.runtime import CollectiveError, barrier, init, launched, rank, world_size
+from mg_dist.runtime import (
+    CollectiveError,
+    all_sum,
+    barrier,
+    init,
+    launched,
+    rank,
+    world_size,
+)
 
 __all__ = [
     "CollectiveError",
     "DistributedOptimizer",
+    "all_sum",
     "barrier",
     "broadcast_parameters",
     "check_same_parameters",

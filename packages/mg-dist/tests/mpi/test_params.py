@@ -35,3 +35,7 @@ def test_broadcast_parameters_gives_every_rank_rank_0s_weights() -> None:
     w = {name: a.astype(np.float64) for name, a in theirs[0].items()}
     h = np.maximum(np.ones((2, 5)) @ w["fc0.weight"] + w["fc0.bias"], 0)
     np.testing.assert_allclose(y.data, h @ w["fc1.weight"] + w["fc1.bias"], rtol=1e-5)
+
+
+def test_all_sum_adds_every_ranks_value() -> None:
+    assert dist.all_sum(dist.rank() + 1.5) == 1.5 + 2.5
