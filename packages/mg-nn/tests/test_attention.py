@@ -86,10 +86,15 @@ def mha_reference(
 ) -> tuple[Any, Any]:
     """Batch-first (N, L, E) inputs; returns the output and the per-head weights."""
     e = q.shape[-1]
-    w, b = state["in_proj_weight"], state["in_proj_bias"]
+    b = state["in_proj_bias"]
+    if "in_proj_weight" in state:
+        w = state["in_proj_weight"]
+        weights = [w[i * e : (i + 1) * e] for i in range(3)]
+    else:  # kdim/vdim: PyTorch's separate projections
+        weights = [state[f"{name}_proj_weight"] for name in "qkv"]
 
     def project(x: Any, i: int) -> Any:
-        y = x @ w[i * e : (i + 1) * e].T + b[i * e : (i + 1) * e]
+        y = x @ weights[i].T + b[i * e : (i + 1) * e]
         return y.reshape(*x.shape[:2], heads, -1).transpose(0, 2, 1, 3)
 
     out, weights = attention_reference(
@@ -215,7 +220,49 @@ def test_mha_parameters_and_errors() -> None:
     ]
     with pytest.raises(ValueError, match="not divisible"):
         MultiheadAttention(6, 4)
-    with pytest.raises(NotImplementedError, match="kdim"):
-        MultiheadAttention(6, 2, kdim=3)
+    with pytest.raises(NotImplementedError, match="add_bias_kv"):
+        MultiheadAttention(6, 2, add_bias_kv=True)
+    with pytest.raises(ValueError, match="kdim"):
+        mha(np.zeros((2, 6)), np.zeros((3, 4)), np.zeros((3, 4)))
     with pytest.raises(ValueError, match="same rank"):
         mha(np.zeros((2, 6)), np.zeros((1, 2, 6)), np.zeros((1, 2, 6)))
+
+
+@pytest.mark.parametrize("batch_first", [True, False])
+def test_mha_with_kdim_and_vdim_matches_numpy(batch_first: bool) -> None:
+    mha = MultiheadAttention(
+        8, 2, kdim=3, vdim=5, batch_first=batch_first, generator=4, dtype=np.float64
+    )
+    assert list(mha.state_dict()) == [  # PyTorch's names and order
+        "q_proj_weight",
+        "k_proj_weight",
+        "v_proj_weight",
+        "in_proj_bias",
+        "out_proj.weight",
+        "out_proj.bias",
+    ]
+    assert mha.state_dict()["k_proj_weight"].shape == (8, 3)
+    mha.in_proj_bias.assign(rng.standard_normal(24))  # type: ignore[union-attr]
+    q, k, v = (rng.standard_normal((N, n, d)) for n, d in ((L, 8), (S, 3), (S, 5)))
+    expected, weights = mha_reference(mha.state_dict(), q, k, v, 2, ~MASK, None)
+
+    def seq(x: Any) -> Any:
+        return x if batch_first else np.swapaxes(x, 0, 1)
+
+    out, averaged = mha(seq(q), seq(k), seq(v), attn_mask=MASK)
+    np.testing.assert_allclose(out.data, seq(expected), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(averaged.data, weights.mean(1), rtol=1e-10, atol=1e-12)  # type: ignore[union-attr]
+    check_compiled(lambda a, b, c: mha(a, b, c)[0], [seq(q), seq(k), seq(v)], mha.parameters())
+
+    state = mha.state_dict()
+    weights_in = [state[f"{name}_proj_weight"] for name in "qkv"]
+    mha.out_proj = mg_nn.Linear(8, 8, bias=False, generator=1, dtype=np.float64)
+    out_weight = mha.out_proj.weight.data.copy()
+
+    def fn(w_q: Tensor, w_k: Tensor, w_v: Tensor) -> Tensor:
+        mha.q_proj_weight, mha.k_proj_weight, mha.v_proj_weight = w_q, w_k, w_v
+        mha.in_proj_bias = None
+        mha.out_proj.weight = Tensor(out_weight, graph=w_q.node.graph)
+        return mha(seq(q[:1]), seq(k[:1]), seq(v[:1]))[0]
+
+    assert gradcheck(fn, *weights_in)

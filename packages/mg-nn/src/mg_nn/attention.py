@@ -1,5 +1,6 @@
 """`MultiheadAttention`, as ``torch.nn.MultiheadAttention``: the same parameters
-(``in_proj_weight`` (3E, E), ``in_proj_bias``, ``out_proj.weight``, ``out_proj.bias``),
+(``in_proj_weight`` (3E, E), ``in_proj_bias``, ``out_proj.weight``, ``out_proj.bias``;
+``q/k/v_proj_weight`` instead of ``in_proj_weight`` with ``kdim``/``vdim``),
 initialisation, masks and return values. The attention itself is
 `mg_nn.functional.attend` (also behind ``F.scaled_dot_product_attention``).
 
@@ -46,6 +47,15 @@ class MultiheadAttention(Model):
     mask is added; ``is_causal=True`` without ``attn_mask`` applies the causal mask.
     ``weights`` are averaged over heads (``average_attn_weights``), or None when
     ``need_weights`` is false. ``dropout`` acts on the weights in training mode.
+    With ``kdim``/``vdim`` other than ``embed_dim`` the key and value have widths of
+    their own and, as in PyTorch, the projections are three parameters
+    (``q_proj_weight``, ``k_proj_weight``, ``v_proj_weight``) instead of
+    ``in_proj_weight``.
+
+    >>> mha = MultiheadAttention(4, 2, kdim=3, vdim=5, batch_first=True)
+    >>> out, weights = mha(np.ones((1, 2, 4)), np.ones((1, 6, 3)), np.ones((1, 6, 5)))
+    >>> out.shape, weights.shape
+    ((1, 2, 4), (1, 2, 6))
     """
 
     def __init__(
@@ -69,31 +79,31 @@ class MultiheadAttention(Model):
                 f"MultiheadAttention: embed_dim={embed_dim} is not divisible by "
                 f"num_heads={num_heads}"
             )
-        if (
-            add_bias_kv
-            or add_zero_attn
-            or kdim not in (None, embed_dim)
-            or vdim
-            not in (
-                None,
-                embed_dim,
-            )
-        ):
+        if add_bias_kv or add_zero_attn:
             raise NotImplementedError(
-                "MultiheadAttention: add_bias_kv, add_zero_attn and kdim/vdim other than "
-                "embed_dim are not supported"
+                "MultiheadAttention: add_bias_kv and add_zero_attn are not supported"
             )
         self.embed_dim = embed_dim
+        self.kdim, self.vdim = kdim or embed_dim, vdim or embed_dim
         self.num_heads = num_heads
         self.dropout = dropout
         self.batch_first = batch_first
         rng = init.as_generator(generator)
-        shape = (3 * embed_dim, embed_dim)
-        self.in_proj_weight = Tensor(
-            init.xavier_uniform(shape, generator=rng, dtype=dtype),
-            requires_grad=True,
-            name="in_proj_weight",
-        )
+
+        def weight(name: str, shape: tuple[int, int]) -> Tensor:
+            values = init.xavier_uniform(shape, generator=rng, dtype=dtype)
+            return Tensor(values, requires_grad=True, name=name)
+
+        self.in_proj_weight: Tensor | None = None
+        self.q_proj_weight: Tensor | None = None
+        self.k_proj_weight: Tensor | None = None
+        self.v_proj_weight: Tensor | None = None
+        if self.kdim == self.vdim == embed_dim:
+            self.in_proj_weight = weight("in_proj_weight", (3 * embed_dim, embed_dim))
+        else:
+            self.q_proj_weight = weight("q_proj_weight", (embed_dim, embed_dim))
+            self.k_proj_weight = weight("k_proj_weight", (embed_dim, self.kdim))
+            self.v_proj_weight = weight("v_proj_weight", (embed_dim, self.vdim))
         self.in_proj_bias = (
             Tensor(init.zeros(3 * embed_dim, dtype=dtype), requires_grad=True, name="in_proj_bias")
             if bias
@@ -103,8 +113,13 @@ class MultiheadAttention(Model):
         if self.out_proj.bias is not None:
             self.out_proj.bias.assign(np.zeros(embed_dim, dtype))
 
-    def _project(self, x: Tensor, rows: slice) -> Tensor:
-        weight = self.in_proj_weight[rows]
+    def _project(self, x: Tensor, rows: slice, which: int = 0) -> Tensor:
+        """``x`` times rows ``rows`` of the stacked projection (query, key, value = 0,
+        1, 2), or the separate ``which`` projection when kdim/vdim differ."""
+        if self.in_proj_weight is not None:
+            weight = self.in_proj_weight[rows]
+        else:
+            weight = (self.q_proj_weight, self.k_proj_weight, self.v_proj_weight)[which]  # type: ignore[assignment]
         bias = None if self.in_proj_bias is None else self.in_proj_bias[rows]
         return x @ weight.T if bias is None else x @ weight.T + bias
 
@@ -145,10 +160,11 @@ class MultiheadAttention(Model):
     def _inputs(self, query: Any, key: Any, value: Any) -> tuple[Tensor, Tensor, Tensor]:
         """query, key and value as tensors (the same tensor where the caller passed the
         same object), checked to be all (L, E) or all batched."""
-        q_in = as_tensor(query, self.in_proj_weight)
-        k_in = q_in if key is query else as_tensor(key, self.in_proj_weight)
-        v_in = k_in if value is key else as_tensor(value, self.in_proj_weight)
-        if q_in.ndim not in (2, 3) or k_in.ndim != q_in.ndim or v_in.shape != k_in.shape:
+        like = self.out_proj.weight  # a parameter: its graph and dtype
+        q_in = as_tensor(query, like)
+        k_in = q_in if key is query else as_tensor(key, like)
+        v_in = k_in if value is key else as_tensor(value, like)
+        if q_in.ndim not in (2, 3) or k_in.ndim != q_in.ndim or v_in.ndim != k_in.ndim:
             raise ValueError(
                 describe(
                     "MultiheadAttention",
@@ -156,6 +172,18 @@ class MultiheadAttention(Model):
                     f"all be (L, E) or all batched",
                     user_location(),
                     "give key and value the same shape, and all three the same rank",
+                )
+            )
+        widths = (q_in.shape[-1], k_in.shape[-1], v_in.shape[-1])
+        if k_in.shape[:-1] != v_in.shape[:-1] or widths != (self.embed_dim, self.kdim, self.vdim):
+            raise ValueError(
+                describe(
+                    "MultiheadAttention",
+                    f"query {q_in.shape}, key {k_in.shape} and value {v_in.shape} need "
+                    f"widths (embed_dim, kdim, vdim) = {(self.embed_dim, self.kdim, self.vdim)} "
+                    "and key and value the same leading axes",
+                    user_location(),
+                    "pass kdim=/vdim= for keys and values of other widths",
                 )
             )
         return q_in, k_in, v_in
@@ -177,12 +205,12 @@ class MultiheadAttention(Model):
     ) -> tuple[Tensor, Tensor, Tensor]:
         """The projected query, key and value, split into heads: (N, H, L, E / H)."""
         e = self.embed_dim
-        if q_in is k_in is v_in:  # self-attention: one projection for all three
+        if q_in is k_in is v_in and self.in_proj_weight is not None:  # one projection
             qkv = self._project(self._batch_major(q_in, batched), slice(None))
             q, k, v = (self._heads(qkv[..., i * e : (i + 1) * e]) for i in range(3))
             return q, k, v
         q, k, v = (
-            self._heads(self._project(self._batch_major(t, batched), slice(i * e, (i + 1) * e)))
+            self._heads(self._project(self._batch_major(t, batched), slice(i * e, (i + 1) * e), i))
             for i, t in enumerate((q_in, k_in, v_in))
         )
         return q, k, v
