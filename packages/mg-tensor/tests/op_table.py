@@ -480,7 +480,6 @@ OPS: list[OpSpec] = [
         lambda a: mt.einsum("ii", a),
         lambda a: np.einsum("ii", a),
         ((3, 3),),
-        grad=False,
     ),
     OpSpec("outer", mt.outer, np.outer, ((3,), (2, 2))),
     OpSpec("view", lambda x: x.view(4, -1), lambda x: x.reshape(4, -1), CUBE),

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 from numpy.typing import NDArray
 
-from mg_graph import GradientError, Node, describe, user_location
+from mg_graph import Node
 from mg_tensor.ops.base import Grads, Spec, TensorOp, probe_dtype, shape_error
 
 if TYPE_CHECKING:
@@ -161,27 +161,38 @@ class Einsum(TensorOp):
             if not needed[i]:
                 grads.append(None)
                 continue
-            if len(set(letters)) != len(letters):
-                raise GradientError(
-                    describe(
-                        "einsum",
-                        f"no gradient for the repeated axis letters of {letters!r} (a diagonal)",
-                        user_location(),
-                        "take the diagonal with indexing instead",
-                    )
-                )
+            unique = "".join(dict.fromkeys(letters))  # a diagonal's letter once
             others = [(ls, t) for j, (ls, t) in enumerate(zip(ins, inputs, strict=True)) if j != i]
             known = set(result).union(*(set(ls) for ls, _ in others))
-            kept = "".join(c for c in letters if c in known)  # the rest were summed away
+            kept = "".join(c for c in unique if c in known)  # the rest were summed away
             equation = ",".join([result, *(ls for ls, _ in others)]) + "->" + kept
             part = apply(Einsum(equation), g, *(t for _, t in others))
             # letters summed away, or of size 1 in the others, are spread back over x;
             # where x had size 1 and the others more, autodiff sums the excess
             sizes = dict(zip(kept, part.shape, strict=True))
-            part = part.reshape(tuple(sizes.get(c, 1) for c in letters))
-            target = tuple(max(sizes.get(c, 1), n) for c, n in zip(letters, x.shape, strict=True))
-            grads.append(broadcast_to(part, target))
+            width = dict(zip(letters, x.shape, strict=True))
+            part = part.reshape(tuple(sizes.get(c, 1) for c in unique))
+            part = broadcast_to(part, tuple(max(sizes.get(c, 1), width[c]) for c in unique))
+            grads.append(part if unique == letters else _onto_diagonals(part, letters, x.shape))
         return grads
+
+
+def _onto_diagonals(part: Tensor, letters: str, shape: tuple[int, ...]) -> Tensor:
+    """``part`` (one axis per distinct letter, in order of first use) laid out as
+    ``letters`` (``shape``), nonzero only where the axes sharing a letter have equal
+    indices: the gradient of taking a diagonal (``einsum("ii->i", x)``)."""
+    first = [letters.index(c) == k for k, c in enumerate(letters)]
+    spread = part.reshape(tuple(n if f else 1 for n, f in zip(shape, first, strict=True)))
+    mask = np.ones(shape, bool)
+    for k, c in enumerate(letters):
+        if not first[k]:  # its index equals the index along the letter's first axis
+            mask &= _index(shape, k) == _index(shape, letters.index(c))
+    return spread * mask.astype(part.dtype)
+
+
+def _index(shape: tuple[int, ...], axis: int) -> NDArray[Any]:
+    """The index along ``axis``, shaped to broadcast against ``shape``."""
+    return np.arange(shape[axis]).reshape([n if a == axis else 1 for a, n in enumerate(shape)])
 
 
 def _normalise(subscripts: str, ndims: list[int]) -> str:
