@@ -3,19 +3,16 @@ groups) and its two gradient ops. The three are closed under differentiation (th
 gradient of ``conv2d_input_grad`` is a ``conv2d`` and a ``conv2d_weight_grad``...), so
 second derivatives work; ``conv2d_input_grad`` is also the transposed convolution.
 
-The kernels pad the images once into a buffer (N, C, flat) and work through the batch in
-chunks of images whose column matrix fills about 1 MB, so that each chunk's columns are
-made, multiplied and consumed while in cache. The window of kernel position ``(i, j)``
-is a strided view of that buffer, so a column matrix is ``kh * kw`` strided copies (no
-per-pixel loop). Two layouts, chosen by which array is larger:
-
-* "wide" rows (stride 1, column matrix larger than the output, e.g. 32 -> 64 channels):
-  each output row is computed over the padded width ``Wp``, so one window row is a
-  contiguous run of ``Ho * Wp`` values and the copy is long runs; the ``Wp - Wo`` extra
-  columns are cropped (and zero in gradients, so they add nothing). A chunk is one
-  channel-major matmul ``(O, C*kh*kw) @ (C*kh*kw, m * Ho * Wp)``.
-* exact rows (otherwise, e.g. 1 -> 32 channels): one matmul per image writes the
-  output (N, O, Ho*Wo) in place, with no crop and no transpose.
+The kernels split the batch over the cores (`mg_tensor.parallel`), pad each share of
+images once into a buffer (N, C, flat) and work through it in chunks of images whose
+column matrix fills about 1 MB, so that each chunk's columns are made, multiplied and
+consumed while in cache. The window of kernel position ``(i, j)`` is a strided view of
+that buffer, so a column matrix is ``kh * kw`` strided copies (no per-pixel loop), laid
+out (m, G, C/G * kh * kw, Ho * Wo): one matmul per image writes the output (N, O,
+Ho * Wo) in place, with no crop and no transpose. (A "wide rows" layout, computing each
+output row over the padded width for longer copies, measured faster on an AMD host and
+slower on the Intel hosts this runs on now: conv2's forward 4.5 against 5.2 ms a step;
+it was dropped.)
 
 With stride 1 and numpy's OpenBLAS, the input gradient needs no column matrix and no
 col2im at all: ``kh * kw`` GEMMs accumulate (BLAS's beta) into shifted views of one
@@ -57,7 +54,6 @@ class _Grid:
     stride: Pair
     padding: Pads
     dilation: Pair
-    wide: bool  # compute each output row over the padded width (stride 1 only)
 
     @property
     def padded(self) -> Pair:
@@ -65,23 +61,14 @@ class _Grid:
         return h + t + b, w + left + r
 
     @property
-    def width(self) -> int:
-        """Columns computed per output row."""
-        return self.padded[1] if self.wide else self.out[1]
-
-    @property
     def length(self) -> int:
-        """Columns of each image's matmul: ``Ho * width``."""
-        return self.out[0] * self.width
+        """Columns of each image's matmul: ``Ho * Wo``."""
+        return self.out[0] * self.out[1]
 
     def _flat(self) -> int:
-        """Per-image buffer length: the padded image plus what wide rows read past its
-        end (they only feed cropped columns)."""
+        """Per-image buffer length: the padded image."""
         hp, wp = self.padded
-        (kh, kw), (dh, dw), (ho, _) = self.window, self.dilation, self.out
-        last = ((ho - 1) * self.stride[0] + (kh - 1) * dh) * wp
-        last += (self.width - 1) * self.stride[1] + (kw - 1) * dw
-        return max(hp * wp, last + 1)
+        return hp * wp
 
     def _interior(self, buffer: Array) -> Array:
         """The unpadded images in ``buffer``, as (N, C, H, W)."""
@@ -105,24 +92,19 @@ class _Grid:
         sn, sc, it = buffer.strides
         return as_strided(buffer, (*buffer.shape[:2], *shape), (sn, sc, *(it * s for s in steps)))
 
-    def _rows(self) -> tuple[tuple[int, int], tuple[int, int]]:
-        """Shape and element strides of one window position's (Ho, width) grid."""
+    def _rows(self) -> tuple[Pair, Pair]:
+        """Shape and element strides of one window position's (Ho, Wo) grid."""
         wp = self.padded[1]
-        return (self.out[0], self.width), (self.stride[0] * wp, self.stride[1])
+        return self.out, (self.stride[0] * wp, self.stride[1])
 
     def columns(self, buffer: Array, groups: int) -> Array:
-        """The column matrices of padded images (m, C, flat), per group: wide rows give
-        (G, C/G * kh * kw, m * L), one matmul for the chunk; exact rows give
-        (m, G, C/G * kh * kw, L), one matmul per image, whose output is NCHW already (and
+        """The column matrices of padded images (m, C, flat), per group: (m, G,
+        C/G * kh * kw, Ho * Wo), one matmul per image, whose output is NCHW already (and
         whose gradient needs no transposing copy)."""
         (kh, kw), (dh, dw), wp = self.window, self.dilation, self.padded[1]
         shape, steps = self._rows()
         view = self._view(buffer, (kh, kw, *shape), (dh * wp, dw, *steps))
-        m = buffer.shape[0]
-        if self.wide:  # channel-major: (C, kh, kw, m, Ho, width)
-            view = view.transpose(1, 2, 3, 0, 4, 5)
-            return np.ascontiguousarray(view).reshape(groups, -1, m * self.length)
-        return np.ascontiguousarray(view).reshape(m, groups, -1, self.length)
+        return np.ascontiguousarray(view).reshape(buffer.shape[0], groups, -1, self.length)
 
     def chunks(self, part: slice, rows: int, itemsize: int) -> Iterator[slice]:
         """Slices of the images ``part`` whose column matrices (``rows`` each) fill about
@@ -131,25 +113,8 @@ class _Grid:
         return parallel.chunks(part, (1 << 20) // (rows * self.length * itemsize))
 
     def spread(self, g: Array, groups: int) -> Array:
-        """``g`` (m, O, Ho, Wo) laid out as the columns are (see `columns`), zero in
-        cropped columns."""
-        m, o, ho, wo = g.shape
-        if self.wide:
-            grid = np.zeros((o, m, ho, self.width), g.dtype)
-            np.copyto(grid[..., :wo], g.transpose(1, 0, 2, 3))
-            return grid.reshape(groups, -1, m * self.length)
-        if self.width == wo:
-            return np.ascontiguousarray(g).reshape(m, groups, -1, self.length)
-        grid = np.zeros((m, o, ho, self.width), g.dtype)
-        np.copyto(grid[..., :wo], g)
-        return grid.reshape(m, groups, -1, self.length)
-
-    def crop(self, result: Array, m: int) -> Array:
-        """A matmul result laid out as the columns are, as an (m, O, Ho, Wo) view."""
-        ho, wo = self.out
-        if self.wide:
-            return result.reshape(-1, m, ho, self.width)[..., :wo].transpose(1, 0, 2, 3)
-        return result.reshape(m, -1, ho, self.width)[..., :wo]
+        """``g`` (m, O, Ho, Wo) laid out as the columns' products are (see `columns`)."""
+        return np.ascontiguousarray(g).reshape(g.shape[0], groups, -1, self.length)
 
     def zeros(self, n: int, channels: int, dtype: np.dtype[Any]) -> Array:
         """A zero padded buffer (n, channels, flat)."""
@@ -161,15 +126,10 @@ class _Grid:
         (kh, kw), (dh, dw), wp = self.window, self.dilation, self.padded[1]
         shape, steps = self._rows()
         m, c = buffer.shape[:2]
-        if self.wide:  # (C, kh, kw, m, L) onto the channel-major view of the buffer
-            blocks = columns.reshape(c, kh, kw, m, *shape).transpose(1, 2, 0, 3, 4, 5)
-            images = buffer.transpose(1, 0, 2)
-        else:  # (m, C, kh, kw, L)
-            blocks = columns.reshape(m, c, kh, kw, *shape).transpose(2, 3, 0, 1, 4, 5)
-            images = buffer
+        blocks = columns.reshape(m, c, kh, kw, *shape).transpose(2, 3, 0, 1, 4, 5)
         for i in range(kh):
             for j in range(kw):
-                view = self._view(images[:, :, i * dh * wp + j * dw :], shape, steps)
+                view = self._view(buffer[:, :, i * dh * wp + j * dw :], shape, steps)
                 np.add(view, blocks[i, j], out=view)
 
     def interior(self, buffer: Array) -> Array:
@@ -208,26 +168,16 @@ class _ConvOp(TensorOp):
             "groups": self.groups,
         }
 
-    def grid(
-        self,
-        size: Pair,
-        kernel: Pair,
-        out: tuple[int, ...] = (),
-        channels: Pair = (0, 0),
-    ) -> _Grid:
+    def grid(self, size: Pair, kernel: Pair, out: tuple[int, ...] = ()) -> _Grid:
         """The grid of a convolution of (H, W) ``size``; ``out`` restricts it to its first
         (Ho, Wo) outputs (a transposed convolution's ``output_padding`` can add input
-        rows that no window reaches). With (C, O) ``channels``, rows are computed wide
-        (see the module's docstring) when the column matrix is the larger of the two
-        arrays a kernel copies: the wide rows speed up its copy and cost a copy (crop)
-        of the output."""
+        rows that no window reaches)."""
         full = [
             out_size(size[i], kernel[i], self.stride[i], self.padding[i], self.dilation[i])
             for i in range(2)
         ]
         ho, wo = (out[0], out[1]) if out else (full[0], full[1])
-        wide = self.stride == (1, 1) and channels[0] * kernel[0] * kernel[1] > channels[1]
-        return _Grid(size, kernel, (ho, wo), self.stride, self.padding, self.dilation, wide)
+        return _Grid(size, kernel, (ho, wo), self.stride, self.padding, self.dilation)
 
     def check_grad(
         self, inputs: tuple[Node, ...], x: tuple[int, ...], w: tuple[int, ...], g: Node
@@ -311,7 +261,7 @@ class Conv2d(_ConvOp):
         x, w, *b = arrays
         n, c, h, wd = x.shape
         o = w.shape[0]
-        grid = self.grid((h, wd), (w.shape[2], w.shape[3]), channels=(c, o))
+        grid = self.grid((h, wd), (w.shape[2], w.shape[3]))
         dtype = np.result_type(x.dtype, w.dtype, *(v.dtype for v in b))
         direct = out is not None and out.flags.c_contiguous and out.dtype == dtype
         y = out if direct and out is not None else np.empty((n, o, *grid.out), dtype)
@@ -324,16 +274,9 @@ class Conv2d(_ConvOp):
             for chunk in grid.chunks(slice(0, part.stop - part.start), rows, x.itemsize):
                 cols = grid.columns(padded[chunk], self.groups)
                 m, target = chunk.stop - chunk.start, y[part][chunk]
-                if grid.wide:
-                    result = grid.crop(np.matmul(weights, cols), m)
-                    if bias is None:
-                        target[...] = result
-                    else:  # the bias is added by the copy that crops
-                        np.add(result, bias, out=target)
-                else:  # exact rows: the matmul writes the output in place
-                    np.matmul(weights, cols, out=target.reshape(m, self.groups, -1, grid.length))
-                    if bias is not None:  # while the chunk is in cache
-                        target += bias
+                np.matmul(weights, cols, out=target.reshape(m, self.groups, -1, grid.length))
+                if bias is not None:  # while the chunk is in cache
+                    target += bias
 
         parallel.batch_map(images, n, x.nbytes + y.nbytes)
         return y if y is out else _into(out, y)
@@ -376,13 +319,13 @@ class Conv2dInputGrad(_ConvOp):
 
     def forward(self, *arrays: Array, out: Array | None = None) -> Array:
         g, w = arrays
-        n, o, c = g.shape[0], w.shape[0], w.shape[1] * self.groups
+        n, c = g.shape[0], w.shape[1] * self.groups
         dtype = np.result_type(g.dtype, w.dtype)
         direct = out is not None and out.dtype == dtype
         dx = out if direct and out is not None else np.empty((n, c, *self.size), dtype)
         shifts = self.stride == (1, 1) and g.dtype == w.dtype and blas.gemm_kernel(g.dtype.char)
         kernel = (w.shape[2], w.shape[3])
-        grid = self.grid(self.size, kernel, g.shape[2:], channels=(c, o))
+        grid = self.grid(self.size, kernel, g.shape[2:])
         transposed = self.weights(w).transpose(0, 2, 1)
 
         def images(part: slice) -> None:
@@ -459,7 +402,7 @@ class Conv2dWeightGrad(_ConvOp):
         x, g = arrays
         c, o = x.shape[1], g.shape[1]
         size = (x.shape[2], x.shape[3])
-        grid = self.grid(size, self.window, g.shape[2:], channels=(c, o))
+        grid = self.grid(size, self.window, g.shape[2:])
         rows = c * self.window[0] * self.window[1]
 
         def block(images: Array, grads: Array) -> Array:
