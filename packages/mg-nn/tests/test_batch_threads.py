@@ -133,3 +133,20 @@ def test_a_relu_read_elsewhere_stays_before_the_pooling() -> None:
     x = rng.standard_normal((1, 1, 4, 4))
     np.testing.assert_allclose(f(x).data, loss(Tensor(x)).data)
     assert "relu_after_max" not in f.graph.rewrites
+
+
+def test_images_larger_than_a_chunk_are_computed_one_at_a_time() -> None:
+    """One image's columns (27 x 96 x 96 float64, 2 MB) and planes exceed the 1 MB chunk:
+    each chunk then holds one image, and none is skipped."""
+    x = rng.standard_normal((2, 3, 96, 96))
+    w = rng.standard_normal((2, 3, 3, 3))
+    y = F.conv2d(Tensor(x), Tensor(w)).data
+    want = sum(
+        np.einsum("nchw,oc->nohw", x[:, :, i : i + 94, j : j + 94], w[:, :, i, j])
+        for i in range(3)
+        for j in range(3)
+    )
+    np.testing.assert_allclose(y, want, rtol=1e-10, atol=1e-10)
+    big = rng.standard_normal((2, 1, 400, 400))  # a 1.3 MB plane
+    pooled = F.max_pool2d(Tensor(big), 2).data
+    np.testing.assert_array_equal(pooled, big.reshape(2, 1, 200, 2, 200, 2).max(axis=(3, 5)))

@@ -143,12 +143,16 @@ def batch_map(fn: Callable[[slice], T], n: int, cost: int) -> list[T]:
 
 
 def chunks(part: slice, step: int) -> Iterator[slice]:
-    """``part`` cut into slices of ``step`` (the last one shorter).
+    """``part`` cut into slices of ``step`` (the last one shorter; at least one item each,
+    for items larger than a whole chunk).
 
     >>> [(c.start, c.stop) for c in chunks(slice(2, 7), 2)]
     [(2, 4), (4, 6), (6, 7)]
+    >>> [(c.start, c.stop) for c in chunks(slice(0, 2), 0)]
+    [(0, 1), (1, 2)]
     """
-    for start in range(part.start, part.stop, max(1, step)):
+    step = max(1, step)
+    for start in range(part.start, part.stop, step):
         yield slice(start, min(start + step, part.stop))
 
 
