@@ -131,7 +131,6 @@ class _Group:
             self.pviews.append(pview)
             self.gviews.append(gview)
         self.full = Segment(self, 0, self.size)
-        self._segments: dict[tuple[int, int], Segment] = {(0, len(params)): self.full}
         self._spans: dict[tuple[int, int], Segment] = {(0, self.size): self.full}
 
     # ------------------------------------------------------------------ arrays
@@ -171,18 +170,13 @@ class _Group:
         seg = self._spans.get((start, stop))
         if seg is None:
             if len(self._spans) > 64:
-                self._spans.clear()
+                self._spans = {(0, self.size): self.full}
             seg = self._spans[(start, stop)] = Segment(self, start, stop)
         return seg
 
     def segment(self, lo: int, hi: int) -> Segment:
         """Views over parameters ``lo`` to ``hi - 1`` (cached)."""
-        seg = self._segments.get((lo, hi))
-        if seg is None:
-            if len(self._segments) > 64:
-                self._segments = {(0, len(self.params)): self.full}
-            seg = self._segments[(lo, hi)] = Segment(self, self.bounds[lo], self.bounds[hi])
-        return seg
+        return self.span(self.bounds[lo], self.bounds[hi])
 
     # ------------------------------------------------------------------ gradients
     def check_owned(self, i: int) -> None:

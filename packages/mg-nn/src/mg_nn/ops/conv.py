@@ -65,25 +65,20 @@ class _Grid:
         """Columns of each image's matmul: ``Ho * Wo``."""
         return self.out[0] * self.out[1]
 
-    def _flat(self) -> int:
-        """Per-image buffer length: the padded image."""
-        hp, wp = self.padded
-        return hp * wp
-
-    def _interior(self, buffer: Array) -> Array:
-        """The unpadded images in ``buffer``, as (N, C, H, W)."""
+    def interior(self, buffer: Array) -> Array:
+        """The unpadded images of ``buffer`` (N, C, flat), as an (N, C, H, W) view."""
         hp, wp = self.padded
         (h, w), ((t, _), (left, _)) = self.size, self.padding
-        images = buffer[:, :, : hp * wp].reshape(*buffer.shape[:2], hp, wp)
+        images = buffer.reshape(*buffer.shape[:2], hp, wp)
         return images[:, :, t : t + h, left : left + w]
 
     def pad(self, x: Array) -> Array:
         """``x`` (N, C, H, W) as a zero-padded buffer (N, C, flat); ``x`` itself (a view)
         when there is nothing to pad."""
-        if self._flat() == x.shape[2] * x.shape[3] and self.padded == self.size:
+        if self.padded == self.size:
             return x.reshape(x.shape[0], x.shape[1], -1)
-        buffer = np.zeros((*x.shape[:2], self._flat()), x.dtype)
-        np.copyto(self._interior(buffer), x)
+        buffer = self.zeros(x.shape[0], x.shape[1], x.dtype)
+        np.copyto(self.interior(buffer), x)
         return buffer
 
     def _view(self, buffer: Array, shape: tuple[int, ...], steps: tuple[int, ...]) -> Array:
@@ -118,7 +113,8 @@ class _Grid:
 
     def zeros(self, n: int, channels: int, dtype: np.dtype[Any]) -> Array:
         """A zero padded buffer (n, channels, flat)."""
-        return np.zeros((n, channels, self._flat()), dtype)
+        hp, wp = self.padded
+        return np.zeros((n, channels, hp * wp), dtype)
 
     def fold(self, columns: Array, buffer: Array) -> None:
         """col2im: add column matrices laid out as `columns` makes them onto the padded
@@ -131,10 +127,6 @@ class _Grid:
             for j in range(kw):
                 view = self._view(buffer[:, :, i * dh * wp + j * dw :], shape, steps)
                 np.add(view, blocks[i, j], out=view)
-
-    def interior(self, buffer: Array) -> Array:
-        """The unpadded images of ``buffer`` (N, C, flat), as an (N, C, H, W) view."""
-        return self._interior(buffer)
 
 
 def _into(out: Array | None, value: Array) -> Array:
@@ -409,9 +401,8 @@ class Conv2dWeightGrad(_ConvOp):
             cols, spread = grid.columns(images, self.groups), grid.spread(grads, self.groups)
             # cols @ spread.T, transposed below: OpenBLAS runs (K, L) @ (L, O) several
             # times faster than (O, L) @ (L, K) for small K
-            product: Array = np.matmul(cols, np.swapaxes(spread, -1, -2))
-            # exact rows: one product per image (see `columns`)
-            return product.sum(axis=0) if product.ndim == 4 else product
+            summed: Array = np.matmul(cols, np.swapaxes(spread, -1, -2)).sum(axis=0)
+            return summed  # one product per image (see `columns`), summed
 
         def images(part: slice) -> Array:
             padded, grads = grid.pad(x[part]), g[part]
