@@ -22,6 +22,7 @@ import numpy as np
 
 from macrograd.nn import manual_seed
 from mnist_app.cli import use_threads
+from mnist_app.data import load
 from mnist_app.models import build
 from mnist_app.train import Config, make_optimizer, training_forward
 
@@ -57,6 +58,12 @@ def main() -> None:
         "process CPU time, all threads together)",
     )
     p.add_argument("--threads", type=int, default=None, help="as mnist --threads")
+    p.add_argument(
+        "--mnist",
+        action="store_true",
+        help="MNIST's first training batches (the copy shipped with the app) instead of "
+        "random images, as torch_cnn_step.py --mnist",
+    )
     args = p.parse_args()
     with use_threads(args.threads, args.model):  # the threads mnist itself would use
         profile(args)
@@ -69,15 +76,14 @@ def profile(args: argparse.Namespace) -> None:
     optimizer = args.optimizer or ("adam" if args.model == "cnn" else "sgd")
     lr = 0.001 if optimizer == "adam" else 0.01
     opt = make_optimizer(Config(lr=lr, optimizer=optimizer), params)
-    rng = np.random.default_rng(0)
     b = args.batch_size
-    x = rng.random((b, 784), dtype=np.float32)
-    y = np.eye(10, dtype=np.float32)[rng.integers(0, 10, b)]
-
+    xs, ys = batches(b, args.steps + 10, args.mnist)
+    at = [0]
     forward = training_forward(model)
 
     def step() -> None:
-        loss, _ = forward(x, y)
+        i = at[0] = (at[0] + 1) % len(xs)
+        loss, _ = forward(xs[i], ys[i])
         loss.backprop()
         float(loss.data)
         opt.step(params)
@@ -85,12 +91,13 @@ def profile(args: argparse.Namespace) -> None:
     for _ in range(10):
         step()
     if args.cpu or args.in_steps:
-        in_steps(forward, step, args.steps, time.process_time if args.cpu else time.perf_counter)
+        clock = time.process_time if args.cpu else time.perf_counter
+        in_steps(forward, step, args.steps, clock, args.json)
         return
     totals, updates = [], []
-    for _ in range(args.steps):
+    for i in range(args.steps):
         t0 = time.perf_counter()
-        loss, _ = forward(x, y)
+        loss, _ = forward(xs[i], ys[i])
         loss.backprop()
         float(loss.data)
         t1 = time.perf_counter()
@@ -152,10 +159,24 @@ def profile(args: argparse.Namespace) -> None:
         print(f"    {name:20s} {ms:7.3f} ms")
 
 
+def batches(b: int, count: int, mnist: bool) -> tuple[list[Any], list[Any]]:
+    """``count`` batches of ``b`` (images flattened, labels one-hot): MNIST's first
+    training images, or one random batch repeated."""
+    if mnist:
+        arrays = load(None, progress=False, subset=b * count)
+        cuts = [slice(i * b, (i + 1) * b) for i in range(count)]
+        return [arrays.x_train[c] for c in cuts], [arrays.y_train[c] for c in cuts]
+    rng = np.random.default_rng(0)
+    x = rng.random((b, 784), dtype=np.float32)
+    return [x] * count, [np.eye(10, dtype=np.float32)[rng.integers(0, 10, b)]] * count
+
+
 def in_steps(
-    forward: Any, step: Callable[[], None], steps: int, clock: Callable[[], float]
+    forward: Any, step: Callable[[], None], steps: int, clock: Callable[[], float], as_json: bool
 ) -> None:
-    """Print the time (by ``clock``) of a step and of each kernel as it runs in the steps."""
+    """Print the time (by ``clock``) of a step and of each kernel as it runs in the steps
+    (with ``as_json``, one JSON line: ``step_ms``, ``kernels_ms``, ``matmul_ms`` and
+    ``by_kernel_ms``)."""
     plan = forward.graph.executor.plan
     spent: dict[str, float] = defaultdict(float)
 
@@ -177,6 +198,12 @@ def in_steps(
         step()
     total = (clock() - t0) / steps * 1e3
     kernels = sum(spent.values()) / steps * 1e3
+    if as_json:
+        by_kernel = {k: round(v / steps * 1e3, 4) for k, v in spent.items()}
+        matmul = sum(v for k, v in by_kernel.items() if _kind(k.split()[0]) == "matmul")
+        record = {"step_ms": round(total, 4), "kernels_ms": round(kernels, 4)}
+        print(json.dumps(record | {"matmul_ms": round(matmul, 4), "by_kernel_ms": by_kernel}))
+        return
     kind = "CPU" if clock is time.process_time else "wall"
     print(f"{kind} per step {total:.2f} ms, kernels {kernels:.2f} ms (mean of {steps} steps)")
     for name, seconds in sorted(spent.items(), key=lambda kv: -kv[1]):

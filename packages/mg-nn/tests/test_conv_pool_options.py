@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from mg_graph import ShapeError
+from mg_graph import Graph, ShapeError
 from mg_nn import AdaptiveAvgPool2d, AvgPool2d, Conv2d, ConvTranspose2d, F, MaxPool2d
 from mg_tensor import Tensor, compute_graph, grad
 from mg_tensor.testing import gradcheck
@@ -157,6 +157,50 @@ def test_conv2d_options_second_derivatives() -> None:
         return (gx * gx).sum() + (gw * gw).sum()
 
     assert gradcheck(f, rng.standard_normal((1, 4, 7, 7)), rng.standard_normal((2, 2, 2, 2)))
+
+
+def test_conv2d_bias_second_derivatives() -> None:
+    """The weight and bias gradients come from one op (`Conv2dWeightGrad(bias=True)`);
+    gradients of those gradients go through its own vjp."""
+
+    def f(x: Tensor, w: Tensor, b: Tensor) -> Tensor:
+        y = F.conv2d(x, w, b, padding=1, groups=2)
+        gx, gw, gb = grad((y * y * y).sum(), [x, w, b])
+        return (gx * gx).sum() + (gw * gw).sum() + (gb * gb * gb).sum()
+
+    x, w, b = (rng.standard_normal(s) for s in ((2, 4, 5, 4), (4, 2, 3, 3), (4,)))
+    assert gradcheck(f, x, w, b)
+
+
+@pytest.mark.parametrize("trained", [(True, True), (True, False), (False, True)])
+def test_conv2d_weight_and_bias_gradients(trained: tuple[bool, bool]) -> None:
+    """Weight and bias trained together share the weight gradient's matmuls (no sum of
+    its own over g); either one frozen, the other's gradient is the same."""
+    x, w, b = (rng.standard_normal(s) for s in ((3, 4, 6, 5), (6, 2, 3, 2), (6,)))
+    graph = Graph()
+    tw = Tensor(w, graph=graph, requires_grad=trained[0])
+    tb = Tensor(b, graph=graph, requires_grad=trained[1])
+    y = F.conv2d(Tensor(x, graph=graph), tw, tb, padding=(1, 0), groups=2)
+    g = rng.standard_normal(y.shape)
+    wanted = [t for t, on in zip((tw, tb), trained, strict=True) if on]
+    got = grad((y * Tensor(g, graph=graph)).sum(), wanted)
+    xp = np.pad(x, ((0, 0), (0, 0), (1, 1), (0, 0)))
+    want_w = np.zeros_like(w)
+    for i in range(3):
+        for j in range(2):
+            patch = xp[:, :, i : i + 6, j : j + 4]
+            for k in range(2):  # group k: out channels 3k..3k+2 read in channels 2k, 2k+1
+                part = np.einsum(
+                    "nohw,nchw->oc", g[:, 3 * k : 3 * k + 3], patch[:, 2 * k : 2 * k + 2]
+                )
+                want_w[3 * k : 3 * k + 3, :, i, j] = part
+    wants = [v for v, on in zip((want_w, g.sum((0, 2, 3))), trained, strict=True) if on]
+    for have, want in zip(got, wants, strict=True):
+        np.testing.assert_allclose(have.data, want, atol=1e-10)
+    sums = [
+        n for n in tw.graph.nodes if n.op is not None and n.op.name == "sum" and n.shape == (6,)
+    ]
+    assert len(sums) == (trained == (False, True))
 
 
 def test_conv2d_layer_options_and_init() -> None:
@@ -354,11 +398,14 @@ def test_tiled_max_pool_routes_ties_to_the_first_maximum(
 
 
 def test_conv_kernels_split_large_batches_into_chunks() -> None:
-    """Images big enough that each kernel works through the batch in several chunks."""
+    """Images big enough that each kernel works through the batch in several chunks (the
+    bias added by the forward's matmul in every chunk)."""
     x, w = rng.standard_normal((3, 4, 40, 36)), rng.standard_normal((2, 4, 3, 3))
+    b = rng.standard_normal(2)
     t, u = Tensor(x, requires_grad=True), Tensor(w, requires_grad=True)
-    y = F.conv2d(t, u, padding=1)
-    np.testing.assert_allclose(y.data, conv_ref(x, w, (1, 1), ((1, 1), (1, 1))), atol=1e-10)
+    y = F.conv2d(t, u, Tensor(b), padding=1)
+    want = conv_ref(x, w, (1, 1), ((1, 1), (1, 1))) + b.reshape(2, 1, 1)
+    np.testing.assert_allclose(y.data, want, atol=1e-10)
     g = rng.standard_normal(y.shape)
     gx, gw = grad((y * Tensor(g)).sum(), [t, u])
     dxp = np.zeros((3, 4, 42, 38))

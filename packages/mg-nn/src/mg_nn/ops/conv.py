@@ -92,14 +92,25 @@ class _Grid:
         wp = self.padded[1]
         return self.out, (self.stride[0] * wp, self.stride[1])
 
-    def columns(self, buffer: Array, groups: int) -> Array:
+    def columns(self, buffer: Array, groups: int, ones: bool = False) -> Array:
         """The column matrices of padded images (m, C, flat), per group: (m, G,
         C/G * kh * kw, Ho * Wo), one matmul per image, whose output is NCHW already (and
-        whose gradient needs no transposing copy)."""
+        whose gradient needs no transposing copy). With ``ones``, each group's matrix
+        gets a last row of ones: a bias column in the weights then adds the bias inside
+        the matmul, with no pass of its own over the output."""
         (kh, kw), (dh, dw), wp = self.window, self.dilation, self.padded[1]
         shape, steps = self._rows()
         view = self._view(buffer, (kh, kw, *shape), (dh * wp, dw, *steps))
-        return np.ascontiguousarray(view).reshape(buffer.shape[0], groups, -1, self.length)
+        m, cg = buffer.shape[0], buffer.shape[1] // groups
+        if not ones:
+            return np.ascontiguousarray(view).reshape(m, groups, -1, self.length)
+        cols = np.empty((m, groups, cg * kh * kw + 1, self.length), buffer.dtype)
+        cols[:, :, -1] = 1
+        s0, s1, s2, s3 = cols.strides  # the rows before the ones, as (C/G, kh, kw, Ho, Wo)
+        windows = (s0, s1, kh * kw * s2, kw * s2, s2, shape[1] * s3, s3)
+        body = as_strided(cols, (m, groups, cg, kh, kw, *shape), windows)
+        np.copyto(body, view.reshape(m, groups, cg, kh, kw, *shape))
+        return cols
 
     def chunks(self, part: slice, rows: int, itemsize: int) -> Iterator[slice]:
         """Slices of the images ``part`` whose column matrices (``rows`` each) fill about
@@ -258,17 +269,17 @@ class Conv2d(_ConvOp):
         direct = out is not None and out.flags.c_contiguous and out.dtype == dtype
         y = out if direct and out is not None else np.empty((n, o, *grid.out), dtype)
         weights = self.weights(w)
-        bias = b[0].reshape(o, 1, 1) if b else None
+        if b:  # the bias as a last weight column, against the columns' row of ones
+            bias = b[0].reshape(self.groups, -1, 1)
+            weights = np.concatenate([weights, bias], axis=-1)
         rows = c * w.shape[2] * w.shape[3]
 
         def images(part: slice) -> None:
             padded = grid.pad(x[part])
             for chunk in grid.chunks(slice(0, part.stop - part.start), rows, x.itemsize):
-                cols = grid.columns(padded[chunk], self.groups)
+                cols = grid.columns(padded[chunk], self.groups, ones=bool(b))
                 m, target = chunk.stop - chunk.start, y[part][chunk]
                 np.matmul(weights, cols, out=target.reshape(m, self.groups, -1, grid.length))
-                if bias is not None:  # while the chunk is in cache
-                    target += bias
 
         parallel.batch_map(images, n, x.nbytes + y.nbytes)
         return y if y is out else _into(out, y)
@@ -276,8 +287,12 @@ class Conv2d(_ConvOp):
     def vjp(self, g: Tensor, out: Tensor, *inputs: Tensor, needed: tuple[bool, ...]) -> Grads:
         x, w, *b = inputs
         size, kernel = (x.shape[2], x.shape[3]), (w.shape[2], w.shape[3])
+        dx = apply(Conv2dInputGrad(size=size, **self.settings()), g, w) if needed[0] else None
+        if b and needed[1] and needed[2]:  # both from the weight gradient's matmuls
+            both = apply(Conv2dWeightGrad(window=kernel, bias=True, **self.settings()), x, g)
+            return [dx, both[:, :-1].reshape(w.shape), both[:, -1]]
         grads: list[Tensor | None] = [
-            apply(Conv2dInputGrad(size=size, **self.settings()), g, w) if needed[0] else None,
+            dx,
             apply(Conv2dWeightGrad(window=kernel, **self.settings()), x, g) if needed[1] else None,
         ]
         if b:
@@ -375,30 +390,44 @@ class Conv2dInputGrad(_ConvOp):
 class Conv2dWeightGrad(_ConvOp):
     """The gradient of conv2d with respect to its weight: ``(x, g) -> dw``.
 
+    With ``bias``, also the bias's gradient (``g`` summed over images and positions),
+    from the same matmuls instead of a pass over ``g`` of its own: the columns get a row
+    of ones (`_Grid.columns`), and the result is (O, C / groups * kh * kw + 1), the
+    bias's gradient in its last column (`Conv2d.vjp` cuts it in two).
+
     >>> x, g = Tensor(np.ones((1, 1, 3, 3))), Tensor(np.ones((1, 1, 2, 2)))
     >>> apply(Conv2dWeightGrad(window=(2, 2)), x, g).data[0, 0]
     array([[4., 4.],
            [4., 4.]])
+    >>> apply(Conv2dWeightGrad(window=(2, 2), bias=True), x, g).data
+    array([[4., 4., 4., 4., 4.]])
     """
 
     window: Pair  # the kernel's (kh, kw)
+    bias: bool = False
     name: ClassVar[str] = "conv2d_weight_grad"
+
+    def weight_shape(self, x: tuple[int, ...], g: tuple[int, ...]) -> tuple[int, ...]:
+        """The weight's shape (O, C / groups, kh, kw) for an input ``x`` and a ``g``."""
+        return (g[1], x[1] // self.groups, *self.window) if len(g) == len(x) == 4 else ()
 
     def infer(self, *inputs: Node) -> Spec:
         x, g = inputs
-        w = (g.shape[1], x.shape[1] // self.groups, *self.window) if g.ndim == x.ndim == 4 else ()
+        w = self.weight_shape(x.shape, g.shape)
         self.check_grad(inputs, x.shape, w, g)
-        return w, float_dtype(self.name, inputs)
+        shape = (w[0], w[1] * w[2] * w[3] + 1) if self.bias else w
+        return shape, float_dtype(self.name, inputs)
 
     def forward(self, *arrays: Array, out: Array | None = None) -> Array:
         x, g = arrays
         c, o = x.shape[1], g.shape[1]
         size = (x.shape[2], x.shape[3])
         grid = self.grid(size, self.window, g.shape[2:])
-        rows = c * self.window[0] * self.window[1]
+        rows = c * self.window[0] * self.window[1] + self.bias
 
         def block(images: Array, grads: Array) -> Array:
-            cols, spread = grid.columns(images, self.groups), grid.spread(grads, self.groups)
+            cols = grid.columns(images, self.groups, ones=self.bias)
+            spread = grid.spread(grads, self.groups)
             # cols @ spread.T, transposed below: OpenBLAS runs (K, L) @ (L, O) several
             # times faster than (O, L) @ (L, K) for small K
             summed: Array = np.matmul(cols, np.swapaxes(spread, -1, -2)).sum(axis=0)
@@ -412,15 +441,22 @@ class Conv2dWeightGrad(_ConvOp):
         total = functools.reduce(
             np.add, parallel.batch_map(images, x.shape[0], x.nbytes + g.nbytes)
         )
-        dw = total.transpose(0, 2, 1).reshape(o, c // self.groups, *self.window)
-        return _into(out, dw)
+        shape = (o, -1) if self.bias else self.weight_shape(x.shape, g.shape)
+        return _into(out, total.transpose(0, 2, 1).reshape(shape))
 
     def vjp(self, g: Tensor, out: Tensor, *inputs: Tensor, needed: tuple[bool, ...]) -> Grads:
         x, go = inputs
         size = (x.shape[2], x.shape[3])
+        gw, gb = g, None
+        if self.bias:  # the weight's and the bias's parts of the cotangent
+            gw, gb = g[:, :-1].reshape(self.weight_shape(x.shape, go.shape)), g[:, -1]
+        dgo = None
+        if needed[1]:
+            dgo = self.conv(x, gw, go.shape)
+            dgo = dgo if gb is None else dgo + gb.reshape((1, -1, 1, 1))
         return [
-            apply(Conv2dInputGrad(size=size, **self.settings()), go, g) if needed[0] else None,
-            self.conv(x, g, go.shape) if needed[1] else None,
+            apply(Conv2dInputGrad(size=size, **self.settings()), go, gw) if needed[0] else None,
+            dgo,
         ]
 
 
