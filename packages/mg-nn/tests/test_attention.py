@@ -83,8 +83,12 @@ def mha_reference(
     heads: int,
     allowed: Any = None,
     additive: Any = None,
+    zero_attn: bool = False,
 ) -> tuple[Any, Any]:
-    """Batch-first (N, L, E) inputs; returns the output and the per-head weights."""
+    """Batch-first (N, L, E) inputs; returns the output and the per-head weights. With
+    ``bias_k``/``bias_v`` in ``state`` (add_bias_kv) and ``zero_attn``, PyTorch's
+    appended keys and values: the masks given cover the original keys only, and the
+    appended ones are allowed for every query."""
     e = q.shape[-1]
     b = state["in_proj_bias"]
     if "in_proj_weight" in state:
@@ -95,10 +99,22 @@ def mha_reference(
 
     def project(x: Any, i: int) -> Any:
         y = x @ weights[i].T + b[i * e : (i + 1) * e]
-        return y.reshape(*x.shape[:2], heads, -1).transpose(0, 2, 1, 3)
+        appended = [state[name] for name in ("bias_k", "bias_v")[i - 1 : i] if name in state]
+        appended += [np.zeros((1, 1, e))] * (zero_attn and i > 0)
+        for extra in appended:
+            y = np.concatenate([y, np.broadcast_to(extra, (len(y), 1, e))], axis=1)
+        return y.reshape(*y.shape[:2], heads, -1).transpose(0, 2, 1, 3)
+
+    added = ("bias_k" in state) + zero_attn
+
+    def pad(mask: Any, fill: Any) -> Any:
+        if mask is None or not added:
+            return mask
+        mask = np.broadcast_to(mask, (*np.shape(mask)[:-2], q.shape[1], k.shape[1]))
+        return np.concatenate([mask, np.full((*mask.shape[:-1], added), fill)], axis=-1)
 
     out, weights = attention_reference(
-        project(q, 0), project(k, 1), project(v, 2), allowed, additive
+        project(q, 0), project(k, 1), project(v, 2), pad(allowed, True), pad(additive, 0.0)
     )
     merged = out.transpose(0, 2, 1, 3).reshape(q.shape)
     return merged @ state["out_proj.weight"].T + state["out_proj.bias"], weights
@@ -220,8 +236,6 @@ def test_mha_parameters_and_errors() -> None:
     ]
     with pytest.raises(ValueError, match="not divisible"):
         MultiheadAttention(6, 4)
-    with pytest.raises(NotImplementedError, match="add_bias_kv"):
-        MultiheadAttention(6, 2, add_bias_kv=True)
     with pytest.raises(ValueError, match="kdim"):
         mha(np.zeros((2, 6)), np.zeros((3, 4)), np.zeros((3, 4)))
     with pytest.raises(ValueError, match="same rank"):
@@ -266,3 +280,66 @@ def test_mha_with_kdim_and_vdim_matches_numpy(batch_first: bool) -> None:
         return mha(seq(q[:1]), seq(k[:1]), seq(v[:1]))[0]
 
     assert gradcheck(fn, *weights_in)
+
+
+@pytest.mark.parametrize("case", MHA_CASES)
+@pytest.mark.parametrize(("bias_kv", "zero_attn"), [(True, False), (False, True), (True, True)])
+def test_mha_added_keys_match_numpy(case: str, bias_kv: bool, zero_attn: bool) -> None:
+    """add_bias_kv and add_zero_attn append a learned and a zero key and value to every
+    sequence, which every query may attend to whatever the masks say (PyTorch)."""
+    kwargs, allowed, additive = MHA_CASES[case]
+    mha = MultiheadAttention(
+        E, 2, add_bias_kv=bias_kv, add_zero_attn=zero_attn, generator=5, dtype=np.float64
+    )
+    mha.in_proj_bias.assign(rng.standard_normal(3 * E))  # type: ignore[union-attr]
+    q, k, v = (rng.standard_normal((N, n, E)) for n in (L, S, S))
+    state = mha.state_dict()
+    expected, weights = mha_reference(state, q, k, v, 2, allowed, additive, zero_attn)
+    assert weights.shape[-1] == S + bias_kv + zero_attn
+    seq = functools.partial(np.swapaxes, axis1=0, axis2=1)  # the default (L, N, E) layout
+    out, per_head = mha(seq(q), seq(k), seq(v), average_attn_weights=False, **kwargs)
+    np.testing.assert_allclose(out.data, seq(expected), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(per_head.data, weights, rtol=1e-10, atol=1e-12)  # type: ignore[union-attr]
+    check_compiled(
+        lambda a, b, c: mha(a, b, c, **kwargs)[0], [seq(q), seq(k), seq(v)], mha.parameters()
+    )
+
+
+def test_mha_added_keys_parameters_causal_and_gradcheck() -> None:
+    mha = MultiheadAttention(4, 2, add_bias_kv=True, add_zero_attn=True, generator=2)
+    assert list(mha.state_dict()) == [  # PyTorch's names and order
+        "in_proj_weight",
+        "in_proj_bias",
+        "bias_k",
+        "bias_v",
+        "out_proj.weight",
+        "out_proj.bias",
+    ]
+    assert mha.state_dict()["bias_k"].shape == (1, 1, 4)
+    assert 0 < np.abs(mha.state_dict()["bias_v"]).max() < 4  # Glorot normal, std 1/2
+    # a causal query still sees the learned and the zero key (unbatched, 3 tokens)
+    x = rng.standard_normal((3, 4)).astype(np.float32)
+    weights = mha(x, x, x, is_causal=True)[1].data  # type: ignore[union-attr]
+    assert weights.shape == (3, 5)
+    assert (weights[0, 1:3] == 0).all() and (weights[0, 3:] > 0).all()
+    # masks given as tensors are padded the same way as arrays
+    for mask in (np.triu(np.ones((3, 3), bool), 1), np.where(np.eye(3) > 0, 0.0, -1.0)):
+        want = mha(x, x, x, attn_mask=mask)[0].data
+        got = mha(x, x, x, attn_mask=Tensor(mask, dtype=mask.dtype))[0].data
+        np.testing.assert_allclose(got, want, rtol=1e-6)
+
+    small = MultiheadAttention(
+        4, 2, add_bias_kv=True, add_zero_attn=True, batch_first=True, generator=1,
+        dtype=np.float64,
+    )  # fmt: skip
+
+    def fn(x: Tensor, bias_k: Tensor, bias_v: Tensor, w_in: Tensor) -> Tensor:
+        small.bias_k, small.bias_v, small.in_proj_weight = bias_k, bias_v, w_in
+        small.out_proj.weight = Tensor(out_weight, graph=x.node.graph)
+        small.in_proj_bias = small.out_proj.bias = None
+        return small(x, x, x, key_padding_mask=np.array([[False, True, False]]))[0]
+
+    state = small.state_dict()
+    out_weight = state["out_proj.weight"]
+    params = [state[name] for name in ("bias_k", "bias_v", "in_proj_weight")]
+    assert gradcheck(fn, rng.standard_normal((1, 3, 4)), *params)

@@ -49,6 +49,9 @@ def sequence_reference(
             for t in reversed(times) if suffix else times:
                 if mode == "LSTM":
                     states = list(lstm_cell_reference(x[t], *states, *w))
+                    projection = state.get(f"weight_hr_l{layer}{suffix}")
+                    if projection is not None:  # proj_size
+                        states[0] = states[0] @ projection.T
                 else:
                     states = [gru_cell_reference(x[t], states[0], *w)]
                 outputs[t] = states[0]
@@ -223,3 +226,54 @@ def test_errors_name_the_layer_and_shapes() -> None:
         GRU(3, 4)(np.zeros((5, 2, 3)), np.zeros((1, 3, 4)))
     with pytest.raises(ValueError, match="num_layers >= 1"):
         GRU(3, 4, num_layers=0)
+
+
+@pytest.mark.parametrize("layers", [1, 2])
+@pytest.mark.parametrize("bidirectional", [False, True])
+@pytest.mark.parametrize("batch_first", [False, True])
+def test_lstm_projection_matches_numpy(layers: int, bidirectional: bool, batch_first: bool) -> None:
+    """proj_size: h (the output, h_0 and h_n) is projected to proj_size by weight_hr;
+    c keeps hidden_size; the next layer and weight_hh read the projected h."""
+    d = 2 if bidirectional else 1
+    net = LSTM(
+        3, 5, layers, batch_first=batch_first, bidirectional=bidirectional, proj_size=2,
+        generator=6, dtype=np.float64,
+    )  # fmt: skip
+    names = list(net.state_dict())
+    assert names[:5] == ["weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0", "weight_hr_l0"]
+    state = net.state_dict()
+    assert state["weight_hh_l0"].shape == (20, 2) and state["weight_hr_l0"].shape == (2, 5)
+    if layers > 1:
+        assert state["weight_ih_l1"].shape == (20, 2 * d)
+    x = rng.standard_normal((4, 2, 3))
+    hx = [rng.standard_normal((layers * d, 2, width)) for width in (2, 5)]
+    expected, finals = sequence_reference("LSTM", state, x, layers, hx, d)
+    seq = np.swapaxes(x, 0, 1) if batch_first else x
+    out, (h, c) = net(seq, tuple(hx))
+    assert out.shape[-1] == 2 * d and h.shape == (layers * d, 2, 2) and c.shape[-1] == 5
+    want = np.swapaxes(expected, 0, 1) if batch_first else expected
+    np.testing.assert_allclose(out.data, want, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(h.data, finals[0], rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(c.data, finals[1], rtol=1e-10, atol=1e-12)
+    check_compiled(lambda s: net(s)[0], [seq], net.parameters())
+
+
+def test_lstm_projection_gradients_and_errors() -> None:
+    net = LSTM(2, 3, 2, proj_size=1, bidirectional=True, generator=7, dtype=np.float64)
+    names = [name for name, _ in net.named_parameters()]
+
+    def fn(x: Tensor, *params: Tensor) -> Tensor:
+        for name, p in zip(names, params, strict=True):
+            setattr(net, name, p)
+        return net(x)[0]
+
+    state = net.state_dict()
+    assert gradcheck(fn, rng.standard_normal((3, 2, 2)), *(state[n] for n in names))
+    assert "proj_size=1" in repr(net)
+    for bad in (3, 4, -1):
+        with pytest.raises(ValueError, match="proj_size"):
+            LSTM(2, 3, proj_size=bad)
+    with pytest.raises(ValueError, match="proj_size"):
+        GRU(2, 3, proj_size=1)
+    with pytest.raises(ValueError, match=r"\(4, 4, 1\)"):  # h_0 is proj_size wide
+        net(rng.standard_normal((3, 4, 2)), (np.zeros((2, 4, 3)), np.zeros((2, 4, 3))))

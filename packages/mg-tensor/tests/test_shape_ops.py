@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import pytest
@@ -307,3 +308,19 @@ def test_zero_d_tensors_cannot_be_concatenated() -> None:
     with pytest.raises(ShapeError, match="zero-dimensional"):
         mt.concatenate([Tensor(1.0), Tensor(2.0)])
     expect(mt.stack([Tensor(1.0), Tensor(2.0)]), np.array([1.0, 2.0], np.float32))
+
+
+@pytest.mark.parametrize("join", [mt.concatenate, mt.stack])
+def test_joining_arrays_with_tensors_of_another_graph(join: Any) -> None:
+    """numpy operands join the graph of the tensors beside them, not the default graph
+    (which raised MixedGraphError inside gradcheck or a model's own graph)."""
+    from mg_graph import Graph
+
+    graph = Graph()
+    t = Tensor(np.ones((2, 3)), graph=graph, requires_grad=True)
+    joined = join([t, np.zeros((2, 3))], axis=1)
+    assert joined.node.graph is graph
+    want = join([np.ones((2, 3)), np.zeros((2, 3))], axis=1).data
+    np.testing.assert_array_equal(joined.data, want)
+    (gt,) = mt.grad(joined.sum(), [t])
+    np.testing.assert_array_equal(gt.data, np.ones((2, 3)))

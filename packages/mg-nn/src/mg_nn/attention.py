@@ -38,6 +38,17 @@ def _allowed(mask: Any) -> Any:
     return np.logical_not(mask)
 
 
+def _pad_keys(mask: Any, extra: int, boolean: bool) -> Any:
+    """``mask`` (..., S) with ``extra`` more columns that mask nothing (False, or 0
+    added), for the keys `add_bias_kv` and `add_zero_attn` append."""
+    if not extra:
+        return mask
+    fill = np.zeros((*mask.shape[:-1], extra), np.bool_ if boolean else mask.dtype)
+    if isinstance(mask, Tensor):
+        return _t.concatenate([mask, as_tensor(fill, mask)], axis=-1)
+    return np.concatenate([mask, fill], axis=-1)
+
+
 class MultiheadAttention(Model):
     """Multi-head attention: ``(out, weights) = mha(query, key, value, ...)``.
 
@@ -50,7 +61,10 @@ class MultiheadAttention(Model):
     With ``kdim``/``vdim`` other than ``embed_dim`` the key and value have widths of
     their own and, as in PyTorch, the projections are three parameters
     (``q_proj_weight``, ``k_proj_weight``, ``v_proj_weight``) instead of
-    ``in_proj_weight``.
+    ``in_proj_weight``. ``add_bias_kv`` appends a learned key and value (``bias_k``,
+    ``bias_v``, (1, 1, embed_dim)) to the projected keys and values of every sequence,
+    ``add_zero_attn`` a key and value of zeros after them; the masks are padded so
+    every query may attend to them, as in PyTorch.
 
     >>> mha = MultiheadAttention(4, 2, kdim=3, vdim=5, batch_first=True)
     >>> out, weights = mha(np.ones((1, 2, 4)), np.ones((1, 6, 3)), np.ones((1, 6, 5)))
@@ -79,10 +93,6 @@ class MultiheadAttention(Model):
                 f"MultiheadAttention: embed_dim={embed_dim} is not divisible by "
                 f"num_heads={num_heads}"
             )
-        if add_bias_kv or add_zero_attn:
-            raise NotImplementedError(
-                "MultiheadAttention: add_bias_kv and add_zero_attn are not supported"
-            )
         self.embed_dim = embed_dim
         self.kdim, self.vdim = kdim or embed_dim, vdim or embed_dim
         self.num_heads = num_heads
@@ -109,9 +119,17 @@ class MultiheadAttention(Model):
             if bias
             else None
         )
-        self.out_proj = Linear(embed_dim, embed_dim, bias, generator=rng, dtype=dtype)
-        if self.out_proj.bias is not None:
-            self.out_proj.bias.assign(np.zeros(embed_dim, dtype))
+        out_proj = Linear(embed_dim, embed_dim, bias, generator=rng, dtype=dtype)
+        if out_proj.bias is not None:
+            out_proj.bias.assign(np.zeros(embed_dim, dtype))
+        self.bias_k: Tensor | None = None  # before out_proj: PyTorch's parameter order
+        self.bias_v: Tensor | None = None
+        if add_bias_kv:
+            for name in ("bias_k", "bias_v"):
+                values = init.xavier_normal((1, 1, embed_dim), generator=rng, dtype=dtype)
+                setattr(self, name, Tensor(values, requires_grad=True, name=name))
+        self.add_zero_attn = add_zero_attn
+        self.out_proj = out_proj
 
     def _project(self, x: Tensor, rows: slice, which: int = 0) -> Tensor:
         """``x`` times rows ``rows`` of the stacked projection (query, key, value = 0,
@@ -203,28 +221,49 @@ class MultiheadAttention(Model):
     def _qkv(
         self, q_in: Tensor, k_in: Tensor, v_in: Tensor, batched: bool
     ) -> tuple[Tensor, Tensor, Tensor]:
-        """The projected query, key and value, split into heads: (N, H, L, E / H)."""
+        """The projected query, key and value (the added keys and values appended), split
+        into heads: (N, H, L, E / H)."""
         e = self.embed_dim
         if q_in is k_in is v_in and self.in_proj_weight is not None:  # one projection
             qkv = self._project(self._batch_major(q_in, batched), slice(None))
-            q, k, v = (self._heads(qkv[..., i * e : (i + 1) * e]) for i in range(3))
-            return q, k, v
-        q, k, v = (
-            self._heads(self._project(self._batch_major(t, batched), slice(i * e, (i + 1) * e), i))
-            for i, t in enumerate((q_in, k_in, v_in))
-        )
-        return q, k, v
+            q, k, v = (qkv[..., i * e : (i + 1) * e] for i in range(3))
+        else:
+            q, k, v = (
+                self._project(self._batch_major(t, batched), slice(i * e, (i + 1) * e), i)
+                for i, t in enumerate((q_in, k_in, v_in))
+            )
+        k, v = self._appended(k, self.bias_k), self._appended(v, self.bias_v)
+        return self._heads(q), self._heads(k), self._heads(v)
+
+    @property
+    def _added_keys(self) -> int:
+        """How many keys `add_bias_kv` and `add_zero_attn` append to every sequence."""
+        return (self.bias_k is not None) + int(self.add_zero_attn)
+
+    def _appended(self, t: Tensor, learned: Tensor | None) -> Tensor:
+        """Projected keys or values (N, S, E) followed by the learned one and the zero one."""
+        n, e = t.shape[0], self.embed_dim
+        parts: list[Any] = [t]
+        if learned is not None:
+            parts.append(_t.broadcast_to(learned, (n, 1, e)))
+        if self.add_zero_attn:
+            parts.append(as_tensor(np.zeros((n, 1, e), t.dtype), t))
+        return t if len(parts) == 1 else _t.concatenate(parts, axis=1)
 
     def _masks(
         self, attn_mask: Any, key_padding_mask: Any, is_causal: bool, sizes: tuple[int, int, int]
     ) -> tuple[list[Any], list[Any]]:
         """(allowed, additive): PyTorch's masks as `attend` takes them, broadcastable to
-        (N, H, L, S) for ``sizes`` (N, L, S)."""
-        n, length, source = sizes
+        (N, H, L, S) for ``sizes`` (N, L, S), S counting the appended keys, which every
+        query may attend to."""
+        n, length, total = sizes
+        extra = self._added_keys
+        source = total - extra
         allowed: list[Any] = []
         additive: list[Any] = []
 
         def add_mask(mask: Any, boolean: bool) -> None:
+            mask = _pad_keys(mask, extra, boolean)
             if boolean:
                 allowed.append(_allowed(mask))
             else:
@@ -237,7 +276,7 @@ class MultiheadAttention(Model):
                 boolean,
             )
         elif is_causal:
-            allowed.append(np.tril(np.ones((length, source), np.bool_)))
+            add_mask(np.triu(np.ones((length, source), np.bool_), 1), True)  # True: masked
         if key_padding_mask is not None:
             mask, boolean = _attention_mask(key_padding_mask, "MultiheadAttention")
             add_mask(mask.reshape((n, 1, 1, source)), boolean)

@@ -40,14 +40,22 @@ def _gate(t: Tensor, k: int, hidden: int) -> Tensor:
 
 
 def lstm_step(
-    x_part: Tensor, h: Tensor, c: Tensor, weight_hh: Tensor, bias_hh: Tensor | None
+    x_part: Tensor,
+    h: Tensor,
+    c: Tensor,
+    weight_hh: Tensor,
+    bias_hh: Tensor | None,
+    weight_hr: Tensor | None = None,
 ) -> tuple[Tensor, Tensor]:
-    """One LSTM step from the input's projection ``x @ W_ih.T + b_ih``: returns (h, c)."""
+    """One LSTM step from the input's projection ``x @ W_ih.T + b_ih``: returns (h, c);
+    with ``weight_hr`` (proj_size, H), h is projected to proj_size (PyTorch's
+    ``proj_size``)."""
     gates = x_part + F.linear(h, weight_hh, bias_hh)
-    hidden = h.shape[-1]
+    hidden = c.shape[-1]
     i, f, g, o = (_gate(gates, k, hidden) for k in range(4))
     c = _t.sigmoid(f) * c + _t.sigmoid(i) * _t.tanh(g)
-    return _t.sigmoid(o) * _t.tanh(c), c
+    h = _t.sigmoid(o) * _t.tanh(c)
+    return (h if weight_hr is None else F.linear(h, weight_hr)), c
 
 
 def gru_step(x_part: Tensor, h: Tensor, weight_hh: Tensor, bias_hh: Tensor | None) -> Tensor:
@@ -170,13 +178,20 @@ class _Recurrent(Model):
         batch_first: bool = False,
         dropout: float = 0.0,
         bidirectional: bool = False,
+        proj_size: int = 0,
         *,
         generator: init.GeneratorLike = None,
         dtype: DTypeLike = np.float32,
     ) -> None:
         super().__init__()
+        what = type(self).__name__
         if num_layers < 1 or not 0.0 <= dropout <= 1.0:
-            raise ValueError(f"{type(self).__name__}: need num_layers >= 1 and 0 <= dropout <= 1")
+            raise ValueError(f"{what}: need num_layers >= 1 and 0 <= dropout <= 1")
+        if proj_size and (self.mode != "LSTM" or not 0 < proj_size < hidden_size):
+            raise ValueError(
+                f"{what}: proj_size={proj_size} needs an LSTM and 0 <= proj_size < "
+                f"hidden_size={hidden_size}"
+            )
         self.input_size = input_size
         self.hidden_size = hidden_size
         self.num_layers = num_layers
@@ -184,16 +199,19 @@ class _Recurrent(Model):
         self.dropout = dropout
         self.bias = bias
         self.bidirectional = bidirectional
+        self.proj_size = proj_size
         rng = init.as_generator(generator)
         rows = _GATES[self.mode] * hidden_size
         for layer in range(num_layers):  # PyTorch's order: per layer and direction
-            fan = input_size if layer == 0 else hidden_size * self._directions
+            fan = input_size if layer == 0 else self._output_size * self._directions
             shapes: dict[str, tuple[int, ...]] = {
                 "weight_ih": (rows, fan),
-                "weight_hh": (rows, hidden_size),
+                "weight_hh": (rows, self._output_size),
             }
             if bias:
                 shapes.update(bias_ih=(rows,), bias_hh=(rows,))
+            if proj_size:
+                shapes.update(weight_hr=(proj_size, hidden_size))
             for suffix in self._suffixes:
                 for kind, shape in shapes.items():
                     key = f"{kind}_l{layer}{suffix}"
@@ -202,6 +220,11 @@ class _Recurrent(Model):
     @property
     def _directions(self) -> int:
         return 2 if self.bidirectional else 1
+
+    @property
+    def _output_size(self) -> int:
+        """The width of h: ``proj_size`` when projecting, else ``hidden_size``."""
+        return self.proj_size or self.hidden_size
 
     @property
     def _suffixes(self) -> tuple[str, ...]:
@@ -221,18 +244,20 @@ class _Recurrent(Model):
     def _states(self, x: Tensor, hx: Any, batched: bool) -> list[list[Tensor]]:
         """Initial states per layer and direction: [[h, c], ...] (LSTM) or [[h], ...]."""
         count = self.num_layers * self._directions
-        shape = (x.shape[1], self.hidden_size) if batched else (self.hidden_size,)
+        batch = (x.shape[1],) if batched else ()
+        widths = [self._output_size, self.hidden_size][: 2 if self.mode == "LSTM" else 1]
+        shapes = [(*batch, width) for width in widths]
         if hx is None:
-            kinds = 2 if self.mode == "LSTM" else 1
-            return [[_zeros(x, shape) for _ in range(kinds)] for _ in range(count)]
+            return [[_zeros(x, shape) for shape in shapes] for _ in range(count)]
         given = [as_tensor(h, x) for h in (hx if self.mode == "LSTM" else (hx,))]
-        for h in given:
+        for h, shape in zip(given, shapes, strict=True):
             if h.shape != (count, *shape):
                 raise ValueError(
                     describe(
                         type(self).__name__,
                         f"initial state of shape {h.shape} should be {(count, *shape)} "
-                        "(num_layers * directions, batch, hidden_size)",
+                        "(num_layers * directions, batch, hidden_size; proj_size for h "
+                        "when projecting)",
                         user_location(),
                         "pass states shaped (num_layers * directions, N, hidden_size)",
                     )
@@ -243,12 +268,14 @@ class _Recurrent(Model):
         """One direction of one layer over time-major ``x``: the outputs (L, N, H) then
         the final state."""
         weight_ih, weight_hh, bias_ih, bias_hh = self._parameters_of(layer, suffix)
+        weight_hr = vars(self).get(f"weight_hr_l{layer}{suffix}")
         x_parts = F.linear(x, weight_ih, bias_ih)  # every step's input part at once
         steps = range(x.shape[0])
         outputs: list[Tensor] = []
         for step in reversed(steps) if suffix else steps:
             if self.mode == "LSTM":
-                state = list(lstm_step(x_parts[step], state[0], state[1], weight_hh, bias_hh))
+                h, c = lstm_step(x_parts[step], state[0], state[1], weight_hh, bias_hh, weight_hr)
+                state = [h, c]
             else:
                 state = [gru_step(x_parts[step], state[0], weight_hh, bias_hh)]
             outputs.append(state[0])
@@ -288,6 +315,7 @@ class _Recurrent(Model):
             f"{self.input_size}, {self.hidden_size}, num_layers={self.num_layers}, "
             f"batch_first={self.batch_first}, dropout={self.dropout}"
             + (", bidirectional=True" if self.bidirectional else "")
+            + (f", proj_size={self.proj_size}" if self.proj_size else "")
         )
 
 
@@ -298,7 +326,13 @@ class LSTM(_Recurrent):
     ``output`` holds the last layer's ``h`` at every step (both directions' side by
     side, ``2 * H`` wide, when ``bidirectional``), ``h_n``/``c_n`` (num_layers *
     directions, N, H) the final states of every layer and direction, as PyTorch orders
-    them; zero initial states when ``hx`` is None.
+    them; zero initial states when ``hx`` is None. With ``proj_size`` P > 0, each layer's
+    h is projected by ``weight_hr_l{k}`` (P, H): ``output`` and ``h_n`` are P wide
+    (``c_n`` stays H), as in PyTorch.
+
+    >>> out, (h, c) = LSTM(3, 5, proj_size=2, generator=0)(np.ones((4, 1, 3), np.float32))
+    >>> out.shape, h.shape, c.shape
+    ((4, 1, 2), (1, 1, 2), (1, 1, 5))
     """
 
     mode = "LSTM"

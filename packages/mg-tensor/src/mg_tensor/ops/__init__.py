@@ -61,6 +61,13 @@ def _tensor(x: Operand) -> Tensor:
     return x if isinstance(x, Tensor) else Tensor(x)
 
 
+def _tensors(values: Sequence[Operand]) -> list[Tensor]:
+    """``values`` as Tensors: arrays and numbers become constants in the graph of the
+    tensors among them (not the default graph, which would mix graphs)."""
+    graph = graph_of([v.node for v in values if isinstance(v, Tensor)])
+    return [v if isinstance(v, Tensor) else Tensor.wrap(lift(v, None, graph)) for v in values]
+
+
 # ---------------------------------------------------------------- elementwise
 def add(a: Operand, b: Operand) -> Tensor:
     """``a + b`` with broadcasting.
@@ -351,7 +358,7 @@ def flatten(x: Operand, start_axis: int = 0) -> Tensor:
 
 def concatenate(tensors: Sequence[Operand], axis: int = 0) -> Tensor:
     """Join tensors along an existing axis."""
-    ts = [_tensor(t) for t in tensors]
+    ts = _tensors(tensors)
     if not ts:
         raise ValueError("concatenate: need at least one tensor")
     axis = normalize_axis("concatenate", ts[0].node, axis)[0] if ts[0].ndim else axis
@@ -361,7 +368,7 @@ def concatenate(tensors: Sequence[Operand], axis: int = 0) -> Tensor:
 def stack(tensors: Sequence[Operand], axis: int = 0, *, dim: int | None = None) -> Tensor:
     """Join tensors along a new axis (``dim`` is PyTorch's name for ``axis``)."""
     axis = axis if dim is None else dim
-    ts = [_tensor(t) for t in tensors]
+    ts = _tensors(tensors)
     if not ts:
         raise ValueError("stack: need at least one tensor")
     shapes = {t.shape for t in ts}
