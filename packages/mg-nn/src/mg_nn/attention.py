@@ -44,9 +44,8 @@ def _pad_keys(mask: Any, extra: int, boolean: bool) -> Any:
     if not extra:
         return mask
     fill = np.zeros((*mask.shape[:-1], extra), np.bool_ if boolean else mask.dtype)
-    if isinstance(mask, Tensor):
-        return _t.concatenate([mask, as_tensor(fill, mask)], axis=-1)
-    return np.concatenate([mask, fill], axis=-1)
+    join = _t.concatenate if isinstance(mask, Tensor) else np.concatenate
+    return join([mask, fill], axis=-1)
 
 
 class MultiheadAttention(Model):
@@ -247,7 +246,7 @@ class MultiheadAttention(Model):
         if learned is not None:
             parts.append(_t.broadcast_to(learned, (n, 1, e)))
         if self.add_zero_attn:
-            parts.append(as_tensor(np.zeros((n, 1, e), t.dtype), t))
+            parts.append(np.zeros((n, 1, e), t.dtype))
         return t if len(parts) == 1 else _t.concatenate(parts, axis=1)
 
     def _masks(
