@@ -232,13 +232,16 @@ class _Recurrent(Model):
 
     def _parameters_of(
         self, layer: int, suffix: str = ""
-    ) -> tuple[Tensor, Tensor, Tensor | None, Tensor | None]:
+    ) -> tuple[Tensor, Tensor, Tensor | None, Tensor | None, Tensor | None]:
+        """One layer and direction's weight_ih, weight_hh, bias_ih, bias_hh and
+        weight_hr (None where absent: no bias, no projection)."""
         own = vars(self)
         return (
             own[f"weight_ih_l{layer}{suffix}"],
             own[f"weight_hh_l{layer}{suffix}"],
             own.get(f"bias_ih_l{layer}{suffix}"),
             own.get(f"bias_hh_l{layer}{suffix}"),
+            own.get(f"weight_hr_l{layer}{suffix}"),
         )
 
     def _states(self, x: Tensor, hx: Any, batched: bool) -> list[list[Tensor]]:
@@ -267,8 +270,7 @@ class _Recurrent(Model):
     def _run(self, x: Tensor, state: list[Tensor], layer: int, suffix: str) -> list[Tensor]:
         """One direction of one layer over time-major ``x``: the outputs (L, N, H) then
         the final state."""
-        weight_ih, weight_hh, bias_ih, bias_hh = self._parameters_of(layer, suffix)
-        weight_hr = vars(self).get(f"weight_hr_l{layer}{suffix}")
+        weight_ih, weight_hh, bias_ih, bias_hh, weight_hr = self._parameters_of(layer, suffix)
         x_parts = F.linear(x, weight_ih, bias_ih)  # every step's input part at once
         steps = range(x.shape[0])
         outputs: list[Tensor] = []

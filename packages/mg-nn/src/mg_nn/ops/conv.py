@@ -102,14 +102,12 @@ class _Grid:
         shape, steps = self._rows()
         view = self._view(buffer, (kh, kw, *shape), (dh * wp, dw, *steps))
         m, cg = buffer.shape[0], buffer.shape[1] // groups
-        if not ones:
-            return np.ascontiguousarray(view).reshape(m, groups, -1, self.length)
-        cols = np.empty((m, groups, cg * kh * kw + 1, self.length), buffer.dtype)
-        cols[:, :, -1] = 1
-        s0, s1, s2, s3 = cols.strides  # the rows before the ones, as (C/G, kh, kw, Ho, Wo)
-        windows = (s0, s1, kh * kw * s2, kw * s2, s2, shape[1] * s3, s3)
-        body = as_strided(cols, (m, groups, cg, kh, kw, *shape), windows)
-        np.copyto(body, view.reshape(m, groups, cg, kh, kw, *shape))
+        rows = cg * kh * kw
+        cols = np.empty((m, groups, rows + ones, self.length), buffer.dtype)
+        if ones:
+            cols[:, :, rows] = 1
+        windows = (m, groups, cg, kh, kw, *shape)  # both reshapes are views
+        np.copyto(cols[:, :, :rows].reshape(windows), view.reshape(windows))
         return cols
 
     def chunks(self, part: slice, rows: int, itemsize: int) -> Iterator[slice]:

@@ -480,9 +480,7 @@ def getitem(x: Operand, index: Any) -> Tensor:
     template, arrays = _template(t, index)
     if not arrays:
         return apply(_i.Index(template), t)
-    graph = graph_of([t.node])
-    nodes = [a if isinstance(a, Tensor) else Tensor.wrap(lift(a, None, graph)) for a in arrays]
-    return apply(_i.Gather(template), t, *nodes)
+    return apply(_i.Gather(template), *_tensors([t, *arrays]))
 
 
 __all__ = [
